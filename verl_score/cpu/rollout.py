@@ -1,0 +1,198 @@
+"""``hfcpu``: a transformers rollout backend for verl 0.9.1, registered through verl's rollout registries.
+
+It is the CPU counterpart of verl's SGLang backend and has the same three parts, wired the way verl's extend guide
+("inference framework developer") describes:
+
+* ``HFCpuServer`` — the server, one Ray actor per replica: ``generate`` (token ids in, token ids + log-probs out,
+  via ``HFGenerator``), weight loading, and the lifecycle calls the trainer fans out (no-ops on CPU: there is no
+  GPU memory to release, no KV cache to clear).
+* ``HFCpuReplica(RolloutReplica)`` — launches the server; verl's ``LLMServerManager`` routes agent-loop requests to it.
+* ``HFCpuServerAdapter(BaseRollout)`` — lives in the actor worker (hybrid engine) and pushes the actor's new weights
+  to the server after every step, through verl's default ``naive`` checkpoint engine.
+
+Limits, on purpose: one server per replica, tensor parallel 1, serial generation; aborts are no-ops, so only the
+``sync`` trainer mode is supported. This backend exists to run the real trainer end to end on a CPU machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Generator, Optional
+
+import ray
+import torch
+
+from verl.utils.config import omega_conf_to_dataclass
+from verl.workers.config import HFModelConfig, RolloutConfig
+from verl.workers.rollout.base import BaseRollout
+from verl.workers.rollout.replica import RolloutReplica, TokenOutput
+
+from verl_score.cpu.generator import HFGenerator
+
+logger = logging.getLogger(__name__)
+
+ROLLOUT_NAME = "hfcpu"
+
+
+def server_actor_name(replica_rank: int) -> str:
+    return f"{ROLLOUT_NAME}_server_{replica_rank}_0"
+
+
+class HFCpuServer:
+    """Token-in/token-out generation server for one replica (wrapped with ``ray.remote`` at launch)."""
+
+    def __init__(self, config: RolloutConfig, model_config: HFModelConfig, replica_rank: int) -> None:
+        self.replica_rank = replica_rank
+        config = omega_conf_to_dataclass(config)
+        model_config = omega_conf_to_dataclass(model_config, dataclass_type=HFModelConfig)
+        self.generator = HFGenerator(
+            model_config.local_path,
+            prompt_length=config.prompt_length,
+            response_length=config.response_length,
+        )
+        self.weight_updates = 0
+
+    async def generate(
+        self,
+        prompt_ids: list[int],
+        sampling_params: dict[str, Any],
+        request_id: str,
+        image_data: Optional[list[Any]] = None,
+        video_data: Optional[list[Any]] = None,
+        **kwargs: Any,
+    ) -> TokenOutput:
+        if image_data or video_data:
+            raise NotImplementedError("the hfcpu rollout backend is text-only")
+        return await self.generator.generate(request_id, prompt_ids=prompt_ids, sampling_params=sampling_params)
+
+    async def update_weights(self, named_tensors: dict[str, torch.Tensor], global_steps: Optional[int]) -> dict[str, Any]:
+        info = self.generator.load_weights(named_tensors)
+        if global_steps is not None:
+            self.generator.set_global_steps(global_steps)
+        self.weight_updates += 1
+        logger.info("hfcpu replica %d: weights v%s loaded (%d tensors)", self.replica_rank, global_steps, info["loaded"])
+        return info
+
+    async def set_global_steps(self, global_steps: int) -> None:
+        self.generator.set_global_steps(global_steps)
+
+    async def stats(self) -> dict[str, Any]:
+        """Counters for tests and benchmarks: weight versions received and tokens generated."""
+        return {
+            "weight_updates": self.weight_updates,
+            "global_steps": self.generator.global_steps,
+            "generated_tokens": self.generator.num_generated_tokens,
+        }
+
+    async def state_dict_checksum(self) -> float:
+        """Sum of all parameters: lets tests check that the served weights are the actor's."""
+        with torch.no_grad():
+            return float(sum(p.double().sum() for p in self.generator.model.parameters()))
+
+    # Lifecycle calls verl fans out to every server. CPU has no device memory to free and no KV cache to keep.
+    async def wake_up(self) -> None: ...
+    async def sleep(self) -> None: ...
+    async def clear_kv_cache(self) -> None: ...
+    async def release_kv_cache(self) -> None: ...
+    async def resume_kv_cache(self) -> None: ...
+    async def resume_generation(self) -> None: ...
+    async def wait_for_requests_to_drain(self) -> None: ...
+    async def start_profile(self, **kwargs: Any) -> None: ...
+    async def stop_profile(self) -> None: ...
+
+    async def abort_all_requests(self, reject_request: bool = False) -> dict[str, Any]:
+        # Generation is serial and never interrupted: nothing is in flight to abort (sync trainer only).
+        return {"aborted_count": 0, "request_ids": []}
+
+    async def abort_request(self, request_id: str) -> dict[str, Any]:
+        return {"aborted": False, "request_id": request_id}
+
+
+class HFCpuReplica(RolloutReplica):
+    """One ``HFCpuServer`` per replica; the worker processes keep training, the server does the generation."""
+
+    def rollout_worker_use_gpu(self) -> bool:
+        return False
+
+    async def launch_servers(self) -> None:
+        if self.world_size != 1:
+            raise ValueError(
+                f"the hfcpu backend serves one process per replica (tensor/data/pipeline parallel 1); got world size "
+                f"{self.world_size}"
+            )
+        name = server_actor_name(self.replica_rank) + self.name_suffix
+        server = (
+            ray.remote(HFCpuServer)
+            .options(name=name, num_cpus=0, max_concurrency=self.max_concurrency)
+            .remote(config=self.config, model_config=self.model_config, replica_rank=self.replica_rank)
+        )
+        self.servers = [server]
+        self._server_handle = server
+        # Only a routing key for verl's load balancer: the server speaks Ray, not HTTP.
+        self._server_address = f"{ROLLOUT_NAME}://{name}"
+
+
+class HFCpuServerAdapter(BaseRollout):
+    """Runs in each hybrid actor worker; ships the actor's full weights to its replica's server."""
+
+    def __init__(
+        self, config: RolloutConfig, model_config: HFModelConfig, device_mesh: Any, replica_rank: int = -1
+    ) -> None:
+        super().__init__(config, model_config, device_mesh)
+        rank = int(os.environ.get("RANK", 0))
+        rollout_world_size = (
+            self.config.tensor_model_parallel_size
+            * self.config.data_parallel_size
+            * self.config.pipeline_model_parallel_size
+        )
+        self.replica_rank = rank // rollout_world_size if replica_rank == -1 else replica_rank
+        self.rollout_rank = rank % rollout_world_size
+        self._server: Any = None
+
+    def _server_handle(self) -> Any:
+        if self._server is None:
+            self._server = ray.get_actor(server_actor_name(self.replica_rank))
+        return self._server
+
+    async def resume(self, tags: list[str]) -> None:
+        pass  # weights never leave CPU memory
+
+    async def release(self) -> None:
+        pass
+
+    async def update_weights(
+        self,
+        weights: Generator[tuple[str, torch.Tensor], None, None],
+        global_steps: Optional[int] = None,
+        wire_format: str = "named_tensors",
+        peft_config: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if wire_format != "named_tensors":
+            raise NotImplementedError(f"hfcpu accepts full named tensors only, not {wire_format!r}")
+        if peft_config is not None:
+            raise NotImplementedError("hfcpu needs merged weights: set actor_rollout_ref.model.lora.merge=True")
+        # Every rank must drain the generator: full_tensor() on a DTensor is a collective.
+        state: dict[str, torch.Tensor] = {}
+        for name, tensor in weights:
+            if hasattr(tensor, "full_tensor"):
+                tensor = tensor.full_tensor()
+            if self.rollout_rank == 0:
+                state[name] = tensor.detach().to("cpu", torch.float32).clone()
+        if self.rollout_rank == 0:
+            await self._server_handle().update_weights.remote(state, global_steps)
+
+
+def _load_replica() -> type[RolloutReplica]:
+    return HFCpuReplica
+
+
+def register_hfcpu_rollout() -> None:
+    """Make ``actor_rollout_ref.rollout.name=hfcpu`` resolvable, exactly as verl registers SGLang and vLLM."""
+    from verl.workers.rollout import base as rollout_base
+    from verl.workers.rollout.replica import RolloutReplicaRegistry
+
+    RolloutReplicaRegistry.register(ROLLOUT_NAME, _load_replica)
+    # verl keeps the worker-side adapters in a module-level dict; its extend guide documents adding to it.
+    rollout_base._ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = f"{__name__}.HFCpuServerAdapter"

@@ -1,0 +1,16 @@
+"""Wire every verl-score plug-in into verl's registries.
+
+Named in ``VERL_USE_EXTERNAL_MODULES=verl_score.register`` by our launchers, so verl imports it at the end of
+``import verl`` in every process — the driver, every Ray worker and the agent-loop / reward workers — and the
+registrations exist wherever verl looks them up. Idempotent.
+"""
+
+from __future__ import annotations
+
+from verl_score.cpu.platform import register_cpu_engines  # registers the "cpu" platform on import
+from verl_score.cpu.patches import apply_cpu_patches
+from verl_score.cpu.rollout import register_hfcpu_rollout
+
+register_hfcpu_rollout()
+if apply_cpu_patches():  # only with VERL_PLATFORM=cpu
+    register_cpu_engines()
