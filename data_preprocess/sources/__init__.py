@@ -1,0 +1,117 @@
+"""Registry of dataset sources: ``--dataset NAME`` / the sub-command picks one by name, no if-chain.
+
+A source reads one input format and turns each record into an :class:`~data_preprocess.core.Example`; validation,
+dedup, splits and writing are shared (``data_preprocess/core.py``). Adding a dataset = one module here with a
+``@register_source("name")`` class, plus its import in ``_BUILTIN``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Callable, ClassVar, Iterator, TypeVar
+
+from data_preprocess.core import Example, RawRow, Report
+
+_SOURCES: dict[str, type["Source"]] = {}
+_BUILTIN = ("gsm8k", "math", "mbpp", "humaneval", "reasoning_gym", "mps")
+
+S = TypeVar("S", bound=type)
+
+
+def register_source(name: str) -> Callable[[S], S]:
+    """Class decorator: make a :class:`Source` subclass available as ``--dataset name``."""
+
+    def decorator(cls: S) -> S:
+        if name in _SOURCES and _SOURCES[name] is not cls:
+            raise ValueError(f"source {name!r} already registered to {_SOURCES[name].__qualname__}")
+        cls.name = name
+        _SOURCES[name] = cls
+        return cls
+
+    return decorator
+
+
+def _load_builtin() -> None:
+    for mod in _BUILTIN:
+        importlib.import_module(f"data_preprocess.sources.{mod}")
+
+
+def registered_sources() -> dict[str, type["Source"]]:
+    _load_builtin()
+    return dict(_SOURCES)
+
+
+def get_source(name: str) -> type["Source"]:
+    _load_builtin()
+    try:
+        return _SOURCES[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}; known: {sorted(_SOURCES)}") from None
+
+
+class Source(ABC):
+    """One input format. Subclasses set the class attributes and implement :meth:`rows` and :meth:`convert`."""
+
+    name: ClassVar[str]
+    help: ClassVar[str] = ""
+    #: Split for rows whose input carries none (before ``--test-size`` / ``--val-size`` carving).
+    default_split: ClassVar[str] = "train"
+    #: ``--target`` when the user gives none, and the ones that make sense for the source: a prefix rollout needs
+    #: a verified prefix and a teacher step (MPS only); two-attempt SCoRe needs a plain problem (not MPS).
+    default_target: ClassVar[str] = "score"
+    targets: ClassVar[tuple[str, ...]] = ("score", "plain")
+    #: Whether ``--input`` is required (False: a bundled copy is used when it is absent).
+    needs_input: ClassVar[bool] = True
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Source-specific flags (beside the common ones)."""
+
+    @abstractmethod
+    def rows(self) -> Iterator[RawRow]:
+        """Yield the input records in order, with file and row number."""
+
+    def default_split_name(self) -> str:
+        """Split for rows without one (``--default-split`` overrides); may depend on the input (bundled vs user)."""
+        return self.default_split
+
+    def total(self) -> int | None:
+        """Number of input records if cheap to know (progress bar)."""
+        return None
+
+    @abstractmethod
+    def convert(self, raw: RawRow) -> Example:
+        """Turn one record into an Example; raise ``InvalidRow`` (bad data) or ``DropRow`` (deliberately left out)."""
+
+    def postprocess(self, examples: list[Example], report: Report) -> list[Example]:
+        """Hook after dedup, before split assignment; returns the examples that become RL rows."""
+        return examples
+
+    def write_extra(self, out_dir: Path, report: Report) -> None:
+        """Hook for outputs beside the RL parquet (MPS: SFT parquet and sharegpt)."""
+
+    # helpers -----------------------------------------------------------------------------------------------
+    def input_paths(self) -> list[Path]:
+        paths = [Path(p) for p in (self.args.input or [])]
+        for p in paths:
+            if not p.exists():
+                raise FileNotFoundError(f"--input {p} does not exist")
+        return paths
+
+
+__all__ = ["Source", "register_source", "get_source", "registered_sources"]
+
+
+def _iter_files(paths: list[Path], exts: tuple[str, ...]) -> Iterator[Path]:
+    """Expand directories (recursively, sorted for determinism) into files with one of ``exts``."""
+    for p in paths:
+        if p.is_dir():
+            yield from sorted(q for q in p.rglob("*") if q.is_file() and q.name.endswith(exts))
+        else:
+            yield p

@@ -1,0 +1,102 @@
+"""MBPP (Austin et al. 2021): the original ``mbpp.jsonl`` ``{text, code, task_id, test_setup_code, test_list,
+challenge_test_list}`` or the sanitized ``sanitized-mbpp.json`` ``{prompt, code, task_id, test_imports, test_list}``
+(jsonl, json list or parquet).
+
+Splits follow the dataset's task-id ranges (1-10 prompt, 11-510 test, 511-600 validation, 601-974 train), so they
+are the official ones however the file was obtained. The few-shot tasks (2, 3, 4) are dropped: a row must not be its
+own demonstration.
+
+``reward_model.ground_truth`` is the JSON test spec ``{test_list, test_setup_code, test_imports}`` that
+``verl_score.rewards.code_tests`` runs after the extracted ``[BEGIN]…[DONE]`` code; ``extra_info`` repeats the pieces
+(plus ``challenge_test_list`` and the reference solution). Validation compiles setup + asserts as one program.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+from data_preprocess.core import DropRow, Example, InvalidRow, RawRow, SchemaError, detect_schema, read_records, require
+from data_preprocess.prompt_format import MBPP_FEWSHOT_IDS, mbpp_prompt
+from data_preprocess.sources import Source, _iter_files, register_source
+
+SCHEMAS = {
+    "original": frozenset({"text", "code", "task_id", "test_list", "test_setup_code", "challenge_test_list"}),
+    "sanitized": frozenset({"prompt", "code", "task_id", "test_list"}),
+}
+
+
+def mbpp_split(task_id: int) -> str:
+    """The official MBPP split of a task id."""
+    if 1 <= task_id <= 10:
+        return "prompt"
+    if 11 <= task_id <= 510:
+        return "test"
+    if 511 <= task_id <= 600:
+        return "validation"
+    return "train"
+
+
+def tests_program(setup: str, imports: list[str], tests: list[str]) -> str:
+    """The test code as one program (imports, setup, asserts): what validation compiles."""
+    lines = [*imports, setup.strip()] if setup.strip() else list(imports)
+    return "\n".join(lines + tests) + "\n"
+
+
+@register_source("mbpp")
+class MBPP(Source):
+    help = "MBPP original jsonl or sanitized json/jsonl/parquet (--input required); canonical 3-shot [BEGIN]..[DONE]"
+
+    def rows(self) -> Iterator[RawRow]:
+        paths = self.input_paths()
+        if not paths:
+            raise SchemaError("mbpp needs --input: mbpp.jsonl (original) or sanitized-mbpp.json")
+        for path in _iter_files(paths, (".json", ".jsonl", ".parquet")):
+            schema: str | None = None
+            for raw in read_records(path):
+                if raw.record is not None:
+                    schema = schema or detect_schema(raw.record, SCHEMAS, str(path))
+                    raw.record["__schema"] = schema
+                yield raw
+
+    def convert(self, raw: RawRow) -> Example:
+        rec = raw.record
+        assert rec is not None
+        schema = rec["__schema"]
+        text_key = "text" if schema == "original" else "prompt"
+        require(rec, SCHEMAS[schema], nonempty=(text_key, "code", "test_list"))
+        try:
+            task_id = int(rec["task_id"])
+        except (TypeError, ValueError):
+            raise InvalidRow("bad_field", f"task_id {rec['task_id']!r} is not an integer") from None
+        if task_id in MBPP_FEWSHOT_IDS:
+            raise DropRow("mbpp_fewshot_task")
+        tests = rec["test_list"]
+        if not isinstance(tests, (list, tuple)) or not all(isinstance(t, str) and t.strip() for t in tests):
+            raise InvalidRow("bad_field", "test_list must be a list of non-empty strings")
+        tests = [t.strip() for t in tests]
+        setup = str(rec.get("test_setup_code") or "")
+        imports = [str(x) for x in (rec.get("test_imports") or [])]  # sanitized variant
+        challenge = [str(t).strip() for t in (rec.get("challenge_test_list") or [])]
+        text = str(rec[text_key])
+        return Example(
+            problem=text,
+            prompt=mbpp_prompt(text, tests),
+            ground_truth=json.dumps({"test_list": tests, "test_setup_code": setup, "test_imports": imports}),
+            data_source="mbpp" if schema == "original" else "mbpp_sanitized",
+            ability="code",
+            extra={
+                "test_list": tests,
+                "test_setup_code": setup,
+                "test_imports": imports,
+                "challenge_test_list": challenge,
+                "reference_solution": str(rec["code"]).replace("\r\n", "\n"),
+                "answer_format": "begin_done",
+            },
+            split=mbpp_split(task_id),
+            source_id=f"mbpp/{task_id}",
+            code_to_compile=[
+                ("tests", tests_program(setup, imports, tests)),
+                *[(f"challenge_test_list[{i}]", t) for i, t in enumerate(challenge)],
+            ],
+        )

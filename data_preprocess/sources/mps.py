@@ -1,0 +1,306 @@
+"""Mentored Problem Solving (SCoRe-B) trajectories → SFT data (verl multi-turn ``messages`` + LLaMA-Factory sharegpt)
+and SCoRe-RL rows for the ``score_prefix_rollout`` agent loop. Schema: ``data_preprocess/mps_schema.md``.
+
+SCoRe-B splits the mentored trajectories between SFT and RL; training on the same problem in both would let RL
+reward what SFT already memorised, so the split is by *problem*, seeded, and checked: a problem never lands in both
+outputs (``--disjoint-with`` also excludes problems found in earlier outputs). Only trajectories with a corrected
+mistake can be RL rows (the key-step reward compares the rollout's first step with the teacher's correction and the
+student's mistake); RL-assigned trajectories without one go to SFT instead and are counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from data_preprocess.core import (
+    DropRow,
+    Example,
+    InvalidRow,
+    RawRow,
+    Report,
+    SchemaError,
+    count_records,
+    detect_schema,
+    normalize_problem,
+    read_records,
+    require,
+    stable_order,
+    write_parquet,
+)
+from data_preprocess.sources import Source, _iter_files, register_source
+
+REQUIRED = frozenset(
+    {
+        "id",
+        "problem",
+        "ground_truth",
+        "data_source",
+        "steps",
+        "verified_prefix_len",
+        "teacher_step",
+        "student_mistake_step",
+        "final_answer",
+        "kept",
+    }
+)
+SCHEMAS = {"mps_trajectory_v1": REQUIRED}
+STEP_KEYS = ("thought", "code", "observation")
+TASKS = ("math", "qa")
+
+# Project text (SCoRe-B's own agent prompt is not public): the CodeAct step format the steps are rendered in.
+MPS_SYSTEM = (
+    "You solve problems step by step with a Python interpreter. In each step write your reasoning after "
+    "'Thought:' and, when you need to compute something, Python code in a ```python block after 'Code:'. The "
+    "interpreter's output comes back as 'Observation:'. When you know the answer, write 'Final Answer: <answer>'."
+)
+
+
+def render_step(step: dict[str, str]) -> str:
+    """The assistant text of one step. The prefix-rollout agent loop and the key-step reward must use this same
+    rendering, so it is defined once (import it)."""
+    text = f"Thought: {step['thought'].strip()}"
+    if step.get("code", "").strip():
+        text += f"\nCode:\n```python\n{step['code'].strip()}\n```"
+    return text
+
+
+def render_observation(step: dict[str, str]) -> str | None:
+    obs = step.get("observation", "")
+    return f"Observation:\n{obs.rstrip()}" if obs.strip() else None
+
+
+def steps_to_messages(steps: list[dict[str, str]]) -> list[dict[str, str]]:
+    """One assistant turn per run of steps up to an observation, then the observation as a user turn.
+
+    Observations are user turns so verl's MultiTurnSFTDataset puts no loss on them (it trains assistant turns
+    only). Consecutive steps without an observation share one assistant turn (joined by a blank line): roles must
+    alternate for LLaMA-Factory's sharegpt, and the same rendering is used everywhere (SFT, RL prompt prefix).
+    """
+    out: list[dict[str, str]] = []
+    for step in steps:
+        text = render_step(step)
+        if out and out[-1]["role"] == "assistant":
+            out[-1] = {"role": "assistant", "content": f"{out[-1]['content']}\n\n{text}"}
+        else:
+            out.append({"role": "assistant", "content": text})
+        obs = render_observation(step)
+        if obs is not None:
+            out.append({"role": "user", "content": obs})
+    return out
+
+
+def trajectory_messages(problem: str, steps: list[dict[str, str]], final_answer: str) -> list[dict[str, str]]:
+    msgs = [{"role": "system", "content": MPS_SYSTEM}, {"role": "user", "content": problem.strip()}]
+    msgs += steps_to_messages(steps)
+    final = f"Final Answer: {final_answer.strip()}"
+    if msgs[-1]["role"] == "assistant":
+        msgs[-1] = {"role": "assistant", "content": f"{msgs[-1]['content']}\n\n{final}"}
+    else:
+        msgs.append({"role": "assistant", "content": final})
+    return msgs
+
+
+def to_sharegpt(messages: list[dict[str, str]]) -> dict[str, Any]:
+    """LLaMA-Factory sharegpt record: ``system`` + alternating human/gpt ``conversations``."""
+    role_map = {"user": "human", "assistant": "gpt"}
+    system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
+    convs = [{"from": role_map[m["role"]], "value": m["content"]} for m in messages if m["role"] != "system"]
+    return {"conversations": convs, "system": system}
+
+
+def _check_step(step: Any, where: str) -> dict[str, str]:
+    if not isinstance(step, dict):
+        kind = type(step).__name__
+        raise InvalidRow("bad_step", f"{where} is {kind}, expected an object {{thought, code, observation}}")
+    missing = [k for k in STEP_KEYS if k not in step]
+    if missing:
+        raise InvalidRow("bad_step", f"{where} lacks {missing}")
+    for k in STEP_KEYS:
+        if not isinstance(step[k], str):
+            raise InvalidRow("bad_step", f"{where}.{k} must be a string")
+    if not step["thought"].strip():
+        raise InvalidRow("bad_step", f"{where}.thought is empty")
+    return {k: step[k] for k in STEP_KEYS}
+
+
+@register_source("mps")
+class MPS(Source):
+    help = "Mentored Problem Solving trajectory jsonl (schema: data_preprocess/mps_schema.md) -> SFT + SCoRe-RL rows"
+    default_target = "prefix"
+    targets = ("prefix", "plain")
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--sft-fraction",
+            type=float,
+            default=0.5,
+            help="fraction in [0, 1] of problems for SFT; the rest are RL rows (SCoRe-B: half/half). Default 0.5",
+        )
+        parser.add_argument(
+            "--disjoint-with",
+            nargs="*",
+            default=[],
+            metavar="PATH",
+            help="earlier outputs (RL/SFT parquet, sharegpt json) whose problems must not appear in this run's output",
+        )
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        super().__init__(args)
+        self.sft: list[Example] = []
+
+    def total(self) -> int | None:
+        counts = [count_records(p) for p in self.input_paths()]
+        return None if None in counts else sum(counts)  # type: ignore[arg-type]
+
+    def rows(self) -> Iterator[RawRow]:
+        paths = self.input_paths()
+        if not paths:
+            raise SchemaError("mps needs --input: trajectory jsonl (see data_preprocess/mps_schema.md)")
+        for path in _iter_files(paths, (".jsonl", ".jsonl.gz", ".parquet")):
+            checked = False
+            for raw in read_records(path):
+                if raw.record is not None and not checked:
+                    detect_schema(raw.record, SCHEMAS, str(path))
+                    checked = True
+                yield raw
+
+    def convert(self, raw: RawRow) -> Example:
+        rec = raw.record
+        assert rec is not None
+        require(rec, REQUIRED - {"teacher_step", "student_mistake_step"}, nonempty=("id", "problem", "steps"))
+        for k in ("teacher_step", "student_mistake_step"):
+            if k not in rec:
+                raise InvalidRow("missing_field", f"field {k!r} is missing (use null when there was no mistake)")
+        if not isinstance(rec["kept"], bool):
+            raise InvalidRow("bad_field", f"kept must be true/false, got {rec['kept']!r}")
+        if not rec["kept"]:
+            raise DropRow("mps_not_kept")
+        task = rec.get("task", "math")
+        if task not in TASKS:
+            raise InvalidRow("bad_field", f"task {task!r} not in {TASKS}")
+        if not isinstance(rec["steps"], list):
+            raise InvalidRow("bad_field", "steps must be a list")
+        steps = [_check_step(s, f"steps[{i}]") for i, s in enumerate(rec["steps"])]
+        k = rec["verified_prefix_len"]
+        if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k <= len(steps):
+            raise InvalidRow("bad_prefix_len", f"verified_prefix_len={k!r} not in 0..{len(steps)}")
+        teacher, mistake = rec["teacher_step"], rec["student_mistake_step"]
+        if (teacher is None) != (mistake is None):
+            raise InvalidRow("bad_mistake", "teacher_step and student_mistake_step must both be set or both null")
+        if teacher is not None:
+            teacher = _check_step(teacher, "teacher_step")
+            mistake = _check_step(mistake, "student_mistake_step")
+            if k >= len(steps):
+                raise InvalidRow("bad_prefix_len", "with a teacher correction, steps[verified_prefix_len] must exist")
+            if (steps[k]["thought"], steps[k]["code"]) != (teacher["thought"], teacher["code"]):
+                raise InvalidRow(
+                    "bad_mistake", f"steps[{k}] is not the teacher_step (the kept trajectory resumes from it)"
+                )
+        elif k != len(steps):
+            raise InvalidRow("bad_prefix_len", "no mistake recorded, so verified_prefix_len must equal len(steps)")
+        final = str(rec["final_answer"]).strip()
+        if not final:
+            raise InvalidRow("empty_field", "final_answer is empty for a kept trajectory")
+        problem = str(rec["problem"])
+        prefix = steps[:k]
+        base = [{"role": "system", "content": MPS_SYSTEM}, {"role": "user", "content": problem.strip()}]
+        extra: dict[str, Any] = {
+            "mps_id": str(rec["id"]),
+            "prefix_steps": prefix,
+            "verified_prefix_len": k,
+            # key_step (verl_score.rewards.key_step) reads these two as rendered step texts
+            "teacher_step": render_step(teacher) if teacher else "",
+            "student_mistake_step": render_step(mistake) if mistake else "",
+            "teacher_step_fields": teacher,
+            "student_mistake_fields": mistake,
+            "final_answer": final,
+            "prompt_includes_prefix": True,
+        }
+        return Example(
+            problem=problem,
+            # The verified prefix is already in the prompt (so verl's max_prompt_length filter sees its true
+            # length); extra_info keeps the structured copy for the agent loop and the key-step reward.
+            prompt=base + steps_to_messages(prefix),
+            ground_truth=str(rec["ground_truth"]).strip(),
+            data_source=str(rec["data_source"]),
+            ability=task,
+            extra=extra,
+            source_id=str(rec["id"]),
+            side={"messages": trajectory_messages(problem, steps, final), "has_mistake": teacher is not None},
+        )
+
+    # ---------------------------------------------------------------------------------------------------------
+    def postprocess(self, examples: list[Example], report: Report) -> list[Example]:
+        excluded = self._problems_in(self.args.disjoint_with)
+        if excluded:
+            before = len(examples)
+            examples = [ex for ex in examples if normalize_problem(ex.problem) not in excluded]
+            if before - len(examples):
+                report.dropped["mps_in_disjoint_with"] += before - len(examples)
+        order = stable_order(examples, self.args.seed)
+        if not 0.0 <= self.args.sft_fraction <= 1.0:
+            raise ValueError(f"--sft-fraction must be in [0, 1], got {self.args.sft_fraction}")
+        n_sft = round(self.args.sft_fraction * len(order))
+        sft, rl = order[:n_sft], []
+        for ex in order[n_sft:]:
+            if ex.side["has_mistake"]:
+                rl.append(ex)
+            else:
+                sft.append(ex)
+                report.moved["mps_rl_without_mistake_to_sft"] += 1
+        overlap = {normalize_problem(e.problem) for e in sft} & {normalize_problem(e.problem) for e in rl}
+        if overlap:  # cannot happen after dedup; a guard so a future change cannot silently leak
+            raise AssertionError(f"{len(overlap)} problems in both SFT and RL output")
+        keep = {id(e) for e in rl}
+        self.sft = [e for e in examples if id(e) not in keep]  # input order
+        report.rows_per_split["sft"] = len(self.sft)
+        return [e for e in examples if id(e) in keep]
+
+    @staticmethod
+    def _problems_in(paths: list[str]) -> set[str]:
+        """Normalised problems of earlier outputs (our RL parquet, SFT parquet or sharegpt json)."""
+        import pyarrow.parquet as pq
+
+        found: set[str] = set()
+        for p in map(Path, paths):
+            if p.suffix == ".parquet":
+                t = pq.read_table(p)
+                if "problem" in t.column_names:
+                    found |= {normalize_problem(x) for x in t.column("problem").to_pylist()}
+                elif "extra_info" in t.column_names:
+                    found |= {normalize_problem(x["question"]) for x in t.column("extra_info").to_pylist()}
+                else:
+                    raise SchemaError(f"{p}: no 'problem' or 'extra_info.question' column to check disjointness")
+            elif p.suffix == ".json":
+                for rec in json.loads(p.read_text(encoding="utf-8")):
+                    human = [c["value"] for c in rec.get("conversations", []) if c.get("from") == "human"]
+                    if human:
+                        found.add(normalize_problem(human[0]))
+            else:
+                raise SchemaError(f"--disjoint-with {p}: expected .parquet or .json")
+        return found
+
+    def write_extra(self, out_dir: Path, report: Report) -> None:
+        if not self.sft:
+            return
+        sft_dir = out_dir / "sft"
+        rows = [
+            {"messages": e.side["messages"], "problem": e.problem, "id": e.source_id, "data_source": e.data_source}
+            for e in self.sft
+        ]
+        write_parquet(rows, sft_dir / "train.parquet")
+        sharegpt = [to_sharegpt(e.side["messages"]) for e in self.sft]
+        (sft_dir / "sharegpt.json").write_text(json.dumps(sharegpt, ensure_ascii=False, indent=1), encoding="utf-8")
+        info = {
+            "mps_sft": {
+                "file_name": "sharegpt.json",
+                "formatting": "sharegpt",
+                "columns": {"messages": "conversations", "system": "system"},
+            }
+        }
+        (sft_dir / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+        report.outputs += [str(sft_dir / f) for f in ("train.parquet", "sharegpt.json", "dataset_info.json")]

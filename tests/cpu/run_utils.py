@@ -1,0 +1,37 @@
+"""Helpers for integration tests that run a launcher script end to end and read verl's file-logger output."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def run_launcher(script: str, run_dir: pathlib.Path, *overrides: str, timeout: int = 900, env: dict | None = None):
+    """Run ``scripts/<script>`` with ``RUN_DIR=run_dir``; return (completed process, log text)."""
+    full_env = {**os.environ, "RUN_DIR": str(run_dir), **(env or {})}
+    proc = subprocess.run(
+        ["bash", str(REPO / "scripts" / script), *overrides],
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    log = proc.stdout + proc.stderr
+    (run_dir / "launcher.log").write_text(log)
+    return proc, log
+
+
+def read_metrics(run_dir: pathlib.Path, project: str, experiment: str) -> list[dict]:
+    """verl's ``file`` logger: one ``{"step": n, "data": {...}}`` line per step under VERL_FILE_LOGGER_ROOT."""
+    path = run_dir / "logs" / project / f"{experiment}.jsonl"
+    assert path.exists(), f"no file-logger output at {path}"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def tail(log: str, n: int = 4000) -> str:
+    return log[-n:]
