@@ -14,3 +14,6 @@ from verl_score.cpu.rollout import register_hfcpu_rollout
 register_hfcpu_rollout()
 if apply_cpu_patches():  # only with VERL_PLATFORM=cpu
     register_cpu_engines()
+
+# Agent loops (each registers itself with verl's agent-loop registry on import).
+import verl_score.episodes.two_attempt  # noqa: E402,F401  score_two_attempt + "static" guidance

@@ -1,0 +1,109 @@
+"""Parse and render the CodeAct ``Thought / Code / Observation`` turns of a SCoRe-RL (SCoRe-B) prefix rollout.
+
+The step format is defined once, by the MPS converter (``data_preprocess/sources/mps.py``: ``render_step``,
+``render_observation``): the verified prefix in the RL prompt, the SFT data and the key-step reward's
+``teacher_step`` / ``student_mistake_step`` texts all use it. This module only *reads* policy text in that format
+(steps, code cells, the final answer) and renders observations with the converter's own function, so a rollout
+step is compared with the teacher's step in exactly the format the student was fine-tuned on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from verl_score.rewards.extract import extract_math_answer
+
+try:  # the converter is the single definition of the step format (data_preprocess/mps_schema.md, "Rendering")
+    from data_preprocess.sources.mps import render_observation as _render_observation
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on sys.path, see the message
+    raise ModuleNotFoundError(
+        "verl_score.episodes.codeact needs the repository root on PYTHONPATH (it imports the MPS step rendering "
+        "from data_preprocess.sources.mps); the launchers export it, Ray workers inherit it"
+    ) from exc
+
+__all__ = [
+    "EMPTY_OBSERVATION",
+    "ParsedTurn",
+    "code_cells",
+    "parse_turn",
+    "prefix_code_cells",
+    "render_observation",
+    "split_steps",
+]
+
+#: Observation text for code that printed nothing. The converter drops empty observations (no user turn), but the
+#: policy only gets its next turn after a context turn, so the rollout says so explicitly instead.
+EMPTY_OBSERVATION = "(no output)"
+
+# A fenced block tagged python/py/python3 or untagged, as ``render_step`` writes it; an unclosed block at the end
+# of a turn (cut on length) is not executed.
+_CODE_BLOCK = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)\n?[ \t]*```", re.DOTALL | re.IGNORECASE)
+_THOUGHT = re.compile(r"^[ \t]*Thought[ \t]*:", re.MULTILINE)
+_FINAL = re.compile(r"^[ \t]*Final Answer[ \t]*:", re.MULTILINE | re.IGNORECASE)
+_HALLUCINATED_OBS = re.compile(r"^[ \t]*Observation[ \t]*:", re.MULTILINE)
+
+
+@dataclass
+class ParsedTurn:
+    """One assistant turn of the policy, split into CodeAct pieces.
+
+    ``steps``: the turn's steps in order (a step starts at ``Thought:``; text before the first one is a step too),
+    without a ``Final Answer:`` tail or an ``Observation:`` the model wrote itself. ``code``: the fenced code cells
+    to execute, in order. ``final_answer``: the committed answer (``Final Answer: X`` or ``\\boxed{X}``) or None.
+    """
+
+    steps: list[str] = field(default_factory=list)
+    code: list[str] = field(default_factory=list)
+    final_answer: str | None = None
+
+
+def split_steps(text: str) -> list[str]:
+    """The ``Thought:``-delimited steps of ``text`` (stripped, empty ones dropped)."""
+    starts = [m.start() for m in _THOUGHT.finditer(text)]
+    bounds = [0, *starts, len(text)] if not starts or starts[0] != 0 else [*starts, len(text)]
+    pieces = (text[a:b].strip() for a, b in zip(bounds, bounds[1:]))
+    return [p for p in pieces if p]
+
+
+def code_cells(text: str) -> list[str]:
+    """Closed fenced code blocks of ``text``, in order, without blank ones."""
+    return [m.group(1).strip("\n") for m in _CODE_BLOCK.finditer(text) if m.group(1).strip()]
+
+
+def parse_turn(text: str) -> ParsedTurn:
+    """Split one policy turn; see ``ParsedTurn``.
+
+    A model that writes its own ``Observation:`` (instead of stopping for the interpreter) has that part ignored:
+    the invented output is neither a step nor executed, and the real observation follows.
+    """
+    obs = _HALLUCINATED_OBS.search(text)
+    body = text[: obs.start()] if obs else text
+    extracted = extract_math_answer(body)
+    final = extracted.answer if extracted.kind in ("final_answer", "boxed") else None
+    tail = _FINAL.search(body)
+    steps_text = body[: tail.start()] if tail else body
+    return ParsedTurn(steps=split_steps(steps_text), code=code_cells(steps_text), final_answer=final)
+
+
+def render_observation(outputs: Iterable[str]) -> str:
+    """The observation turn for the outputs of one turn's cells, rendered by the converter's own function."""
+    text = "".join(o if o.endswith("\n") or not o else o + "\n" for o in outputs)
+    return _render_observation({"observation": text}) or _render_observation({"observation": EMPTY_OBSERVATION})
+
+
+def prefix_code_cells(extra_info: Mapping[str, Any] | None) -> list[str]:
+    """The verified prefix's code cells, in order, from the row's ``extra_info.prefix_steps`` (structured steps
+    written by the MPS converter). These are replayed before the rollout's first tool call."""
+    steps: Sequence[Any] = (extra_info or {}).get("prefix_steps")
+    if steps is None:
+        return []
+    cells = []
+    for step in list(steps):  # a list, or the numpy object array a parquet round trip produces
+        code = step.get("code", "") if isinstance(step, Mapping) else ""
+        if not isinstance(code, str):
+            raise ValueError(f"prefix step code must be a string, got {type(code).__name__}")
+        if code.strip():
+            cells.append(code.strip("\n"))
+    return cells
