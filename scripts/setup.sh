@@ -20,7 +20,13 @@ fi
 [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
 # shellcheck disable=SC1091
 source "$VENV/bin/activate"
-pip_q() { pip install -q --disable-pip-version-check "$@" 2>&1 | grep -vE "^WARNING: Location|is ignored" || true; }
+# pip, quiet, minus this machine's noise about missing local index folders; a failing install still fails the script.
+pip_q() {
+  local log rc=0
+  log=$(pip install -q --disable-pip-version-check "$@" 2>&1) || rc=$?
+  grep -vE "^WARNING: Location .* is ignored" <<<"$log" || true
+  return "$rc"
+}
 pip_q -U "pip>=24.1"
 pip_q torch==2.13.0
 pip_q -c constraints.txt -r requirements.txt
