@@ -1,0 +1,291 @@
+"""SMART guidance: a model writes the hint before attempt 2; leaks and failures fall back to the static instruction.
+
+Registered as ``guidance: smart`` for the ``score_two_attempt`` agent loop (import this module, e.g. from
+``verl_score.register``). Rules from notes/score-methods.md §2:
+
+* The guide sees the problem and attempt 1 ONLY. ``instruction`` (the ``GuidanceProvider`` protocol) has no
+  parameter through which a ground truth could arrive, and ``guide_messages`` -- the only function that builds the
+  guide's prompt -- takes just the problem and the attempt.
+* The hint is screened by ``LeakageFilter``: a stated/boxed final answer or a full solution is rejected inside
+  ``instruction``. The answer-equivalence rule needs the gold answer, which the guide must never see, so it is a
+  separate step: ``screen(guidance, reference=gold)`` receives only the finished hint text and the gold; callers
+  that hold the ground truth (the agent loop's row, eval) call it after ``instruction``.
+* Any failure (endpoint error after the client's retries, timeout, empty text) or rejection returns the static
+  paper instruction with source ``smart_failed`` / ``smart_rejected``; both are counted (``metrics()``) so the
+  trainer can log ``guidance/smart_rate``, ``guidance/fallback_rate``, ``guidance/rejected_rate``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import Counter
+from typing import Any, Mapping, Sequence
+
+from verl_score.episodes.guidance import Guidance, register_guidance
+from verl_score.prompts import self_correction_instruction
+from verl_score.teacher.backends import ChatBackend, EndpointBackend, PolicyBackend, TokenGenerator
+from verl_score.teacher.config import client_config_for_role, load_yaml_section
+from verl_score.teacher.leakage import LeakageFilter
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "GUIDE_SYSTEM",
+    "GuidanceCounters",
+    "SmartGuidance",
+    "guide_messages",
+    "rates_from_sources",
+    "screened_instruction",
+]
+
+# After hrl-reasoning's correction prompt ("analyze the solution for errors ... write a brief, helpful
+# instruction ... DO NOT include ANY SOLUTION"), tightened with the leakage rules the filter enforces.
+GUIDE_SYSTEM = (
+    "You are a teacher reviewing a student's attempt at a problem. Analyze the solution for errors in reasoning, "
+    "arithmetic or understanding of the question. Then write a brief, helpful instruction (one to three sentences) "
+    "that tells the student what to re-check or reconsider. DO NOT include ANY SOLUTION: do not state the final "
+    "answer, do not compute intermediate results, do not write equations or code."
+)
+GUIDE_USER = "Problem:\n{problem}\n\nStudent's solution:\n{attempt}\n\nYour brief instruction to the student:"
+DEFAULT_TEMPLATE = "{static}\nSuggestive Correction: {hint}"
+
+
+def _problem_text(problem_messages: Sequence[Mapping[str, Any]]) -> str:
+    """The problem as the student saw it: the user turns of the prompt (system prompts are formatting rules)."""
+    users = [str(m.get("content", "")) for m in problem_messages if m.get("role") == "user"]
+    return "\n\n".join(users) if users else "\n\n".join(str(m.get("content", "")) for m in problem_messages)
+
+
+def guide_messages(problem_messages: Sequence[Mapping[str, Any]], attempt_text: str) -> list[dict[str, str]]:
+    """The guide's whole prompt. Only the problem and the previous attempt go in -- by construction."""
+    return [
+        {"role": "system", "content": GUIDE_SYSTEM},
+        {"role": "user", "content": GUIDE_USER.format(problem=_problem_text(problem_messages), attempt=attempt_text)},
+    ]
+
+
+class GuidanceCounters:
+    """Outcome counts of one provider (thread-safe); ``metrics()`` turns them into the trainer's rates."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.outcomes: Counter = Counter()  # smart / smart_rejected / smart_failed
+        self.rejected: Counter = Counter()  # by leakage reason
+        self.failed: Counter = Counter()  # by failure kind
+
+    def record(self, source: str, detail: str | None = None) -> None:
+        with self._lock:
+            self.outcomes[source] += 1
+            if source == "smart_rejected" and detail:
+                self.rejected[detail] += 1
+            elif source == "smart_failed" and detail:
+                self.failed[detail] += 1
+
+    def convert_to_rejected(self, reason: str) -> None:
+        """A hint counted as accepted was rejected later by ``screen`` (the reference rule)."""
+        with self._lock:
+            self.outcomes["smart"] -= 1
+            self.outcomes["smart_rejected"] += 1
+            self.rejected[reason] += 1
+
+    def metrics(self, prefix: str = "guidance/") -> dict[str, float]:
+        with self._lock:
+            total = sum(self.outcomes.values())
+            smart = self.outcomes["smart"]
+            rej = self.outcomes["smart_rejected"]
+            fail = self.outcomes["smart_failed"]
+            out = {
+                f"{prefix}calls": float(total),
+                f"{prefix}smart_rate": smart / total if total else 0.0,
+                f"{prefix}fallback_rate": (rej + fail) / total if total else 0.0,
+                f"{prefix}rejected_rate": rej / total if total else 0.0,
+                f"{prefix}failed_rate": fail / total if total else 0.0,
+            }
+            for reason, n in sorted(self.rejected.items()):
+                out[f"{prefix}rejected/{reason}"] = float(n)
+            for kind, n in sorted(self.failed.items()):
+                out[f"{prefix}failed/{kind}"] = float(n)
+            return out
+
+    def reset(self) -> dict[str, float]:
+        snap = self.metrics()
+        with self._lock:
+            self.outcomes.clear()
+            self.rejected.clear()
+            self.failed.clear()
+        return snap
+
+
+@register_guidance("smart")
+class SmartGuidance:
+    """``GuidanceProvider`` whose hint comes from a guide model (an endpoint or the policy), screened for leaks.
+
+    Args (all plain values so the agent loop's ``guidance_kwargs`` can carry them):
+        backend: ``"endpoint"`` (an OpenAI-compatible server, ``client`` / ``$GUIDE_API_BASE``) or ``"policy"``
+            (``attach_policy(server_manager, tokenizer)`` must be called by the loop before use).
+        client: ``LLMClientConfig`` fields of the guide endpoint; missing ones come from ``GUIDE_*`` env vars.
+        config_path: optional YAML whose ``guide`` section supplies ``client`` (``configs/teacher.yaml``).
+        max_hint_tokens / temperature: guide decoding (hrl-reasoning: 256 tokens, T=0.7).
+        max_text_tokens: the instruction length promised to the loop (static text + hint must fit).
+        template: how the hint joins the static instruction (hrl-reasoning appends "Suggestive Correction: ").
+        leakage: ``LeakageConfig`` fields.
+        timeout_s: overall deadline of one guide call (retries included), after which the static text is used.
+    """
+
+    name = "smart"
+
+    def __init__(
+        self,
+        backend: str = "endpoint",
+        client: Mapping[str, Any] | None = None,
+        config_path: str | None = None,
+        max_hint_tokens: int = 128,
+        temperature: float = 0.7,
+        max_text_tokens: int = 256,
+        template: str = DEFAULT_TEMPLATE,
+        leakage: Mapping[str, Any] | None = None,
+        timeout_s: float = 60.0,
+        chat_backend: ChatBackend | None = None,
+    ):
+        if backend not in ("endpoint", "policy"):
+            raise ValueError(f"guidance backend must be 'endpoint' or 'policy', got {backend!r}")
+        if "{hint}" not in template:
+            raise ValueError("guidance template must contain {hint}")
+        self.backend_kind = backend
+        self.max_hint_tokens = int(max_hint_tokens)
+        self.temperature = float(temperature)
+        self.max_text_tokens: int | None = int(max_text_tokens)
+        self.template = template
+        self.timeout_s = float(timeout_s)
+        self.filter = LeakageFilter(leakage)
+        self.counters = GuidanceCounters()
+        self._backend: ChatBackend | None = chat_backend
+        if self._backend is None and backend == "endpoint":
+            section = dict(load_yaml_section(config_path, "guide").get("client", {})) if config_path else {}
+            section.update(client or {})
+            self._backend = EndpointBackend(client_config_for_role("guide", section))
+
+    def attach_policy(self, generator: TokenGenerator, tokenizer: Any) -> None:
+        """Use the policy as the guide (``backend="policy"``): the agent loop passes its server_manager."""
+        if self.backend_kind != "policy":
+            raise RuntimeError("attach_policy on a provider configured with backend='endpoint'")
+        if self._backend is None or getattr(self._backend, "generator", None) is not generator:
+            self._backend = PolicyBackend(generator, tokenizer)
+
+    # ------------------------------------------------------------------------------------------ protocol
+    async def instruction(
+        self,
+        problem_messages: Sequence[Mapping[str, Any]],
+        previous_attempt_text: str,
+        task: str,
+        *,
+        attempt: int = 2,
+        previous_attempts: Sequence[str] = (),
+    ) -> Guidance:
+        """The hint-carrying instruction, or the static one (counted) on failure/rejection. Never raises for a
+        guide failure: the episode must go on."""
+        static = self_correction_instruction(task)
+        if self._backend is None:
+            return self._fallback(static, "smart_failed", "policy_not_attached")
+        try:
+            hint = await asyncio.wait_for(
+                self._backend.complete(
+                    guide_messages(problem_messages, previous_attempt_text),
+                    max_tokens=self.max_hint_tokens,
+                    temperature=self.temperature,
+                ),
+                timeout=self.timeout_s,
+            )
+        except asyncio.CancelledError:
+            raise
+        except (asyncio.TimeoutError, TimeoutError):
+            return self._fallback(static, "smart_failed", "timeout")
+        except Exception as exc:  # endpoint errors after retries, policy errors: all fall back
+            kind = getattr(exc, "kind", None) or type(exc).__name__
+            logger.warning("SMART guide call failed (%s); using the static instruction", kind)
+            return self._fallback(static, "smart_failed", str(kind))
+        hint = (hint or "").strip()
+        if not hint:
+            return self._fallback(static, "smart_failed", "empty")
+        verdict = self.filter.check_format(hint)
+        if not verdict.ok:
+            return self._fallback(static, "smart_rejected", verdict.reason)
+        self.counters.record("smart")
+        return Guidance(text=self.template.format(static=static, hint=hint), source="smart")
+
+    async def screen(self, guidance: Guidance, reference: str | None, task: str = "math") -> Guidance:
+        """Apply the reference-answer rule to a finished ``Guidance``: only its text and the gold meet here.
+
+        Returns ``guidance`` unchanged when it is not a SMART hint, there is no reference, or it does not leak;
+        otherwise the static instruction with source ``smart_rejected`` (the counters move it from accepted).
+        """
+        if guidance.source != "smart" or reference is None or str(reference).strip() == "":
+            return guidance
+        static = self_correction_instruction(task)
+        hint_only = guidance.text.replace(static, "")  # the paper's fixed text is not the guide's
+        verdict = await asyncio.to_thread(self.filter.check_reference, hint_only, str(reference))
+        if verdict.ok:
+            return guidance
+        self.counters.convert_to_rejected(verdict.reason)
+        return Guidance(text=static, source="smart_rejected")
+
+    # ------------------------------------------------------------------------------------------ metrics
+    def metrics(self, prefix: str = "guidance/") -> dict[str, float]:
+        return self.counters.metrics(prefix)
+
+    def reset_metrics(self) -> dict[str, float]:
+        return self.counters.reset()
+
+    def _fallback(self, static: str, source: str, detail: str) -> Guidance:
+        self.counters.record(source, detail)
+        return Guidance(text=static, source=source)
+
+
+async def screened_instruction(
+    provider: Any,
+    problem_messages: Sequence[Mapping[str, Any]],
+    previous_attempt_text: str,
+    task: str,
+    *,
+    attempt: int = 2,
+    previous_attempts: Sequence[str] = (),
+    reference: str | None = None,
+) -> Guidance:
+    """What an agent loop that holds the row's ground truth should call: ``provider.instruction`` (gold-free), then,
+    for providers that have it, ``provider.screen`` with the gold. The gold is passed after generation, to the
+    filter only."""
+    guidance = await provider.instruction(
+        problem_messages, previous_attempt_text, task, attempt=attempt, previous_attempts=previous_attempts
+    )
+    screen = getattr(provider, "screen", None)
+    if screen is not None and reference is not None:
+        guidance = await screen(guidance, reference, task)
+    return guidance
+
+
+def rates_from_sources(sources: Sequence[Any], prefix: str = "guidance/") -> dict[str, float]:
+    """``guidance/smart_rate`` etc. from the per-episode ``extra_fields["guidance"]`` lists of a batch.
+
+    verl runs agent loops in Ray workers, so the provider's in-process counters are not visible to the trainer;
+    the sources recorded per instruction turn are, and give the same three rates (reasons stay in the workers'
+    counters / logs). Only SMART turns count (``static`` turns are not guidance calls).
+    """
+    flat: list[str] = []
+    for s in sources:
+        if isinstance(s, str):
+            flat.append(s)
+        elif s is not None:
+            flat.extend(str(x) for x in s)
+    smart = [s for s in flat if s.startswith("smart")]
+    n = len(smart)
+    accepted = sum(s == "smart" for s in smart)
+    failed = sum(s.startswith("smart_failed") for s in smart)
+    rejected = n - accepted - failed
+    return {
+        f"{prefix}smart_rate": accepted / n if n else 0.0,
+        f"{prefix}fallback_rate": (n - accepted) / n if n else 0.0,
+        f"{prefix}rejected_rate": rejected / n if n else 0.0,
+        f"{prefix}failed_rate": failed / n if n else 0.0,
+    }
