@@ -8,3 +8,8 @@
 
 Importing this package registers nothing; ``verl_score.register`` imports ``verl_score.episodes.two_attempt``.
 """
+
+# Imported first on purpose: verl/__init__ imports verl_score.register, which imports this package; importing verl
+# here, before any submodule, lets that registration finish before a submodule is half-initialised (a fresh Ray
+# worker that unpickles one of our classes would otherwise die with a circular import).
+import verl  # noqa: E402,F401

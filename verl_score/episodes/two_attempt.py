@@ -163,6 +163,21 @@ class ScoreTwoAttemptAgentLoop(AgentLoopBase):
             min_attempt_tokens=min_attempt_tokens,
         )
 
+        # SMART with backend "policy": the guide is the policy itself, served by this loop's server manager.
+        if getattr(self.guidance_provider, "backend_kind", None) == "policy":
+            self.guidance_provider.attach_policy(self.server_manager, self.tokenizer)
+
+    async def _screen(self, guidance: Guidance, reference: str | None, task: str) -> Guidance:
+        """Let providers that can leak (SMART) check the finished guidance against the row's ground truth.
+
+        The guide model wrote ``guidance`` from the problem and the previous attempt only; the reference answer
+        reaches nothing but the provider's leak filter, after generation (``screen`` is optional in the protocol).
+        """
+        screen = getattr(self.guidance_provider, "screen", None)
+        if screen is None or reference is None:
+            return guidance
+        return await screen(guidance, reference, task)
+
     # ------------------------------------------------------------------ construction helpers
     def _instruction_turn_length(self, text: str) -> int:
         """Response tokens one instruction turn adds after an attempt closed by the turn-end token: template
@@ -188,6 +203,7 @@ class ScoreTwoAttemptAgentLoop(AgentLoopBase):
         if await self.process_multi_modal_info(problem_messages):
             raise NotImplementedError("score_two_attempt is text-only")
 
+        reference = _ground_truth(kwargs)  # for the guidance leak screen only; never shown to any model
         prompt_ids = await self.ct_build_initial_tokens(problem_messages)
         full_determinism = bool(self.rollout_config.get("full_determinism", False))
         request_id = f"det-{priority}" if full_determinism else uuid4().hex  # one id: sticky routing, prefix cache
@@ -202,6 +218,7 @@ class ScoreTwoAttemptAgentLoop(AgentLoopBase):
                     attempt=attempt,
                     previous_attempts=tuple(ep.attempt_texts),
                 )
+                guidance = await self._screen(guidance, reference, task)
                 ep.guidance.append(await self._inject_instruction(ep, guidance, task))
 
             max_tokens = self.budget.max_tokens_for(attempt, used=len(ep.response_mask))
@@ -369,3 +386,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (DictConfig, ListConfig)):
         return OmegaConf.to_container(value, resolve=True)
     return value
+
+
+def _ground_truth(row: Mapping[str, Any]) -> str | None:
+    """The row's ``reward_model.ground_truth`` as text (None when absent or empty)."""
+    reward_model = row.get("reward_model") or {}
+    truth = reward_model.get("ground_truth") if hasattr(reward_model, "get") else None
+    return None if truth is None or str(truth).strip() == "" else str(truth)

@@ -1,0 +1,320 @@
+"""Per-attempt credit assignment with γ = 0 across the attempt boundary (SCoRe App. A.2).
+
+Each attempt is its own bandit step: attempt-k tokens are credited only with attempt k's (shaped) reward r̂_k. The
+common public bug is one scalar — or GAE with γ = λ = 1 — that lets attempt 2's reward and bonus reach attempt-1
+tokens; then Stage II teaches "be wrong first, fix later" and collapses (paper Fig. 9).
+
+How leakage is ruled out by construction: every estimator below is called once *per attempt*, on that attempt's
+rewards and token mask only, and its output is written only onto that attempt's tokens. Batch / group statistics
+(GRPO mean & std, RLOO leave-one-out mean, GAE whitening) therefore mix samples *within* an attempt, never attempts.
+The group estimators reuse verl's own functions (``core_algos.compute_grpo_outcome_advantage`` /
+``compute_rloo_outcome_advantage`` / ``compute_gae_advantage_return``) so normalisation matches stock verl.
+
+Shapes: B = trajectories, T = padded response length, K = attempts per episode.
+``attempt_index[b, t]`` is 0 on injected tokens (instruction, template, EOS, padding) and k on attempt k's tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from verl.trainer.ppo import core_algos
+
+from verl_score.training.config import ScoreConfig
+from verl_score.training.schedule import STAGE_I
+from verl_score.training.shaping import get_shaping_fn
+
+__all__ = [
+    "SCORE_ADV_ESTIMATORS",
+    "attempt_masks",
+    "compute_score_advantages",
+    "get_score_adv_estimator",
+    "place_outcome_rewards",
+    "register_score_adv_est",
+    "shape_attempt_rewards",
+]
+
+#: fn(rewards [B,K], attempt_index [B,T], response_mask [B,T], index [B], *, values, gamma, lam,
+#:    norm_adv_by_std_in_grpo, algo_config) -> (advantages [B,T], returns [B,T])
+ScoreAdvFn = Callable[..., tuple[torch.Tensor, torch.Tensor]]
+SCORE_ADV_ESTIMATORS: dict[str, ScoreAdvFn] = {}
+
+
+def register_score_adv_est(name: str) -> Callable[[ScoreAdvFn], ScoreAdvFn]:
+    """Register a per-attempt advantage estimator (our analogue of verl's ``register_adv_est``).
+
+    verl's own estimators cannot be used directly: the v1 trainer hands them only ``rm_scores`` (one scalar per
+    trajectory) and ``response_mask``, never the per-attempt rewards or the attempt index.
+    """
+
+    def decorator(fn: ScoreAdvFn) -> ScoreAdvFn:
+        if name in SCORE_ADV_ESTIMATORS and SCORE_ADV_ESTIMATORS[name] is not fn:
+            raise ValueError(f"score advantage estimator {name!r} is already registered")
+        SCORE_ADV_ESTIMATORS[name] = fn
+        return fn
+
+    return decorator
+
+
+def get_score_adv_estimator(name: str) -> ScoreAdvFn:
+    try:
+        return SCORE_ADV_ESTIMATORS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown SCoRe advantage estimator {name!r}; registered: {sorted(SCORE_ADV_ESTIMATORS)} "
+            "(set score.adv_estimator, or algorithm.adv_estimator to one of them)"
+        ) from None
+
+
+def attempt_masks(attempt_index: torch.Tensor, response_mask: torch.Tensor, num_attempts: int) -> torch.Tensor:
+    """Boolean token masks per attempt.
+
+    Args:
+        attempt_index: ``[B, T]`` int, 0 = injected token, k = attempt k.
+        response_mask: ``[B, T]``, 1 on policy tokens. A token is in attempt k only if it is also a policy token.
+        num_attempts: K.
+
+    Returns:
+        ``[K, B, T]`` bool; row k−1 is attempt k's policy tokens.
+    """
+    policy = response_mask.bool()
+    return torch.stack([(attempt_index == k) & policy for k in range(1, num_attempts + 1)])
+
+
+def place_outcome_rewards(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Put one scalar reward per row on the last token of ``mask`` (an outcome reward, as verl does).
+
+    Args:
+        rewards: ``[B]``.
+        mask: ``[B, T]`` bool; rows with no token get no reward.
+
+    Returns:
+        ``[B, T]`` float, zero everywhere except the last masked token of each row.
+    """
+    out = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device)
+    has = mask.any(dim=1)
+    if has.any():
+        t = mask.shape[1]
+        last = t - 1 - torch.flip(mask.int(), dims=[1]).argmax(dim=1)
+        rows = torch.nonzero(has).squeeze(1)
+        out[rows, last[rows]] = rewards[rows].to(torch.float32)
+    return out
+
+
+def shape_attempt_rewards(raw: torch.Tensor, stage: int, cfg: ScoreConfig) -> torch.Tensor:
+    """Apply the configured shaping to attempts k >= 2; attempt 1 keeps its raw reward.
+
+    Stage I (paper Eq. 3) optimises the raw r̂(y2): no shaping unless ``cfg.shape_in_stage1``.
+
+    Args:
+        raw: ``[B, K]`` raw per-attempt rewards (``score_t1 … score_tK``).
+        stage: 1 or 2.
+
+    Returns:
+        ``[B, K]`` shaped rewards; column 0 is identical to ``raw[:, 0]``.
+    """
+    shaped = raw.clone().to(torch.float32)
+    if stage == STAGE_I and not cfg.shape_in_stage1:
+        return shaped
+    fn = get_shaping_fn(cfg.shaping.name)
+    for k in range(1, raw.shape[1]):
+        shaped[:, k] = fn(raw[:, k - 1].float(), raw[:, k].float(), cfg.shaping, cfg.correct_threshold)
+    return shaped
+
+
+def _broadcast_outcome(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``[B]`` per-row scalar → ``[B, T]`` on ``mask``'s tokens."""
+    return scores.to(torch.float32).unsqueeze(-1) * mask.to(torch.float32)
+
+
+def _per_attempt_outcome(
+    outcome_fn: Callable[[torch.Tensor], torch.Tensor],
+    rewards: torch.Tensor,
+    attempt_index: torch.Tensor,
+    response_mask: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run an outcome estimator ``[B] → [B]`` once per attempt; write attempt k's result on attempt-k tokens only."""
+    masks = attempt_masks(attempt_index, response_mask, rewards.shape[1])
+    adv = torch.zeros(response_mask.shape, dtype=torch.float32, device=response_mask.device)
+    for k in range(rewards.shape[1]):
+        adv = adv + _broadcast_outcome(outcome_fn(rewards[:, k].float()), masks[k])
+    return adv, adv.clone()
+
+
+@register_score_adv_est("grpo")
+def grpo_per_attempt(
+    rewards: torch.Tensor,
+    attempt_index: torch.Tensor,
+    response_mask: torch.Tensor,
+    index: np.ndarray,
+    *,
+    norm_adv_by_std_in_grpo: bool = True,
+    algo_config: Any = None,
+    **_: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GRPO, normalised per attempt within the prompt's group: A_k = (r̂_k − mean_g r̂_k) / (std_g r̂_k + ε).
+
+    Args:
+        rewards: ``[B, K]`` shaped per-attempt rewards.
+        attempt_index, response_mask: ``[B, T]``.
+        index: ``[B]`` group id (verl's ``uid``).
+
+    Returns:
+        (advantages, returns), both ``[B, T]``; zero on injected tokens.
+    """
+
+    def outcome(r: torch.Tensor) -> torch.Tensor:
+        adv, _ = core_algos.compute_grpo_outcome_advantage(
+            token_level_rewards=r.unsqueeze(-1),
+            response_mask=torch.ones_like(r).unsqueeze(-1),
+            index=index,
+            norm_adv_by_std_in_grpo=norm_adv_by_std_in_grpo,
+            config=algo_config,
+        )
+        return adv.squeeze(-1)
+
+    return _per_attempt_outcome(outcome, rewards, attempt_index, response_mask)
+
+
+@register_score_adv_est("rloo")
+def rloo_per_attempt(
+    rewards: torch.Tensor,
+    attempt_index: torch.Tensor,
+    response_mask: torch.Tensor,
+    index: np.ndarray,
+    *,
+    algo_config: Any = None,
+    **_: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """REINFORCE with a leave-one-out baseline per attempt: A_k = r̂_k − mean of the group's other r̂_k.
+
+    Shapes as :func:`grpo_per_attempt`.
+    """
+
+    def outcome(r: torch.Tensor) -> torch.Tensor:
+        adv, _ = core_algos.compute_rloo_outcome_advantage(
+            token_level_rewards=r.unsqueeze(-1),
+            response_mask=torch.ones_like(r).unsqueeze(-1),
+            index=index,
+            config=algo_config,
+        )
+        return adv.squeeze(-1)
+
+    return _per_attempt_outcome(outcome, rewards, attempt_index, response_mask)
+
+
+@register_score_adv_est("reinforce")
+def reinforce_per_attempt(
+    rewards: torch.Tensor,
+    attempt_index: torch.Tensor,
+    response_mask: torch.Tensor,
+    index: np.ndarray,
+    **_: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Plain on-policy REINFORCE, as in the paper (App. B): A_k = r̂_k on attempt-k tokens, no baseline.
+
+    Shapes as :func:`grpo_per_attempt`.
+    """
+    return _per_attempt_outcome(lambda r: r, rewards, attempt_index, response_mask)
+
+
+@register_score_adv_est("gae")
+def gae_per_attempt(
+    rewards: torch.Tensor,
+    attempt_index: torch.Tensor,
+    response_mask: torch.Tensor,
+    index: np.ndarray,
+    *,
+    values: torch.Tensor | None = None,
+    gamma: float = 1.0,
+    lam: float = 1.0,
+    **_: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """PPO's GAE with a critic, run separately on each attempt's tokens (γ = 0 across the boundary).
+
+    Attempt k's segment ends in a terminal: r̂_k sits on its last token and the bootstrap value after it is 0, so
+    nothing from attempt k+1 (its reward, bonus or values) flows back. Within a segment verl's γ / λ apply. verl's
+    ``compute_gae_advantage_return`` skips tokens outside the mask, so calling it with attempt k's mask and rewards
+    is exactly segment-wise GAE; its whitening is then per attempt too.
+
+    Args:
+        rewards: ``[B, K]`` shaped per-attempt rewards.
+        attempt_index, response_mask, values: ``[B, T]`` (values from the critic).
+
+    Returns:
+        (advantages ``[B, T]`` whitened per attempt, returns ``[B, T]`` = GAE + values for the critic).
+    """
+    if values is None:
+        raise ValueError("score adv_estimator 'gae' needs critic values (algorithm.adv_estimator=gae builds one)")
+    masks = attempt_masks(attempt_index, response_mask, rewards.shape[1])
+    adv = torch.zeros(response_mask.shape, dtype=torch.float32, device=response_mask.device)
+    ret = torch.zeros_like(adv)
+    for k in range(rewards.shape[1]):
+        mask_k = masks[k]
+        if not mask_k.any():
+            continue
+        token_rewards = place_outcome_rewards(rewards[:, k], mask_k)
+        adv_k, ret_k = core_algos.compute_gae_advantage_return(
+            token_level_rewards=token_rewards,
+            values=values.float() * mask_k,
+            response_mask=mask_k.float(),
+            gamma=gamma,
+            lam=lam,
+        )
+        adv = adv + adv_k * mask_k
+        ret = ret + ret_k * mask_k
+    return adv, ret
+
+
+def compute_score_advantages(
+    raw_rewards: torch.Tensor,
+    attempt_index: torch.Tensor,
+    response_mask: torch.Tensor,
+    index: np.ndarray,
+    *,
+    stage: int,
+    cfg: ScoreConfig,
+    estimator: str,
+    values: torch.Tensor | None = None,
+    gamma: float = 1.0,
+    lam: float = 1.0,
+    norm_adv_by_std_in_grpo: bool = True,
+    algo_config: Any = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Raw per-attempt rewards → shaped rewards → per-attempt advantages, for one stage.
+
+    Stage I (paper Eq. 3) gives attempt 1 **no reward**: its advantages are zeroed (its only training signal is the
+    β2 KL in the loss), so even a plain PG loss could not push attempt 1 towards reward.
+
+    Args:
+        raw_rewards: ``[B, K]`` raw ``score_t1 … score_tK``.
+        attempt_index, response_mask: ``[B, T]``.
+        index: ``[B]`` group ids.
+        stage: 1 or 2.
+        estimator: a name in :data:`SCORE_ADV_ESTIMATORS`.
+
+    Returns:
+        (advantages ``[B, T]``, returns ``[B, T]``, shaped rewards ``[B, K]``).
+    """
+    if raw_rewards.dim() != 2:
+        raise ValueError(f"raw_rewards must be [B, K], got {tuple(raw_rewards.shape)}")
+    shaped = shape_attempt_rewards(raw_rewards, stage, cfg)
+    fn = get_score_adv_estimator(estimator)
+    adv, ret = fn(
+        shaped,
+        attempt_index,
+        response_mask,
+        index,
+        values=values,
+        gamma=gamma,
+        lam=lam,
+        norm_adv_by_std_in_grpo=norm_adv_by_std_in_grpo,
+        algo_config=algo_config,
+    )
+    if stage == STAGE_I:
+        first = attempt_masks(attempt_index, response_mask, 1)[0]
+        adv = adv.masked_fill(first, 0.0)
+    return adv, ret, shaped

@@ -1,0 +1,277 @@
+"""``score_sync``: verl 0.9.1's v1 synchronous trainer plus SCoRe's credit, loss, schedule and metrics.
+
+Select with ``trainer.v1.trainer_mode=score_sync`` (registered with verl's ``register_trainer`` on import of this
+module; ``verl_score.register`` imports it). Nothing in verl is edited; four methods are overridden:
+
+* ``on_init_end``        installs :func:`verl_score.training.loss.score_loss` in the actor workers
+                         (``actor_rollout_wg.set_loss_fn``, the documented hook) after checking the KL settings.
+* ``_compute_advantage`` reads the per-attempt rewards (``score_t1 … score_tK`` in ``extra_fields.reward_extra_info``)
+                         and the per-token ``attempt_index`` from TransferQueue — verl's own step fetches neither —
+                         and writes per-attempt advantages (γ = 0) plus an aligned ``score_attempt_index``.
+* ``_update_actor``      stamps the current stage on the batch meta (``extra_info["score_stage"]``); the TQ dispatch
+                         turns it into a ``NonTensorData`` field of the TensorDict the loss receives in the worker.
+* ``_compute_metrics`` / ``_val_metrics_update``  add the self-correction metrics of :mod:`verl_score.metrics`
+                         (verl 0.9.1's v1 trainer never logs training ``reward_extra_info``).
+
+Why the stage travels with the batch rather than by re-calling ``set_loss_fn`` on a stage change: the meta field is
+atomic with the data it labels (no extra Ray round trip, no window where a worker holds the previous stage's loss),
+it needs no state in the worker, and it also works for trainers that keep several batches in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from functools import partial
+
+import numpy as np
+import torch
+import transfer_queue as tq
+from tensordict import TensorDict
+from transfer_queue import KVBatchMeta
+from verl.protocol import DataProto
+from verl.trainer.ppo.rollout_corr_helper import compute_rollout_correction_and_add_to_batch
+from verl.trainer.ppo.v1 import PPOTrainerSync, register_trainer
+from verl.utils.config import omega_conf_to_dataclass
+from verl.workers.utils.padding import response_to_nested
+
+from verl_score.metrics import attempt_scores_from_reward_info, metrics_from_extra_fields, self_correction_metrics
+from verl_score.training.config import ScoreConfig
+from verl_score.training.credit import SCORE_ADV_ESTIMATORS, attempt_masks, compute_score_advantages
+from verl_score.training.loss import ATTEMPT_INDEX_KEY, STAGE_KEY, check_loss_config, score_loss
+from verl_score.training.schedule import stage_at
+
+__all__ = ["ATTEMPT_INDEX_SOURCE", "ScoreTrainerSync", "resolve_estimator"]
+
+logger = logging.getLogger(__name__)
+logger.setLevel(os.getenv("VERL_LOGGING_LEVEL", "INFO"))
+
+#: per-token field written by the two-attempt agent loop through ``AgentLoopOutput.as_dict()``
+ATTEMPT_INDEX_SOURCE = "attempt_index"
+
+
+def resolve_estimator(score_cfg: ScoreConfig, algorithm_adv_estimator: str) -> str:
+    """``score.adv_estimator`` if set, else verl's ``algorithm.adv_estimator`` — which must have a per-attempt form."""
+    name = score_cfg.adv_estimator or str(algorithm_adv_estimator)
+    if name not in SCORE_ADV_ESTIMATORS:
+        raise ValueError(
+            f"advantage estimator {name!r} has no per-attempt (γ = 0) SCoRe form; use one of "
+            f"{sorted(SCORE_ADV_ESTIMATORS)} via score.adv_estimator or algorithm.adv_estimator"
+        )
+    if name == "gae" and str(algorithm_adv_estimator) != "gae":
+        raise ValueError("score.adv_estimator=gae needs algorithm.adv_estimator=gae (that is what builds the critic)")
+    return name
+
+
+def _rows(nested: torch.Tensor) -> list[torch.Tensor]:
+    return list(nested.unbind()) if getattr(nested, "is_nested", False) else list(nested)
+
+
+def _as_list(values) -> list:
+    """Non-tensor TQ fields come back as a NonTensorStack, a tensordict LinkedList or a numpy array (see verl's
+    ``_compute_reward_colocate``); normalise to a plain list of per-row Python objects."""
+    if isinstance(values, list):
+        return list(values)
+    if hasattr(values, "tolist"):
+        return list(values.tolist())
+    return list(values)
+
+
+def _as_nested(t: torch.Tensor) -> torch.Tensor:
+    """TransferQueue returns jagged per-token fields; a stacked one (all rows equally long) is made jagged."""
+    return t if t.is_nested else torch.nested.as_nested_tensor(list(t), layout=torch.jagged)
+
+
+@register_trainer("score_sync")
+class ScoreTrainerSync(PPOTrainerSync):
+    """Synchronous v1 PPO trainer running SCoRe Stage I / Stage II (Kumar et al. 2024)."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.score_cfg = ScoreConfig.from_config(config.get("score", None))
+        self.score_estimator = resolve_estimator(self.score_cfg, config.algorithm.adv_estimator)
+        if config.algorithm.use_kl_in_reward:
+            raise ValueError(
+                "SCoRe puts its KL terms in the loss (β1 on all tokens, β2 on attempt 1 in Stage I); "
+                "set algorithm.use_kl_in_reward=False"
+            )
+        self.score_stage = stage_at(1, self.score_cfg.schedule)
+
+    # ------------------------------------------------------------------ loss install and stage
+    def on_init_end(self):
+        actor_cfg = omega_conf_to_dataclass(self.config.actor_rollout_ref.actor)
+        check_loss_config(actor_cfg, self.score_cfg)
+        self.actor_rollout_wg.set_loss_fn(partial(score_loss, config=actor_cfg, score=self.score_cfg))
+        super().on_init_end()
+
+    def on_step_begin(self):
+        super().on_step_begin()
+        self.score_stage = stage_at(self.global_steps, self.score_cfg.schedule)
+
+    def _update_actor(self, batch: KVBatchMeta, metrics: dict) -> KVBatchMeta:
+        batch.extra_info[STAGE_KEY] = int(self.score_stage)
+        return super()._update_actor(batch, metrics)
+
+    # ------------------------------------------------------------------ per-attempt credit
+    def _compute_advantage(self, batch: KVBatchMeta, metrics: dict) -> KVBatchMeta:
+        """Per-attempt advantages with γ = 0; replaces verl's single-scalar-per-trajectory advantage."""
+        k_att = self.score_cfg.num_attempts
+        multi = [
+            key
+            for key, tag in zip(batch.keys, batch.tags, strict=True)
+            if not tag.get("is_padding", False) and key.rsplit("_", 2)[-1] != "0"
+        ]
+        if multi:
+            raise NotImplementedError(
+                f"score_sync expects one AgentLoopOutput per trajectory (both attempts in one sequence, keys "
+                f"'{{uid}}_{{session}}_0'); got multi-output keys such as {multi[0]!r}"
+            )
+        fields = [
+            "uid",
+            "response_mask",
+            "extra_fields",
+            ATTEMPT_INDEX_SOURCE,
+            "rollout_log_probs",
+            "old_log_probs",
+            "values",
+        ]
+        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
+        if ATTEMPT_INDEX_SOURCE not in data.keys():
+            raise KeyError(
+                f"no per-token '{ATTEMPT_INDEX_SOURCE}' in TransferQueue: use the score_two_attempt agent loop "
+                "(rollout.agent.default_agent_loop=score_two_attempt)"
+            )
+        response_mask_nested = _as_nested(data["response_mask"])
+        resp_lens = response_mask_nested.offsets().diff().tolist()
+        n_rows = len(batch)
+        width = max(resp_lens) if resp_lens else 0
+        is_padding = np.array([bool(tag.get("is_padding", False)) for tag in batch.tags], dtype=bool)
+
+        response_mask = response_mask_nested.to_padded_tensor(padding=0)
+        attempt_index = torch.zeros((n_rows, width), dtype=torch.int64)
+        for i, row in enumerate(_rows(data[ATTEMPT_INDEX_SOURCE])):
+            if is_padding[i]:
+                continue  # verl's synthetic padding rows copy fields from a real sample; they train nothing
+            if row.numel() != resp_lens[i]:
+                raise ValueError(
+                    f"{ATTEMPT_INDEX_SOURCE} of {batch.keys[i]} has {row.numel()} tokens, response has {resp_lens[i]}"
+                )
+            attempt_index[i, : resp_lens[i]] = row.to(torch.int64)
+        attempt_index = attempt_index * (response_mask > 0)
+
+        extra_fields = _as_list(data["extra_fields"])
+        uids = np.array(_as_list(data["uid"]), dtype=object)
+        raw = torch.zeros((n_rows, k_att), dtype=torch.float32)
+        for i, ef in enumerate(extra_fields):
+            if is_padding[i]:
+                continue
+            scores = attempt_scores_from_reward_info((ef or {}).get("reward_extra_info") or {})
+            if len(scores) < k_att:
+                raise ValueError(f"{batch.keys[i]}: {len(scores)} per-attempt scores, score.num_attempts={k_att}")
+            raw[i] = torch.tensor(scores[:k_att])
+
+        # verl's rollout correction (IS weights / rejection) exactly as PPOTrainer._compute_advantage does it.
+        rc_cfg = self.config.algorithm.get("rollout_correction", None)
+        bypass = rc_cfg and rc_cfg.get("bypass_mode", False)
+        rollout_correction = rc_cfg is not None and "rollout_log_probs" in data.keys() and not bypass
+        write_back: dict[str, torch.Tensor] = {}
+        if rollout_correction:
+            rc = DataProto(
+                batch=TensorDict(
+                    {
+                        "old_log_probs": data["old_log_probs"].to_padded_tensor(padding=0.0),
+                        "rollout_log_probs": data["rollout_log_probs"].to_padded_tensor(padding=0.0),
+                        "response_mask": response_mask,
+                    },
+                    batch_size=n_rows,
+                )
+            )
+            rc, is_metrics = compute_rollout_correction_and_add_to_batch(rc, rc_cfg)
+            metrics.update(is_metrics)
+            response_mask = rc.batch["response_mask"]
+            write_back["response_mask"] = response_mask
+            if "rollout_is_weights" in rc.batch.keys():
+                write_back["rollout_is_weights"] = rc.batch["rollout_is_weights"]
+
+        values = data["values"].to_padded_tensor(padding=0.0) if "values" in data.keys() else None
+        real = np.nonzero(~is_padding)[0]
+        adv = torch.zeros((n_rows, width), dtype=torch.float32)
+        ret = torch.zeros_like(adv)
+        shaped = raw.clone()
+        if len(real):
+            sel = torch.as_tensor(real)
+            adv_r, ret_r, shaped_r = compute_score_advantages(
+                raw[sel],
+                attempt_index[sel],
+                response_mask[sel],
+                uids[real],
+                stage=self.score_stage,
+                cfg=self.score_cfg,
+                estimator=self.score_estimator,
+                values=values[sel] if values is not None else None,
+                gamma=self.config.algorithm.gamma,
+                lam=self.config.algorithm.lam,
+                norm_adv_by_std_in_grpo=self.config.algorithm.get("norm_adv_by_std_in_grpo", True),
+                algo_config=self.config.algorithm,
+            )
+            adv[sel], ret[sel], shaped[sel] = adv_r, ret_r, shaped_r
+
+        write_back.update({"advantages": adv, "returns": ret, ATTEMPT_INDEX_KEY: attempt_index})
+        output = TensorDict(
+            {k: response_to_nested(v, response_mask_nested) for k, v in write_back.items()}, batch_size=n_rows
+        )
+        batch = tq.kv_batch_put(keys=batch.keys, partition_id=batch.partition_id, fields=output)
+
+        # step metrics: stage, per-attempt rewards (raw and shaped), per-attempt token counts
+        metrics["score/stage"] = float(self.score_stage)
+        if len(real):
+            sel = torch.as_tensor(real)
+            masks = attempt_masks(attempt_index[sel], response_mask[sel], k_att)
+            for k in range(k_att):
+                metrics[f"score/reward_t{k + 1}/mean"] = raw[sel, k].mean().item()
+                metrics[f"score/shaped_reward_t{k + 1}/mean"] = shaped[sel, k].mean().item()
+                metrics[f"score/attempt{k + 1}_tokens/mean"] = masks[k].sum(dim=1).float().mean().item()
+        return batch
+
+    # ------------------------------------------------------------------ metrics
+    def _compute_metrics(self, batch: KVBatchMeta, metrics, timing_raw, global_steps, epoch):
+        super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
+        metrics["score/stage"] = float(self.score_stage)
+        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["extra_fields"])
+        extra_fields = [
+            ef
+            for ef, tag in zip(_as_list(data["extra_fields"]), batch.tags, strict=True)
+            if not tag.get("is_padding", False)
+        ]
+        sc = metrics_from_extra_fields(extra_fields, threshold=self.score_cfg.correct_threshold)
+        metrics.update({f"score/{k}": v for k, v in sc.items()})
+
+    def _val_metrics_update(
+        self, data_sources, sample_uids, reward_extra_infos_dict, sample_turns, expected_acc_counts=None
+    ) -> dict[str, float]:
+        """verl's val metrics (``val-core/{ds}/score_t1/mean@N`` …) plus the derived transition rates per source."""
+        metric_dict = super()._val_metrics_update(
+            data_sources, sample_uids, reward_extra_infos_dict, sample_turns, expected_acc_counts=expected_acc_counts
+        )
+        s1 = reward_extra_infos_dict.get("score_t1")
+        s2 = reward_extra_infos_dict.get(f"score_t{self.score_cfg.num_attempts}")
+        if not s1 or not s2:
+            return metric_dict
+        changed = reward_extra_infos_dict.get("answer_changed")
+        by_source: dict[str, list[int]] = defaultdict(list)
+        for i, ds in enumerate(data_sources):
+            if i < len(s1) and i < len(s2) and s1[i] is not None and s2[i] is not None:
+                by_source[str(ds)].append(i)
+        for ds, idx in by_source.items():
+            flags = None
+            if changed is not None and all(i < len(changed) and changed[i] is not None for i in idx):
+                flags = [float(changed[i]) for i in idx]
+            sc = self_correction_metrics(
+                [float(s1[i]) for i in idx],
+                [float(s2[i]) for i in idx],
+                answer_changed=flags,
+                threshold=self.score_cfg.correct_threshold,
+            )
+            metric_dict.update({f"val-core/{ds}/score/{k}": v for k, v in sc.items()})
+        return metric_dict
