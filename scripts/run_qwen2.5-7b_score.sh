@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SCoRe (Kumar et al. 2024) on Qwen2.5-7B-Instruct: Stage I then Stage II in one run of verl's `main_ppo`, GRPO over
+# SGLang on one 8-GPU node by default. configs/score_math.yaml (or score_code.yaml) holds the paper's objective and
+# hyperparameters; this script adds the hardware-dependent settings.
+#
+#   bash scripts/run_qwen2.5-7b_score.sh                       # GRPO, MATH config, 1 node x 8 GPUs
+#   ALGO=ppo bash scripts/run_qwen2.5-7b_score.sh              # PPO with a critic (GAE, gamma=0 across attempts)
+#   TASK=code bash scripts/run_qwen2.5-7b_score.sh             # MBPP -> HumanEval config (beta2 = 0.25, lr 1e-5)
+#   NNODES=4 RAY_ADDRESS=auto bash scripts/run_qwen2.5-7b_score.sh   # multi-node: start Ray on every node first
+#                                                                    # (ray start --head / ray start --address=...)
+# Data: python data_preprocess/convert_parquet.py math --input <MATH dir> --out-dir $DATA_DIR   (see README)
+# One actor update per batch (mini-batch = batch): on-policy, like the paper's REINFORCE.
+# Extra hydra overrides pass through: "$@". Dry run (compose + validate against verl's schema, no GPU needed):
+#   VERL_SCORE_COMPOSE_ONLY=1 bash scripts/run_qwen2.5-7b_score.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TASK="${TASK:-math}"                   # math | code
+ALGO="${ALGO:-grpo}"                   # grpo | ppo
+MODEL="${MODEL:-Qwen/Qwen2.5-7B-Instruct}"
+DATA_DIR="${DATA_DIR:-$HOME/data/score_$TASK}"
+NNODES="${NNODES:-1}"
+GPUS_PER_NODE="${GPUS_PER_NODE:-8}"
+STAGE1_STEPS="${STAGE1_STEPS:-1000}"
+TOTAL_STEPS="${TOTAL_STEPS:-3000}"
+ROLLOUT_TP="${ROLLOUT_TP:-2}"
+PROJECT="${PROJECT:-verl_score}"
+EXPERIMENT="${EXPERIMENT:-qwen2.5-7b_score_${TASK}_${ALGO}}"
+
+export VERL_USE_EXTERNAL_MODULES="${VERL_USE_EXTERNAL_MODULES:-verl_score.register}"
+source scripts/lib/verl_entry.sh
+
+case "$ALGO" in
+  grpo) ALGO_ARGS=(algorithm.adv_estimator=grpo actor_rollout_ref.rollout.n=4) ;;
+  ppo)  ALGO_ARGS=(
+          algorithm.adv_estimator=gae
+          actor_rollout_ref.rollout.n=1
+          critic.enable=True
+          critic.model.path="$MODEL"
+          critic.optim.lr=1e-5
+          critic.ppo_micro_batch_size_per_gpu=4
+        ) ;;
+  *) echo "ALGO must be grpo or ppo, got $ALGO" >&2; exit 2 ;;
+esac
+
+verl_main_ppo \
+  --config-path="$PWD/configs" --config-name="score_$TASK" \
+  "${ALGO_ARGS[@]}" \
+  actor_rollout_ref.model.path="$MODEL" \
+  data.train_files="$DATA_DIR/train.parquet" \
+  data.val_files="$DATA_DIR/test.parquet" \
+  data.max_prompt_length=1024 \
+  data.max_response_length=3072 \
+  actor_rollout_ref.model.use_remove_padding=True \
+  actor_rollout_ref.model.enable_gradient_checkpointing=True \
+  actor_rollout_ref.actor.ppo_mini_batch_size='${data.train_batch_size}' \
+  actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4 \
+  actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=8 \
+  actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=8 \
+  actor_rollout_ref.rollout.name=sglang \
+  actor_rollout_ref.rollout.tensor_model_parallel_size="$ROLLOUT_TP" \
+  actor_rollout_ref.rollout.gpu_memory_utilization=0.6 \
+  actor_rollout_ref.rollout.agent.agent_loop_config_path="$PWD/configs/agent_loops.yaml" \
+  reward.custom_reward_function.path="$PWD/verl_score/rewards/score_fn.py" \
+  score.schedule.mode=sequential \
+  score.schedule.stage1_steps="$STAGE1_STEPS" \
+  score.schedule.stage2_steps=$((TOTAL_STEPS - STAGE1_STEPS)) \
+  trainer.total_training_steps="$TOTAL_STEPS" \
+  trainer.nnodes="$NNODES" \
+  trainer.n_gpus_per_node="$GPUS_PER_NODE" \
+  trainer.logger='["console","file"]' \
+  trainer.project_name="$PROJECT" \
+  trainer.experiment_name="$EXPERIMENT" \
+  trainer.save_freq=100 \
+  trainer.test_freq=100 \
+  trainer.val_before_train=True \
+  "$@"

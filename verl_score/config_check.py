@@ -1,0 +1,117 @@
+"""Compose a launcher's hydra config exactly as verl would, validate it against verl's schema, and exit.
+
+Every launcher in ``scripts/`` calls verl through ``scripts/lib/verl_entry.sh``; with ``VERL_SCORE_COMPOSE_ONLY=1``
+that function runs this module with the same arguments instead of training. It is how a test (and a user, before
+booking a GPU node) checks that every override names a real key of verl 0.9.1's config with a valid value:
+
+    VERL_SCORE_COMPOSE_ONLY=1 bash scripts/run_qwen2.5-7b_score.sh
+
+Checks: hydra composition in struct mode (an unknown or mistyped key fails), every node with a ``_target_`` that is
+one of verl's config dataclasses is built the way verl builds it (types and ``__post_init__`` checks), and the
+``score:`` block parses as ``ScoreConfig``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+#: entry point -> verl's default (config dir inside the package, config name)
+ENTRY_POINTS: dict[str, tuple[str, str]] = {
+    "main_ppo": ("verl.trainer", "config/ppo_trainer"),
+    "sft_trainer": ("verl.trainer", "config/sft_trainer_engine"),
+}
+
+
+def _split_args(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
+    config_path = config_name = None
+    overrides: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg.startswith("--config-path"):
+            config_path = arg.split("=", 1)[1] if "=" in arg else next(it)
+        elif arg.startswith("--config-name"):
+            config_name = arg.split("=", 1)[1] if "=" in arg else next(it)
+        elif arg.startswith("-"):
+            raise SystemExit(f"config_check: unsupported hydra flag {arg!r}")
+        else:
+            overrides.append(arg)
+    return config_path, config_name, overrides
+
+
+def compose(entry: str, argv: list[str]) -> DictConfig:
+    """The config ``python -m verl.trainer.<entry> *argv`` would run with."""
+    import importlib
+
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    config_path, config_name, overrides = _split_args(argv)
+    package, default = ENTRY_POINTS[entry]
+    if config_path is None:
+        pkg_dir = Path(importlib.import_module(package).__file__).parent
+        config_path = str(pkg_dir / Path(default).parent)
+    config_name = config_name or Path(default).name
+    with initialize_config_dir(config_dir=str(Path(config_path).resolve()), version_base=None):
+        return hydra_compose(config_name=config_name, overrides=overrides)
+
+
+#: the sub-configs verl 0.9.1's PPO workers build into dataclasses with ``omega_conf_to_dataclass`` (others, such as
+#: ``actor_rollout_ref.ref`` or ``reward``, are merged or migrated first, so their raw node is not a valid dataclass).
+BUILT_NODES: dict[str, tuple[str, ...]] = {
+    "main_ppo": ("actor_rollout_ref.actor", "actor_rollout_ref.rollout", "actor_rollout_ref.model", "algorithm", "critic"),
+    "sft_trainer": ("model", "engine", "optim"),
+}
+
+
+def validate(cfg: DictConfig, entry: str = "main_ppo") -> list[str]:
+    """Run verl's own ``validate_config`` (main_ppo), build verl's dataclasses from ``cfg`` (and ours from
+    ``score``); return the checked paths."""
+    from verl.utils.config import omega_conf_to_dataclass
+
+    checked = []
+    nodes = list(BUILT_NODES[entry])
+    if entry == "main_ppo":
+        from verl.trainer.ppo.utils import need_critic, need_reference_policy
+        from verl.utils.config import validate_config
+
+        use_critic = need_critic(cfg)
+        validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=use_critic)
+        checked.append("<verl.utils.config.validate_config>")
+        if not use_critic:
+            nodes.remove("critic")  # verl builds no critic then; its placeholder model path is never read
+    OmegaConf.resolve(cfg)
+    for path in nodes:
+        node = OmegaConf.select(cfg, path)
+        if not isinstance(node, DictConfig) or "_target_" not in node:
+            continue
+        try:
+            omega_conf_to_dataclass(node)
+        except Exception as exc:  # name the node: hydra's message alone does not say where it came from
+            raise SystemExit(f"config_check: {path}: {type(exc).__name__}: {exc}") from exc
+        checked.append(path)
+    if "score" in cfg:
+        from verl_score.training.config import ScoreConfig
+
+        ScoreConfig.from_config(cfg.score)
+        checked.append("score")
+    return checked
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("entry", choices=sorted(ENTRY_POINTS))
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="the arguments the launcher passes to verl")
+    ns = parser.parse_args(argv)
+    cfg = compose(ns.entry, ns.args)
+    checked = validate(cfg, ns.entry)
+    print(json.dumps({"entry": ns.entry, "validated": checked, "config": OmegaConf.to_container(cfg)}, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
