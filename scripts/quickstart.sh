@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source "${VENV:-.venv}/bin/activate"
-bash scripts/run_tiny_grpo_cpu.sh "$@"
+bash scripts/run_tiny_score_cpu.sh "$@"
