@@ -50,46 +50,9 @@ SCHEMAS = {"mps_trajectory_v1": REQUIRED}
 STEP_KEYS = ("thought", "code", "observation")
 TASKS = ("math", "qa")
 
-# Project text (SCoRe-B's own agent prompt is not public): the CodeAct step format the steps are rendered in.
-MPS_SYSTEM = (
-    "You solve problems step by step with a Python interpreter. In each step write your reasoning after "
-    "'Thought:' and, when you need to compute something, Python code in a ```python block after 'Code:'. The "
-    "interpreter's output comes back as 'Observation:'. When you know the answer, write 'Final Answer: <answer>'."
-)
-
-
-def render_step(step: dict[str, str]) -> str:
-    """The assistant text of one step. The prefix-rollout agent loop and the key-step reward must use this same
-    rendering, so it is defined once (import it)."""
-    text = f"Thought: {step['thought'].strip()}"
-    if step.get("code", "").strip():
-        text += f"\nCode:\n```python\n{step['code'].strip()}\n```"
-    return text
-
-
-def render_observation(step: dict[str, str]) -> str | None:
-    obs = step.get("observation", "")
-    return f"Observation:\n{obs.rstrip()}" if obs.strip() else None
-
-
-def steps_to_messages(steps: list[dict[str, str]]) -> list[dict[str, str]]:
-    """One assistant turn per run of steps up to an observation, then the observation as a user turn.
-
-    Observations are user turns so verl's MultiTurnSFTDataset puts no loss on them (it trains assistant turns
-    only). Consecutive steps without an observation share one assistant turn (joined by a blank line): roles must
-    alternate for LLaMA-Factory's sharegpt, and the same rendering is used everywhere (SFT, RL prompt prefix).
-    """
-    out: list[dict[str, str]] = []
-    for step in steps:
-        text = render_step(step)
-        if out and out[-1]["role"] == "assistant":
-            out[-1] = {"role": "assistant", "content": f"{out[-1]['content']}\n\n{text}"}
-        else:
-            out.append({"role": "assistant", "content": text})
-        obs = render_observation(step)
-        if obs is not None:
-            out.append({"role": "user", "content": obs})
-    return out
+# The step rendering is defined once, next to the datagen that prompts the student with it: the SFT/RL rows made
+# here, the student's prompt during Mentored Problem Solving and the key-step reward must all see the same text.
+from verl_score.teacher.mps_schema import MPS_SYSTEM, render_step, steps_to_messages  # noqa: E402,F401
 
 
 def trajectory_messages(problem: str, steps: list[dict[str, str]], final_answer: str) -> list[dict[str, str]]:

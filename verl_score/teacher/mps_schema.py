@@ -39,8 +39,8 @@ __all__ = [
 
 SCHEMA_NAME = "mps_trajectory_v1"
 
-# Verbatim the converter's MPS_SYSTEM (a test pins it): the student must be prompted exactly as the SFT/RL data
-# renders it, including the "Final Answer: <answer>" ending the converter appends.
+# Project text (SCoRe-B's own agent prompt is not public), the one definition: the converter renders SFT/RL data
+# with it (data_preprocess/sources/mps.py imports it), so the student is prompted exactly as its data is rendered.
 MPS_SYSTEM = (
     "You solve problems step by step with a Python interpreter. In each step write your reasoning after "
     "'Thought:' and, when you need to compute something, Python code in a ```python block after 'Code:'. The "
@@ -65,7 +65,7 @@ class Step:
 
 
 def render_step(step: Mapping[str, str]) -> str:
-    """Same text as ``data_preprocess.sources.mps.render_step``."""
+    """The assistant text of one step (used by the datagen, the converter and the key-step reward)."""
     text = f"Thought: {step['thought'].strip()}"
     if step.get("code", "").strip():
         text += f"\nCode:\n```python\n{step['code'].strip()}\n```"
@@ -73,7 +73,11 @@ def render_step(step: Mapping[str, str]) -> str:
 
 
 def steps_to_messages(steps: list[Mapping[str, str]]) -> list[dict[str, str]]:
-    """Same turns as ``data_preprocess.sources.mps.steps_to_messages``: observations are user turns."""
+    """One assistant turn per run of steps up to an observation, then the observation as a user turn.
+
+    Observations are user turns so verl's MultiTurnSFTDataset puts no loss on them; consecutive steps without an
+    observation share one assistant turn (roles must alternate for LLaMA-Factory's sharegpt).
+    """
     out: list[dict[str, str]] = []
     for step in steps:
         text = render_step(step)
