@@ -78,11 +78,7 @@ def register_step_matcher(name: str) -> Callable[[T], T]:
 
 def get_step_matcher_cls(name: str) -> type:
     if name not in _MATCHERS:
-        try:  # the judge-backed matcher lives with the judge; importing it registers it
-            importlib.import_module("verl_score.rewards.llm_judge")
-        except ModuleNotFoundError as e:
-            if e.name != "verl_score.rewards.llm_judge":
-                raise
+        importlib.import_module("verl_score.rewards.llm_judge")  # the judge-backed matcher registers itself there
     try:
         return _MATCHERS[name]
     except KeyError:

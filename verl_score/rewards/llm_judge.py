@@ -24,6 +24,7 @@ from verl_score.llm.failure_monitor import FailureRateMonitor, MonitorConfig, ge
 from verl_score.llm.json_extract import JSONExtractError, extract_json_object
 from verl_score.llm.stats import CallStats
 from verl_score.rewards.base import RewardResult
+from verl_score.rewards.key_step import StepMatch, register_step_matcher
 from verl_score.rewards.registry import register_reward
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class LLMJudgeReward:
         monitor: MonitorConfig | Mapping[str, Any] | None = None,
         monitor_name: str = "llm_judge",
         system_prompt: str = JUDGE_SYSTEM_PROMPT,
+        user_template: str = JUDGE_USER_TEMPLATE,
     ):
         if on_failure not in ("raise", "score"):
             raise ValueError(f"on_failure must be 'raise' or 'score', got {on_failure!r}")
@@ -114,6 +116,7 @@ class LLMJudgeReward:
         self.max_verdict_retries = max_verdict_retries
         self.structured_output = structured_output
         self.system_prompt = system_prompt
+        self.user_template = user_template
         self.monitor: FailureRateMonitor = get_monitor(monitor_name, monitor)
         # Verdict-level counters (HTTP-level ones are ``self.client.stats``): calls = judged responses,
         # retries = re-asks after an invalid verdict, failures by kind (``bad_verdict``, ``timeout``, ``http_5xx``...).
@@ -125,7 +128,7 @@ class LLMJudgeReward:
     def messages(self, solution: str, ground_truth: Any, extra_info: Mapping[str, Any] | None) -> list[dict[str, str]]:
         question = (extra_info or {}).get("question") or (extra_info or {}).get("problem")
         question_block = f"Question:\n{question}\n\n" if question else ""
-        user = JUDGE_USER_TEMPLATE.format(question_block=question_block, ground_truth=ground_truth, solution=solution)
+        user = self.user_template.format(question_block=question_block, ground_truth=ground_truth, solution=solution)
         return [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user}]
 
     async def __call__(self, solution: str, ground_truth: Any, extra_info: dict[str, Any] | None) -> RewardResult:
@@ -172,3 +175,40 @@ class LLMJudgeReward:
         logger.warning("llm_judge failure (%s) after %d call(s); scoring %s", kind, calls, self.failure_score)
         extra = {"judge_failed": 1, "judge_calls": calls, "judge_equivalent": 0}
         return RewardResult(score=float(self.failure_score), extra=extra, failed=True)
+
+
+# ------------------------------------------------------------------------------------ key-step matching by a judge
+STEP_JUDGE_SYSTEM_PROMPT = (
+    "You compare one step of a student's solution with a reference step. Decide whether the student's step takes "
+    "the same action as the reference step: the same key operation or claim, even if worded or coded differently. "
+    'Reply with one JSON object and nothing else: {"equivalent": true or false, "reason": "<one short sentence>"}.'
+)
+STEP_JUDGE_USER_TEMPLATE = "{question_block}Reference step:\n{ground_truth}\n\nStudent step:\n{solution}\n"
+
+
+@register_step_matcher("llm_judge")
+class LLMStepMatcher:
+    """``key_step``'s ``matcher: llm_judge``: two judge verdicts, step ≡ teacher's step? step ≡ student's mistake?
+
+    Reuses ``LLMJudgeReward`` (same client, retries, strict verdict parsing, failure monitor), so a failed judge call
+    is a failed match — counted through ``StepMatch.failed`` — never a silent "neither". As in the rule matcher, a
+    step equivalent to both references counts as repeating the mistake.
+    """
+
+    def __init__(self, **judge_kwargs: Any):
+        judge_kwargs.setdefault("system_prompt", STEP_JUDGE_SYSTEM_PROMPT)
+        judge_kwargs.setdefault("user_template", STEP_JUDGE_USER_TEMPLATE)
+        judge_kwargs.setdefault("monitor_name", "llm_step_judge")
+        self.judge = LLMJudgeReward(**judge_kwargs)
+
+    async def __call__(self, step: str, teacher_step: str, mistake_step: str, extra_info: Mapping[str, Any]) -> StepMatch:
+        info = dict(extra_info or {})
+        as_teacher = await self.judge(step, teacher_step, info)
+        as_mistake = await self.judge(step, mistake_step, info) if mistake_step else None
+        failed = as_teacher.failed or (as_mistake is not None and as_mistake.failed)
+        extra = {"step_judge_calls": as_teacher.extra["judge_calls"] + (as_mistake.extra["judge_calls"] if as_mistake else 0)}
+        if failed:
+            return StepMatch("neither", failed=True, extra=extra)
+        if as_mistake is not None and as_mistake.score == 1.0:
+            return StepMatch("mistake", extra=extra)
+        return StepMatch("teacher" if as_teacher.score == 1.0 else "neither", extra=extra)
