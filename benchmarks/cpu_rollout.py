@@ -100,7 +100,7 @@ def tiny_run(steps: int) -> dict[str, object]:
     sampler.start()
     start = time.perf_counter()
     proc = subprocess.run(
-        ["bash", "scripts/run_tiny_grpo_cpu.sh", f"reward.custom_reward_function.path={REPO / 'tests/training/fixtures/pseudo_score_fn.py'}",
+        ["bash", "scripts/run_tiny_grpo_cpu.sh", f"reward.custom_reward_function.path={REPO / 'tests/cpu/varying_reward.py'}",
          f"trainer.total_training_steps={steps}"],
         cwd=REPO, env={**os.environ, "RUN_DIR": str(run_dir)}, capture_output=True, text=True,
     )

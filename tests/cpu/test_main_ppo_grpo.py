@@ -1,7 +1,7 @@
 """verl's real ``main_ppo`` runs GRPO end to end on CPU through verl-score's platform and hfcpu rollout backend.
 
 A random tiny model never solves GSM8K, so this run uses a reward that varies with the text
-(``tests/training/fixtures/pseudo_score_fn.py``): without it every advantage is 0, the actor never moves and the weight-sync check
+(``tests/cpu/varying_reward.py``): without it every advantage is 0, the actor never moves and the weight-sync check
 would pass vacuously.
 """
 
@@ -20,7 +20,7 @@ def grpo_run(tmp_path_factory, assets):
     proc, log = run_launcher(
         "run_tiny_grpo_cpu.sh",
         run_dir,
-        f"reward.custom_reward_function.path={REPO / 'tests/training/fixtures/pseudo_score_fn.py'}",
+        f"reward.custom_reward_function.path={REPO / 'tests/cpu/varying_reward.py'}",
         "trainer.total_training_steps=2",
     )
     assert proc.returncode == 0, tail(log)
