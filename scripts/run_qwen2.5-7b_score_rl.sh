@@ -19,10 +19,9 @@
 # Extra hydra overrides are passed through: "$@".
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/verl_entry.sh
 # score_prefix_rollout registers itself on import; verl imports these modules in every process (Ray workers too).
-export VERL_USE_EXTERNAL_MODULES="${VERL_USE_EXTERNAL_MODULES:-verl_score.register,verl_score.episodes.prefix_rollout}"
-# data_preprocess (the MPS step rendering the agent loop imports) lives at the repo root, not in the wheel.
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export VERL_USE_EXTERNAL_MODULES="${VERL_USE_EXTERNAL_MODULES:-verl_score.register}"
 
 MODEL="${MODEL:-Qwen/Qwen2.5-7B-Instruct}"
 DATA_DIR="${DATA_DIR:-data/mps}"
@@ -34,7 +33,7 @@ USE_KL="${USE_KL:-True}"
 LOGGER="${LOGGER:-[\"console\",\"file\"]}"  # the official run logs to MLflow: LOGGER='["console","mlflow"]'
 export VERL_FILE_LOGGER_ROOT="${VERL_FILE_LOGGER_ROOT:-$RUN_DIR/logs}"
 
-python3 -m verl.trainer.main_ppo \
+verl_main_ppo \
   --config-path="$PWD/configs" --config-name=score_rl \
   hydra.run.dir="$RUN_DIR/hydra" \
   algorithm.adv_estimator=grpo \

@@ -11,6 +11,7 @@
 # Defaults: Qwen2.5-7B-Instruct on one node of 8 GPUs. Extra hydra overrides are passed through: "$@".
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/verl_entry.sh
 
 export VERL_USE_EXTERNAL_MODULES="${VERL_USE_EXTERNAL_MODULES:-verl_score.register}"
 NPROC="${NPROC:-8}"
@@ -19,7 +20,7 @@ SFT_DATA="${SFT_DATA:-data/mps/sft/train.parquet}"
 RUN_DIR="${RUN_DIR:-runs/score_sft}"
 EXPERIMENT="${EXPERIMENT:-qwen2.5-7b_score_sft}"
 
-torchrun --standalone --nnodes=1 --nproc_per_node="$NPROC" -m verl.trainer.sft_trainer \
+NPROC_PER_NODE="$NPROC" verl_sft_trainer \
   data.train_files="$SFT_DATA" \
   data.val_files=null \
   data.messages_key=messages \

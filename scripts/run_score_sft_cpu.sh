@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/cpu_env.sh
+source scripts/lib/verl_entry.sh
 
 RUN_DIR="${RUN_DIR:-runs/score_sft_cpu}"
 DATA_DIR="${DATA_DIR:-$RUN_DIR/data}"
@@ -18,7 +19,7 @@ if [[ ! -f "$DATA_DIR/sft/train.parquet" ]]; then
   python data_preprocess/convert_parquet.py mps --input "$MPS_INPUT" --out-dir "$DATA_DIR" --quiet
 fi
 
-torchrun --standalone --nnodes=1 --nproc_per_node=1 -m verl.trainer.sft_trainer \
+NPROC_PER_NODE=1 verl_sft_trainer \
   hydra.run.dir="$RUN_DIR/hydra" \
   data.train_files="$DATA_DIR/sft/train.parquet" \
   data.val_files=null \

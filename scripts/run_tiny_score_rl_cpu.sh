@@ -10,10 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The agent loop registers itself on import (@register); importing it in every process (verl imports the modules
 # named here at `import verl`) makes "score_prefix_rollout" resolvable in the agent-loop workers.
-export VERL_USE_EXTERNAL_MODULES="${VERL_USE_EXTERNAL_MODULES:-verl_score.register,verl_score.episodes.prefix_rollout}"
+export VERL_USE_EXTERNAL_MODULES="${VERL_USE_EXTERNAL_MODULES:-verl_score.register}"
 source scripts/lib/cpu_env.sh
-# data_preprocess (the MPS step rendering the agent loop imports) lives at the repo root, not in the wheel.
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+source scripts/lib/verl_entry.sh
 
 RUN_DIR="${RUN_DIR:-runs/tiny_score_rl_cpu}"
 DATA_DIR="${DATA_DIR:-$RUN_DIR/data}"
@@ -27,7 +26,7 @@ if [[ ! -f "$DATA_DIR/train.parquet" ]]; then
   python data_preprocess/convert_parquet.py mps --input "$MPS_INPUT" --out-dir "$DATA_DIR" --quiet
 fi
 
-python -m verl.trainer.main_ppo \
+verl_main_ppo \
   --config-path="$PWD/configs" --config-name=score_rl \
   hydra.run.dir="$RUN_DIR/hydra" \
   "${CPU_COMMON_OVERRIDES[@]}" \

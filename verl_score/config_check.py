@@ -38,6 +38,8 @@ def _split_args(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
             config_name = arg.split("=", 1)[1] if "=" in arg else next(it)
         elif arg.startswith("-"):
             raise SystemExit(f"config_check: unsupported hydra flag {arg!r}")
+        elif arg.startswith("hydra."):
+            continue  # hydra's own run settings (output dir ...), not part of the job config
         else:
             overrides.append(arg)
     return config_path, config_name, overrides

@@ -19,3 +19,4 @@ if apply_cpu_patches():  # only with VERL_PLATFORM=cpu
 import verl_score.episodes.two_attempt  # noqa: E402,F401  score_two_attempt + "static" guidance
 import verl_score.teacher.guidance  # noqa: E402,F401  "smart" guidance provider for the two-attempt loop
 import verl_score.training.trainer  # noqa: E402,F401  "score_sync" trainer (trainer.v1.trainer_mode=score_sync)
+import verl_score.episodes.prefix_rollout  # noqa: E402,F401  score_prefix_rollout (SCoRe-RL from the verified prefix)

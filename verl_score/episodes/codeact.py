@@ -1,10 +1,11 @@
 """Parse and render the CodeAct ``Thought / Code / Observation`` turns of a SCoRe-RL (SCoRe-B) prefix rollout.
 
-The step format is defined once, by the MPS converter (``data_preprocess/sources/mps.py``: ``render_step``,
-``render_observation``): the verified prefix in the RL prompt, the SFT data and the key-step reward's
-``teacher_step`` / ``student_mistake_step`` texts all use it. This module only *reads* policy text in that format
-(steps, code cells, the final answer) and renders observations with the converter's own function, so a rollout
-step is compared with the teacher's step in exactly the format the student was fine-tuned on.
+The step format is defined once, in ``verl_score.teacher.mps_schema`` (``render_step`` / ``steps_to_messages``): the
+Mentored-Problem-Solving datagen prompts the student with it, the MPS converter renders the SFT data and the RL
+prompt's verified prefix with it, and the key-step reward's ``teacher_step`` / ``student_mistake_step`` texts are
+``render_step`` output. This module only *reads* policy text in that format (steps, code cells, the final answer)
+and renders observations through ``steps_to_messages`` itself, so a rollout is compared with the teacher's step in
+exactly the format the student was fine-tuned on.
 """
 
 from __future__ import annotations
@@ -14,14 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from verl_score.rewards.extract import extract_math_answer
-
-try:  # the converter is the single definition of the step format (data_preprocess/mps_schema.md, "Rendering")
-    from data_preprocess.sources.mps import render_observation as _render_observation
-except ModuleNotFoundError as exc:  # pragma: no cover - depends on sys.path, see the message
-    raise ModuleNotFoundError(
-        "verl_score.episodes.codeact needs the repository root on PYTHONPATH (it imports the MPS step rendering "
-        "from data_preprocess.sources.mps); the launchers export it, Ray workers inherit it"
-    ) from exc
+from verl_score.teacher.mps_schema import steps_to_messages
 
 __all__ = [
     "EMPTY_OBSERVATION",
@@ -88,9 +82,14 @@ def parse_turn(text: str) -> ParsedTurn:
 
 
 def render_observation(outputs: Iterable[str]) -> str:
-    """The observation turn for the outputs of one turn's cells, rendered by the converter's own function."""
+    """The user-turn text for the outputs of one turn's cells, as ``steps_to_messages`` renders an observation
+    (taken from it rather than re-typed, so the two cannot drift apart)."""
     text = "".join(o if o.endswith("\n") or not o else o + "\n" for o in outputs)
-    return _render_observation({"observation": text}) or _render_observation({"observation": EMPTY_OBSERVATION})
+    if not text.strip():
+        text = EMPTY_OBSERVATION
+    messages = steps_to_messages([{"thought": "-", "code": "", "observation": text}])
+    assert [m["role"] for m in messages] == ["assistant", "user"], messages
+    return messages[1]["content"]
 
 
 def prefix_code_cells(extra_info: Mapping[str, Any] | None) -> list[str]:

@@ -14,9 +14,11 @@ rollout would fail on a NameError and the reward would measure the broken enviro
 
 Tokens are built with verl's continuous-token helpers: the engine's ids are appended as they are (mask 1, with
 their log-probs), observations are merged as user turns (mask 0, log-prob 0) -- the same role the SFT data gives
-them, so the rollout sees the format it was fine-tuned on. The episode ends on a committed final answer
-(``Final Answer: X`` or ``\\boxed{X}``), after ``max_assistant_turns`` turns (the horizon), when a turn has no code
-to run, when the engine cut a turn on length, or when ``rollout.response_length`` is spent.
+them, so the rollout sees the format it was fine-tuned on; a prefix that ends with an assistant message is
+continued in that message (``continue_prefix_turn``), as the SFT data joins steps without an observation. The
+episode ends on a committed final answer (``Final Answer: X`` or ``\\boxed{X}``), after ``max_assistant_turns``
+turns (the horizon), when a turn has no code to run, when the engine cut a turn on length, or when
+``rollout.response_length`` is spent.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from omegaconf import DictConfig, OmegaConf
 from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopOutput, register
 from verl.utils.profiler import simple_timer
 from verl.utils.rollout_trace import rollout_trace_op
+from verl.utils.tokenizer.chat_template import apply_chat_template
+from verl.utils.tokenizer.tokenizer import normalize_token_ids
 
 from verl_score.episodes.codeact import parse_turn, prefix_code_cells, render_observation
 from verl_score.episodes.two_attempt import turn_end_token_id
@@ -41,7 +45,10 @@ from verl_score.sandbox import PythonSession, Sandbox, SandboxConfig
 logger = logging.getLogger(__file__)
 logger.setLevel(os.getenv("VERL_LOGGING_LEVEL", "WARN"))
 
-__all__ = ["ScorePrefixRolloutAgentLoop", "StopReason"]
+__all__ = ["STEP_JOIN", "ScorePrefixRolloutAgentLoop", "StopReason"]
+
+#: Separator of consecutive steps inside one assistant message (``verl_score.teacher.mps_schema.steps_to_messages``).
+STEP_JOIN = "\n\n"
 
 
 class StopReason:
@@ -80,6 +87,10 @@ class ScorePrefixRolloutAgentLoop(AgentLoopBase):
         max_observation_chars: longer interpreter output is cut (head and tail kept) before it is tokenized.
         sandbox: ``SandboxConfig`` block (timeouts, memory, ...) for the code cells.
         replay_prefix: replay ``extra_info.prefix_steps``' code before the first cell (off only for ablations).
+        continue_prefix_turn: when the prefix ends with an assistant message (its last step printed nothing, so no
+            observation turn follows it), the first generated step continues that message after a blank line --
+            how the SFT data joins such steps (``steps_to_messages``) -- instead of opening a second assistant turn
+            the student never saw in SFT.
     """
 
     def __init__(
@@ -90,6 +101,7 @@ class ScorePrefixRolloutAgentLoop(AgentLoopBase):
         max_observation_chars: int = 2048,
         sandbox: Mapping[str, Any] | None = None,
         replay_prefix: bool = True,
+        continue_prefix_turn: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -99,6 +111,7 @@ class ScorePrefixRolloutAgentLoop(AgentLoopBase):
         self.max_turn_tokens = None if max_turn_tokens is None else int(max_turn_tokens)
         self.max_observation_chars = int(max_observation_chars)
         self.replay_prefix = bool(replay_prefix)
+        self.continue_prefix_turn = bool(continue_prefix_turn)
         self.sandbox_config = sandbox
         self.response_length = int(self.rollout_config.response_length)
         self.turn_end_id = turn_end_token_id(self.tokenizer, self.apply_chat_template_kwargs)
@@ -118,10 +131,11 @@ class ScorePrefixRolloutAgentLoop(AgentLoopBase):
         prefix_cells = prefix_code_cells(extra_info) if self.replay_prefix else []
         session = PythonSession(shared_sandbox(self.sandbox_config), prefix_cells=prefix_cells)
 
-        prompt_ids = await self.ct_build_initial_tokens(messages)
+        prompt_ids = await self._initial_tokens(messages)
         full_determinism = bool(self.rollout_config.get("full_determinism", False))
         request_id = f"det-{priority}" if full_determinism else uuid4().hex  # one id per trajectory: sticky routing
-        ep = _Episode(runtime_ids=list(prompt_ids), messages=messages, num_prompt_ids=len(prompt_ids))
+        continues = self.continue_prefix_turn and messages[-1]["role"] == "assistant"
+        ep = _Episode(runtime_ids=list(prompt_ids), messages=messages, continues_prefix=continues)
 
         while True:
             left = self.response_length - len(ep.response_mask)
@@ -149,7 +163,11 @@ class ScorePrefixRolloutAgentLoop(AgentLoopBase):
             ep.turns += 1
 
             text = self._decode_turn(ids)
-            ep.messages.append({"role": "assistant", "content": text})
+            if ep.turns == 1 and ep.continues_prefix:
+                last = ep.messages[-1]
+                ep.messages[-1] = {**last, "content": last["content"] + STEP_JOIN + text}
+            else:
+                ep.messages.append({"role": "assistant", "content": text})
             turn = parse_turn(text)
             ep.step_texts.extend(turn.steps)
             if turn.final_answer is not None:
@@ -182,10 +200,39 @@ class ScorePrefixRolloutAgentLoop(AgentLoopBase):
                 break
             ep.apply(*merged)
             ep.messages = updated
+            ep.observations += 1
 
         return self._build_output(ep)
 
     # ------------------------------------------------------------------ helpers
+    async def _initial_tokens(self, messages: list[dict[str, Any]]) -> list[int]:
+        """Prompt ids for system + problem + prefix.
+
+        Normally verl's templated prompt with the generation prompt. When the prefix ends with an assistant message
+        and ``continue_prefix_turn`` is set, the template is rendered without a generation prompt, the message's
+        closing turn-end token is dropped and a blank line appended, so the policy continues that very message
+        (the SFT layout of consecutive steps without an observation).
+        """
+        if not (self.continue_prefix_turn and messages[-1]["role"] == "assistant"):
+            return await self.ct_build_initial_tokens(messages)
+
+        def render() -> list[int]:
+            ids = normalize_token_ids(
+                apply_chat_template(
+                    self.tokenizer, messages, tokenize=True, add_generation_prompt=False,
+                    **self.apply_chat_template_kwargs,
+                )
+            )
+            end = len(ids)
+            while end and ids[end - 1] != self.turn_end_id:  # the template's trailing "\n" after <|im_end|>
+                end -= 1
+            if not end:
+                raise ValueError("chat template put no turn-end token after the prefix's assistant message")
+            return ids[: end - 1] + self.tokenizer.encode(STEP_JOIN, add_special_tokens=False)
+
+        ids = await self.loop.run_in_executor(None, render)
+        return self._cap_text_prompt_length(ids)
+
     def _decode_turn(self, ids: list[int]) -> str:
         """Text of one policy turn from its own generated ids, closing stop token(s) removed."""
         end = len(ids)
@@ -228,7 +275,7 @@ class ScorePrefixRolloutAgentLoop(AgentLoopBase):
             response_ids=response_ids,
             response_mask=ep.response_mask,
             response_logprobs=ep.response_logprobs,
-            num_turns=len(ep.messages) - ep.num_prompt_messages + 1,
+            num_turns=ep.turns + ep.observations + 1,  # verl's count: prompt + assistant + tool turns
             metrics=ep.metrics,
             extra_fields=extra_fields,
         )
@@ -240,7 +287,7 @@ class _Episode:
 
     runtime_ids: list[int]
     messages: list[dict[str, Any]]
-    num_prompt_ids: int
+    continues_prefix: bool = False
     response_mask: list[int] = field(default_factory=list)
     response_logprobs: list[float] | None = None
     step_texts: list[str] = field(default_factory=list)
@@ -248,12 +295,10 @@ class _Episode:
     stop_reason: str = ""
     turns: int = 0
     tool_calls: int = 0
+    observations: int = 0
     num_preempted: int = 0
     server_extras: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.num_prompt_messages = len(self.messages)
 
     def apply(self, merge_result: Any, mask: list[int], logprobs: list[float] | None) -> None:
         """Take the result of a continuous-token merge."""
