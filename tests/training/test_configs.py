@@ -65,8 +65,15 @@ def test_every_verl_key_in_our_yaml_exists_in_verls_schema(name):
 
     keys = [k for k in leaves(ours) if k.split(".")[0] not in ("hydra", "defaults", "score")]
     assert keys
-    missing = [k for k in keys if OmegaConf.select(base, k, default=MISSING) is MISSING]
+    # Keys verl reads with .get() although its schema does not declare them (verl.trainer.ppo.reward.get_custom_reward_fn
+    # passes custom_reward_function.reward_kwargs to the reward function): these are our reward routes.
+    read_by_verl_without_schema = ("reward.custom_reward_function.reward_kwargs.",)
+    missing = [
+        k for k in keys
+        if OmegaConf.select(base, k, default=MISSING) is MISSING and not k.startswith(read_by_verl_without_schema)
+    ]
     assert missing == []
+    assert any(k.startswith(read_by_verl_without_schema) for k in keys)  # the routes are really there
 
 
 def test_mistyped_keys_fail():
