@@ -9,7 +9,8 @@ export RAY_DEDUP_LOGS=0 RAY_USAGE_STATS_ENABLED=0
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
 # Hydra overrides every CPU run needs (verl 0.9.1 on a machine without a GPU). Why each one:
-#  - one fake GPU for Ray so verl places exactly one actor/ref/rollout worker ("device") on this node;
+#  - one fake GPU for Ray so verl places exactly one actor/ref/rollout worker ("device") on this node; no Ray
+#    dashboard (its ten processes hold ~1.2 GB);
 #  - num_cpus=16: verl's TransferQueue / agent-loop / reward actors each reserve CPUs and would deadlock on 2 real cores;
 #  - FSDP2 (FSDP1 insists on an accelerator), fp32 everywhere (bf16 mixed precision would make rollout and actor
 #    log-probs disagree), sdpa attention (no flash-attn on CPU), no remove-padding kernels.
@@ -19,6 +20,7 @@ CPU_COMMON_OVERRIDES=(
   trainer.nnodes=1
   ray_kwargs.ray_init.num_cpus=16
   +ray_kwargs.ray_init.num_gpus=1
+  +ray_kwargs.ray_init.include_dashboard=False
   transfer_queue.backend.SimpleStorage.num_data_storage_units=1
   data.dataloader_num_workers=0
   actor_rollout_ref.rollout.name=hfcpu
