@@ -104,3 +104,55 @@ def test_mps_sft_loads_in_multiturn_sft_dataset(outputs, tokenizer):
         assert "Thought:" in trained and "Final Answer:" in trained
         assert "Observation:" not in trained  # interpreter output is never a training target
         assert written[i]["problem"].strip() not in trained
+
+
+@pytest.mark.parametrize("name", [*CASES, "gsm8k_plain"])
+def test_one_row_runs_through_its_agent_loop(name, outputs, tokenizer, tmp_path):
+    """The row's ``agent_name`` picks the loop from verl's own registry (as verl's worker does) and the loop runs it
+    end to end on the tiny CPU model: two-attempt episodes, prefix rollouts (sandbox replay) and plain single turns."""
+    import asyncio
+
+    import pyarrow.parquet as pq
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+    from verl.experimental.agent_loop.agent_loop import DictConfigWrap, _agent_loop_registry
+
+    import verl_score.register  # noqa: F401  (what VERL_USE_EXTERNAL_MODULES does in every worker)
+    from verl_score.assets import asset_path
+    from verl_score.cpu.generator import HFGenerator, LocalServerManager
+
+    if name == "gsm8k_plain":
+        run(["gsm8k", "--target", "plain", "--limit", "3", "--out-dir", str(tmp_path / "plain"), "--quiet"])
+        files = sorted((tmp_path / "plain").glob("*.parquet"))
+    else:
+        files = sorted((outputs[name] / "shape0").glob("*.parquet"))
+    row = pq.read_table(files[0]).slice(0, 1).to_pylist()[0]
+    expected_loop = {"mps": "score_prefix_rollout", "gsm8k_plain": "single_turn_agent"}.get(name, "score_two_attempt")
+    assert row["agent_name"] == expected_loop
+
+    cfg = OmegaConf.create({"actor_rollout_ref": {"rollout": {"prompt_length": 4096, "response_length": 192}}, "data": {}})
+    extra = {"sandbox": {"timeout_s": 20.0}} if expected_loop == "score_prefix_rollout" else {}
+    generator = HFGenerator(str(asset_path("tiny_qwen")), prompt_length=4096, response_length=192, num_threads=1)
+
+    async def episode():
+        loop = instantiate(
+            OmegaConf.create({**_agent_loop_registry[row["agent_name"]], **extra}),
+            trainer_config=DictConfigWrap(cfg),
+            server_manager=LocalServerManager(generator),
+            tokenizer=tokenizer,
+            processor=None,
+            dataset_cls=None,
+            data_config=DictConfigWrap(cfg.data),
+            hf_model_type="qwen2",
+        )
+        columns = {k: row[k] for k in ("extra_info", "reward_model", "data_source", "ability")}
+        return await loop.run({"temperature": 1.0, "top_p": 1.0, "top_k": -1, "logprobs": True},
+                              raw_prompt=[dict(m) for m in row["prompt"]], **columns)
+
+    out = asyncio.run(episode())
+    assert len(out.response_ids) == len(out.response_mask) > 0 and sum(out.response_mask) > 0
+    assert out.prompt_ids and len(out.prompt_ids) <= 4096
+    if expected_loop == "score_two_attempt":
+        assert out.extra_fields["num_attempts"] == 2 and len(out.extra_fields["attempt_texts"]) == 2
+    elif expected_loop == "score_prefix_rollout":
+        assert out.extra_fields["step_texts"] and out.extra_fields["stop_reason"]
