@@ -12,3 +12,25 @@ def assets():
     from verl_score.assets import build
 
     return build()
+
+
+# The tiny random Qwen2 on the real Qwen2.5 tokenizer, shared by the agent-loop tests (episodes/, prefix/).
+@pytest.fixture(scope="session")
+def tiny_qwen_dir(assets) -> str:
+    return str(assets["tiny_qwen"])
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tiny_qwen_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_qwen_dir)
+
+
+@pytest.fixture(scope="session")
+def model(tiny_qwen_dir):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.set_num_threads(1)
+    return AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32, attn_implementation="sdpa").eval()

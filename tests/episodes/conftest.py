@@ -24,26 +24,6 @@ CODE_PROBLEM = [{"role": "user", "content": "Write a Python function add(a, b) t
 
 
 @pytest.fixture(scope="session")
-def tiny_qwen_dir(assets) -> str:
-    return str(assets["tiny_qwen"])
-
-
-@pytest.fixture(scope="session")
-def tokenizer(tiny_qwen_dir):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(tiny_qwen_dir)
-
-
-@pytest.fixture(scope="session")
-def model(tiny_qwen_dir):
-    from transformers import AutoModelForCausalLM
-
-    torch.set_num_threads(1)
-    return AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32, attn_implementation="sdpa").eval()
-
-
-@pytest.fixture(scope="session")
 def generator(model) -> HFGenerator:
     gen = HFGenerator(model=model, prompt_length=512, response_length=512, num_threads=1)
     gen.set_global_steps(7)

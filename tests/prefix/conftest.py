@@ -32,26 +32,6 @@ FAST_SANDBOX = {"timeout_s": 20.0, "cpu_s": 10, "max_concurrency": 2}
 
 
 @pytest.fixture(scope="session")
-def tiny_qwen_dir(assets) -> str:
-    return str(assets["tiny_qwen"])
-
-
-@pytest.fixture(scope="session")
-def tokenizer(tiny_qwen_dir):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(tiny_qwen_dir)
-
-
-@pytest.fixture(scope="session")
-def model(tiny_qwen_dir):
-    from transformers import AutoModelForCausalLM
-
-    torch.set_num_threads(1)
-    return AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32, attn_implementation="sdpa").eval()
-
-
-@pytest.fixture(scope="session")
 def rl_rows(tmp_path_factory) -> list[dict[str, Any]]:
     """The RL rows the real MPS converter writes for the code-prefix fixture (all problems to RL)."""
     out = tmp_path_factory.mktemp("mps_rl")
