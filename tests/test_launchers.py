@@ -23,7 +23,7 @@ LAUNCHERS = sorted(p.name for p in (REPO / "scripts").glob("*.sh") if re.search(
 
 #: environment variants a launcher documents (one composition per variant)
 VARIANTS: dict[str, list[dict[str, str]]] = {
-    "run_qwen2.5-7b_score.sh": [{}, {"ALGO": "ppo"}, {"TASK": "code"}, {"ALGO": "ppo", "TASK": "code"}],
+    "run_qwen2.5-7b_score.sh": [{}, {"ALGO": "ppo", "TASK": "code"}],  # GRPO/math and PPO+critic/code
 }
 
 
