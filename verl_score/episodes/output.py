@@ -13,7 +13,7 @@ The legacy v0 ``AgentLoopWorker`` pads only a fixed set of fields and does not c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import torch
 from pydantic import model_validator
@@ -52,3 +52,21 @@ class ScoreAgentLoopOutput(AgentLoopOutput):
             attempt_index = self.attempt_index
         output[ATTEMPT_INDEX_KEY] = torch.tensor(attempt_index, dtype=torch.int64)
         return output
+
+
+def episode_extra_fields(server_extras: Sequence[Mapping[str, Any]], **fields: Any) -> dict[str, Any]:
+    """``extra_fields`` of a multi-generation episode, with the bookkeeping verl's v1 trainer requires.
+
+    Starts from the first generation's server extras, adds ``fields``, then verl's tags: ``min_global_steps`` /
+    ``max_global_steps`` = the weight version of the first and the last generation (the v1 trainer crashes without
+    them), and the empty ``turn_scores`` / ``tool_rewards`` of verl's own loops so mixed batches concatenate.
+    """
+    first, last = server_extras[0], server_extras[-1]
+    return {
+        **first,
+        **fields,
+        "min_global_steps": first.get("min_global_steps", first.get("global_steps")),
+        "max_global_steps": last.get("max_global_steps", last.get("global_steps")),
+        "turn_scores": [],
+        "tool_rewards": [],
+    }

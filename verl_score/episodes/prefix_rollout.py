@@ -39,6 +39,7 @@ from verl.utils.tokenizer.chat_template import apply_chat_template
 from verl.utils.tokenizer.tokenizer import normalize_token_ids
 
 from verl_score.episodes.codeact import parse_turn, prefix_code_cells, render_observation
+from verl_score.episodes.output import episode_extra_fields
 from verl_score.episodes.two_attempt import turn_end_token_id
 from verl_score.sandbox import PythonSession, Sandbox, SandboxConfig
 
@@ -251,23 +252,14 @@ class ScorePrefixRolloutAgentLoop(AgentLoopBase):
         n = len(ep.response_mask)
         prompt_ids = ep.runtime_ids[: len(ep.runtime_ids) - n]
         response_ids = ep.runtime_ids[len(ep.runtime_ids) - n :]
-        first, last = ep.server_extras[0], ep.server_extras[-1]
-        extra_fields = dict(first)
-        extra_fields.update(
-            {
-                # what verl_score.rewards.key_step reads: step_texts[0] is the first step after the prefix
-                "step_texts": list(ep.step_texts),
-                "final_answer_text": ep.final_answer,
-                "stop_reason": ep.stop_reason,
-                "num_tool_calls": ep.tool_calls,
-                "num_assistant_turns": ep.turns,
-                # v1 trainer tags: weight version at the first and the last generation of the episode
-                "min_global_steps": first.get("min_global_steps", first.get("global_steps")),
-                "max_global_steps": last.get("max_global_steps", last.get("global_steps")),
-                # same schema as verl's single_turn / tool agent loops, so mixed batches concatenate
-                "turn_scores": [],
-                "tool_rewards": [],
-            }
+        extra_fields = episode_extra_fields(
+            ep.server_extras,
+            # what verl_score.rewards.key_step reads: step_texts[0] is the first step after the prefix
+            step_texts=list(ep.step_texts),
+            final_answer_text=ep.final_answer,
+            stop_reason=ep.stop_reason,
+            num_tool_calls=ep.tool_calls,
+            num_assistant_turns=ep.turns,
         )
         ep.metrics["num_preempted"] = ep.num_preempted
         return AgentLoopOutput(

@@ -30,7 +30,7 @@ from verl.utils.tokenizer.continuous_token import MergeResult
 
 from verl_score.episodes.budget import AttemptBudget
 from verl_score.episodes.guidance import Guidance, GuidanceProvider, build_guidance_provider
-from verl_score.episodes.output import ScoreAgentLoopOutput
+from verl_score.episodes.output import ScoreAgentLoopOutput, episode_extra_fields
 from verl_score.prompts import SELF_CORRECTION_INSTRUCTIONS
 
 logger = logging.getLogger(__file__)
@@ -307,21 +307,12 @@ class ScoreTwoAttemptAgentLoop(AgentLoopBase):
                     attempt_texts[k] = self._decode_attempt(ids[:kept])
                     truncated[k] = True
 
-        first, last = ep.server_extras[0], ep.server_extras[-1]
-        extra_fields = dict(first)
-        extra_fields.update(
-            {
-                "attempt_texts": attempt_texts,
-                "num_attempts": self.num_attempts,
-                "guidance": list(ep.guidance),
-                "attempt_truncated": truncated,
-                # v1 trainer tags: weight version at the start (attempt 1) and end (last attempt) of the episode.
-                "min_global_steps": first.get("min_global_steps", first.get("global_steps")),
-                "max_global_steps": last.get("max_global_steps", last.get("global_steps")),
-                # same schema as verl's single_turn / tool agent loops, so mixed batches concatenate
-                "turn_scores": [],
-                "tool_rewards": [],
-            }
+        extra_fields = episode_extra_fields(
+            ep.server_extras,  # weight-version tags: attempt 1 (min) and the last attempt (max)
+            attempt_texts=attempt_texts,
+            num_attempts=self.num_attempts,
+            guidance=list(ep.guidance),
+            attempt_truncated=truncated,
         )
         ep.metrics["num_preempted"] = ep.num_preempted
         return ScoreAgentLoopOutput(
