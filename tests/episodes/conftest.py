@@ -12,9 +12,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from verl.experimental.agent_loop.agent_loop import DictConfigWrap
 from verl.workers.rollout.replica import TokenOutput
 
+from tests.agent_loop_utils import build_agent_loop
 from verl_score.cpu.generator import HFGenerator, LocalServerManager
 from verl_score.episodes.two_attempt import ScoreTwoAttemptAgentLoop
 
@@ -41,17 +41,8 @@ def trainer_config(prompt_length: int = 256, response_length: int = 256):
 
 def make_loop(server_manager: Any, tokenizer: Any, *, prompt_length: int = 256, response_length: int = 256, **kwargs):
     """Build the loop the way verl's worker does (all keyword arguments); call inside a running event loop."""
-    cfg = trainer_config(prompt_length, response_length)
-    return ScoreTwoAttemptAgentLoop(
-        trainer_config=DictConfigWrap(cfg),
-        server_manager=server_manager,
-        tokenizer=tokenizer,
-        processor=None,
-        dataset_cls=None,
-        data_config=DictConfigWrap(cfg.data),
-        hf_model_type="qwen2",
-        **kwargs,
-    )
+    return build_agent_loop(ScoreTwoAttemptAgentLoop, server_manager, tokenizer, prompt_length=prompt_length,
+                            response_length=response_length, **kwargs)
 
 
 @pytest.fixture

@@ -17,11 +17,10 @@ from typing import Any, Sequence
 import pandas as pd
 import pytest
 import torch
-from omegaconf import OmegaConf
 
-from verl.experimental.agent_loop.agent_loop import DictConfigWrap
 from verl.workers.rollout.replica import TokenOutput
 
+from tests.agent_loop_utils import build_agent_loop
 from verl_score.cpu.generator import HFGenerator, LocalServerManager
 from verl_score.episodes.prefix_rollout import ScorePrefixRolloutAgentLoop
 
@@ -58,21 +57,9 @@ def loop_kwargs(row: dict[str, Any]) -> dict[str, Any]:
 def make_loop(server_manager: Any, tokenizer: Any, *, prompt_length: int = 512, response_length: int = 256,
               **kwargs: Any) -> ScorePrefixRolloutAgentLoop:
     """Build the loop the way verl's worker does (keyword arguments); call inside a running event loop."""
-    cfg = OmegaConf.create(
-        {"actor_rollout_ref": {"rollout": {"prompt_length": prompt_length, "response_length": response_length}},
-         "data": {}}
-    )
     kwargs.setdefault("sandbox", FAST_SANDBOX)
-    return ScorePrefixRolloutAgentLoop(
-        trainer_config=DictConfigWrap(cfg),
-        server_manager=server_manager,
-        tokenizer=tokenizer,
-        processor=None,
-        dataset_cls=None,
-        data_config=DictConfigWrap(cfg.data),
-        hf_model_type="qwen2",
-        **kwargs,
-    )
+    return build_agent_loop(ScorePrefixRolloutAgentLoop, server_manager, tokenizer, prompt_length=prompt_length,
+                            response_length=response_length, **kwargs)
 
 
 class ScriptedTestEngine:
