@@ -30,7 +30,8 @@ def _parse(text):
 
 def _parse_expression(answer):
     """One expression: boxing makes math-verify read exactly it; ``$..$`` catches what boxing cannot."""
-    return _parse("\\boxed{" + answer + "}") or _parse("$" + answer + "$")
+    boxed = _parse("\\boxed{" + answer + "}")
+    return boxed if _has_value(boxed) else (_parse("$" + answer + "$") or boxed)
 
 
 def _has_value(parsed):

@@ -33,7 +33,7 @@ class Extracted:
     """
 
     answer: str | None
-    kind: str = ""  # boxed | boxed_group | final_answer | answer_is | hashes | last_number | full_text | free_form
+    kind: str = ""  # boxed | boxed_group | final_answer | answer_is | hashes | statement | free_form | last_number | full_text
     reason: str = "ok"  # ok | no_answer | answer_too_long | answer_too_deep | response_too_long
     text_mode: bool = False
 
@@ -59,6 +59,15 @@ _JOINER = re.compile(
     r"|\\[\[\]()]|\\(?:end|begin)\{(?:align|aligned|gather|gathered|cases|array)\*?\}"
     r"|[A-Za-z](?:_\{?\w+\}?)?\s*=)*",
 )
+# free-form text: the value a closing statement commits to ("The number of involutions ... is 76.", "There are
+# 239 strings ...", "... is \\( a = -5 \\)"): the first "is/are/equals VALUE" of the last sentence
+_NUM = r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?|-?\.\d+"
+_STATEMENT = re.compile(
+    r"\b(?:is|are|equals|was|be)\s+(?:exactly\s+|equal to\s+|given by\s+)?"
+    r"(?P<value>\$[^$\n]{1,200}\$|\\\((?:[^\\\n]|\\(?!\)))+?\\\)|(?:[A-Za-z](?:_\{?\w+\}?)?\s*=\s*)?(?:" + _NUM + r"))"
+    r"(?=\s*(?:$|[.,;:!)]|\s(?!\s*[-+*/^]\s*\d)))"
+)
+_SENTENCE_END = re.compile(r"[.!?](?:\s+|$)(?=[A-Z\\$(]|$)")
 _WORD = re.compile(r"(?<!\\)\b[A-Za-z]{3,}\b")
 _LATEX_TEXT = re.compile(r"\\(?:text|mbox|textrm|mathrm|textbf|operatorname)\s*\{[^{}]*\}|\\[A-Za-z]+")
 
@@ -117,10 +126,31 @@ def _sentence_span(text: str, start: int, max_chars: int) -> str | None:
     return line.strip() or None
 
 
+def _statement_value(text: str) -> str | None:
+    """The value the last sentence of free-form text states (see ``_STATEMENT``), or ``None``."""
+    body = text.rstrip()
+    paragraphs = [p for p in body.split("\n") if p.strip()]
+    if not paragraphs:
+        return None
+    last = paragraphs[-1][-2_000:]
+    ends = [m.end() for m in _SENTENCE_END.finditer(last) if m.end() < len(last.rstrip())]
+    sentence = last[ends[-1]:] if ends else last
+    m = _STATEMENT.search(sentence)
+    if m is None:
+        return None
+    value = m.group("value").strip()
+    if value.startswith("\\("):
+        value = value[2:-2]
+    value = clean_answer(value)
+    if "=" in value:  # "a = -5", "L_u - L_v = 0": the value is the right-hand side
+        value = value.rsplit("=", 1)[1].strip()
+    return value or None
+
+
 def _is_prose(answer: str) -> bool:
     """An answer with words in it ("The volume is 120", "12 apples", "$5$ and $6$"): math-verify should search
     it for the value instead of parsing it as one expression."""
-    if "$" in answer:
+    if re.search(r"(?<!\\)\$", answer):  # an unescaped math delimiter: "$28$ dollars", "$5$ and $6$"
         return True
     return bool(_WORD.search(_LATEX_TEXT.sub(" ", answer)))
 
@@ -164,8 +194,10 @@ def extract_math_answer(
     "Final Answer: X", "the answer is X" / a line "Answer: X", and ``#### N``; the one that appears LATEST in the
     text wins (an anchor whose span is empty or not a value, e.g. "the answer is correct", defers to the one
     before). ``fallback`` when there is no anchor: ``"none"`` (strict), ``"last_number"`` (the last number),
-    ``"full_text"`` (the whole stripped response, for short-answer QA) or ``"math_verify"`` (the response's last
-    ``FREE_FORM_TAIL_CHARS`` characters, for math-verify's own anchorless extraction: ``text_mode``).
+    ``"full_text"`` (the whole stripped response, for short-answer QA) or ``"math_verify"``: the value the
+    closing sentence states ("The number of involutions on {1,...,6} is 76.": ``statement``, where math-verify
+    would take the last number, 6), else the response's last ``FREE_FORM_TAIL_CHARS`` characters for math-verify's
+    own anchorless extraction (``free_form``, ``text_mode``).
     """
     if not isinstance(text, str):
         raise TypeError(f"response must be str, got {type(text).__name__}")
@@ -214,6 +246,9 @@ def extract_math_answer(
         tail = text[-FREE_FORM_TAIL_CHARS:]
         if len(text) > FREE_FORM_TAIL_CHARS and "\n" in tail:
             tail = tail[tail.index("\n") + 1 :]  # start on a line boundary, never mid-formula
+        stated = _statement_value(tail)
+        if stated is not None and len(stated) <= max_answer_chars:
+            return Extracted(stated, "statement")
         return Extracted(tail.strip(), "free_form", text_mode=True)
     return Extracted(None, reason=failure)
 

@@ -37,7 +37,7 @@ _PLAIN_NUMBER = re.compile(r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^-?\.\d+$"
 _DRESSED_NUMBER = re.compile(
     r"^(?:[A-Za-z](?:_\{?\w+\}?)?\s*=\s*)?[€£]?\s*"
     r"(?P<num>-?(?:\d{1,3}(?:(?:,|\{,\}|\\,)\d{3})+|\d+)(?:\.\d+)?|-?\.\d+)\s*"
-    r"(?:\\?%|\s?percent\b)?\s*"
+    r"(?P<pct>\\?%|\s?percent\b)?\s*"
     r"(?:\\(?:text|mbox|mathrm|textrm)\s*\{[^{}\d]*\}|(?!.*\b(?:and|or|plus|minus|times|over|half|halves|thirds?"
     r"|quarters?|hundreds?|thousands?|millions?|billions?|dozens?|squared|cubed)\b)[A-Za-z][A-Za-z .'/-]{0,40})?\s*\.?$"
 )
@@ -52,17 +52,21 @@ def plain_number(text: str) -> Fraction | None:
     return Fraction(text.replace(",", ""))
 
 
-def dressed_number(text: str) -> Fraction | None:
+def dressed_number(text: str, percent_values: bool = False) -> Fraction | None | tuple[Fraction, ...]:
     """Exact value of a number written with ``$``, ``%``, a unit word, thousands separators or ``x =`` around it
     (how GSM8K answers are written); ``None`` for anything else. Used only against a plain-number gold: a GSM8K
-    gold ``28`` for "what percent" is matched by ``28\\%``, as a human grader would."""
+    gold ``28`` for "what percent" is matched by ``28\\%``, as a human grader would. ``percent_values``: return
+    every value the text may mean (``25\\%`` -> ``(25, 1/4)``: a gold ``0.25`` is matched too)."""
     text = text.strip()
     if len(text) > 96:
         return None
     m = _DRESSED_NUMBER.match(_DOLLARS.sub("", text))  # currency and math delimiters alike
     if m is None:
         return None
-    return Fraction(re.sub(r"\{,\}|\\,|,", "", m.group("num")))
+    value = Fraction(re.sub(r"\{,\}|\\,|,", "", m.group("num")))
+    if not percent_values:
+        return value
+    return (value, value / 100) if m.group("pct") else (value,)
 
 
 @register_reward("math")
@@ -149,9 +153,9 @@ class MathReward:
             return {"equal": True, "reason": "ok", "fast_path": True}
         g = plain_number(gold)
         if g is not None:
-            a = plain_number(answer) if text_mode else dressed_number(answer)
-            if a is not None and (g == a or (g.denominator == 1 and a.denominator == 1)):
-                return {"equal": g == a, "reason": "ok", "fast_path": True}
+            values = dressed_number(answer, percent_values=True)
+            if values is not None and (g in values or (g.denominator == 1 and values[0].denominator == 1)):
+                return {"equal": g in values, "reason": "ok", "fast_path": True}
         key = (gold, answer, text_mode)
         with self._lock:
             hit = self._cache.get(key)
