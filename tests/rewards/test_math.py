@@ -170,3 +170,21 @@ def test_gsm8k_sample_golds_match_their_rationales(math_reward):
     assert sum(scores) == 100
     off_by_one = [math_reward.score(r["upstream_answer"], str(float(r["expected"]) + 1)).score for r in rows]
     assert sum(off_by_one) == 0
+
+
+def test_extraction_policy_per_data_source_in_yaml():
+    """configs/score_math.yaml: RL sources with the paper's format instruction are ``anchored``; anything else
+    (free-form / evaluation data) falls to the default ``math_verify`` policy."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from verl_score.rewards.score_fn import resolve_route
+
+    cfg = OmegaConf.load(Path(__file__).resolve().parents[2] / "configs/score_math.yaml")
+    kwargs = cfg.reward.custom_reward_function.reward_kwargs
+    for source in ("openai/gsm8k", "lighteval/MATH", "reasoning_gym/chain_sum"):
+        assert resolve_route(source, kwargs) == ("math", {"policy": "anchored", "timeout_s": 10, "workers": 2})
+    assert resolve_route("some/free_form_set", kwargs)[1]["policy"] == "math_verify"
+    with pytest.raises(ValueError, match="policy"):
+        build_reward("math", policy="strict")
