@@ -79,8 +79,11 @@ def test_no_any_number_matches_false_positive(math_reward, anchored):
     assert unanchored.score == 0.0 and unanchored.extra["reason"] == "no_answer"
     # policy "math_verify" (default: free-form text): math-verify's own extraction reads the last statement
     free_form = score(math_reward, "There are 72 apples.", "72")
-    assert free_form.score == 1.0 and free_form.extra["answer_kind"] == "free_form"
-    assert score(math_reward, "There are 72 apples and 18 pears.", "72").score == 0.0
+    assert free_form.score == 1.0 and free_form.extra["answer_kind"] == "statement"  # "There are 72 ..."
+    # no statement: math-verify's own extraction of the free text
+    assert score(math_reward, "3 * 24 = 72", "72").extra["answer_kind"] == "free_form"
+    assert score(math_reward, "3 * 24 = 72", "72").score == 1.0
+    assert score(math_reward, "The total is 90, from 72 apples and 18 pears.", "72").score == 0.0
 
 
 def test_works_from_a_worker_thread(math_reward):

@@ -147,6 +147,18 @@ def _statement_value(text: str) -> str | None:
     return value or None
 
 
+def _too_deep(text: str, max_depth: int) -> bool:
+    """Brackets nested deeper than ``max_depth`` (latex2sympy recurses per level): refused before sympy sees it."""
+    depth = peak = 0
+    for ch in text:
+        if ch in "{([":
+            depth += 1
+            peak = max(peak, depth)
+        elif ch in "})]" and depth:
+            depth -= 1
+    return peak > max_depth
+
+
 def _is_prose(answer: str) -> bool:
     """An answer with words in it ("The volume is 120", "12 apples", "$5$ and $6$"): math-verify should search
     it for the value instead of parsing it as one expression."""
@@ -228,6 +240,8 @@ def extract_math_answer(
             answer = clean_answer(answer)
             if len(answer) > max_answer_chars:
                 answer, why = None, "answer_too_long"
+            elif kind != "boxed" and _too_deep(answer, max_depth):
+                answer, why = None, "answer_too_deep"
         if answer:
             return Extracted(answer, kind, text_mode=kind != "boxed" and kind != "boxed_group" and _is_prose(answer))
         if why != "no_answer" and failure == "no_answer":
@@ -246,6 +260,8 @@ def extract_math_answer(
         tail = text[-FREE_FORM_TAIL_CHARS:]
         if len(text) > FREE_FORM_TAIL_CHARS and "\n" in tail:
             tail = tail[tail.index("\n") + 1 :]  # start on a line boundary, never mid-formula
+        if _too_deep(tail, max_depth):
+            return Extracted(None, reason="answer_too_deep")
         stated = _statement_value(tail)
         if stated is not None and len(stated) <= max_answer_chars:
             return Extracted(stated, "statement")
