@@ -104,7 +104,8 @@ def _sentence_span(text: str, start: int, max_chars: int) -> str | None:
     if rest.startswith("\\[") or rest.startswith("\\("):
         close = rest.find("\\]" if rest[1] == "[" else "\\)", 2)
         return rest[2:close] if close != -1 else None
-    if rest.startswith("$"):
+    first_line = rest.split("\n", 1)[0]
+    if rest.startswith("$") and first_line.count("$") - first_line.count("\\$") >= 2:
         i = 1
         while i < len(rest):
             if rest[i] == "\\":
