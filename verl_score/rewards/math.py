@@ -10,9 +10,10 @@ Extraction policy (``policy``, per data source in YAML):
 
 * ``anchored`` -- only an anchored answer counts; a response without one is ``no_answer``. For RL with a format
   instruction ("write Final Answer: ..."): not following the format earns nothing.
-* ``math_verify`` (default) -- anchors first, exactly as ``anchored``; an anchorless response is handed to
-  math-verify's own extraction (its last ``FREE_FORM_TAIL_CHARS`` characters), as a careful grader of free-form
-  text would read it. For evaluation and data without a format instruction.
+* ``math_verify`` (default) -- anchors first, exactly as ``anchored``; an anchorless response is read as a careful
+  grader reads free-form text: the value its closing sentence states ("There are 76 involutions on {1,...,6}."),
+  else math-verify's own extraction on its last ``FREE_FORM_TAIL_CHARS`` characters. For evaluation and data
+  without a format instruction.
 """
 
 from __future__ import annotations
