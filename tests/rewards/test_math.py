@@ -116,6 +116,26 @@ def test_power_tower_is_bounded(short_deadline):
     assert short_deadline.pool.check("\\frac{1}{2}", "0.5", deadline=deadline) == {"equal": True, "reason": "ok"}
 
 
+def test_bound_includes_waiting_for_a_worker(short_deadline):
+    """Two towers at once on ONE worker: the second waits for the worker inside its own deadline, so both calls
+    return within the configured timeout (they used to take up to twice the timeout plus a worker restart)."""
+    time.sleep(1.5)  # let the previous test's replacement worker finish starting
+    elapsed = {}
+
+    def call(k):
+        start = time.perf_counter()
+        short_deadline.score("\\boxed{9^{9^{9^{9}}}}", str(k))
+        elapsed[k] = time.perf_counter() - start
+
+    threads = [threading.Thread(target=call, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(elapsed) == 2 and max(elapsed.values()) < 2.0 + 0.5, elapsed
+    time.sleep(1.5)
+
+
 def test_huge_response_is_bounded(math_reward):
     start = time.perf_counter()
     result = score(math_reward, "x" * 1_000_000 + "\\boxed{1}", "1")
