@@ -11,6 +11,11 @@ import pytest
 from verl_score.rewards.extract import extract_gold_answer, extract_math_answer
 from verl_score.rewards.registry import build_reward
 
+# Scheduling slack over the configured deadline for timed asserts on the shared, overloaded CI machine (load 14 seen);
+# the strict figure (p99 <= timeout + 0.5 s) is measured by benchmarks/rewards.py. Still catches the old behaviour
+# (a queued check waited for the first one's full deadline plus a worker restart: >= 2x the timeout).
+SLACK_S = 1.5
+
 
 @pytest.fixture(scope="module")
 def math_reward():
@@ -104,12 +109,12 @@ def test_power_tower_is_bounded(short_deadline):
         start = time.perf_counter()
         result = score(short_deadline, tower, "3")
         # the bound is the configured timeout from call to return (slack: asyncio.run + a loaded CI machine)
-        assert time.perf_counter() - start < 2.0 + 0.5
+        assert time.perf_counter() - start < 2.0 + SLACK_S
         assert result.score == 0.0 and result.extra["reason"] == "verify_timeout" and result.failed
     # right after a kill, the replacement starts in the background: a check queued behind it is still bounded
     start = time.perf_counter()
     assert short_deadline.score("\\boxed{9^{9^{9^{9}}}}", "2").extra["reason"] == "verify_timeout"
-    assert time.perf_counter() - start < 2.0 + 0.5
+    assert time.perf_counter() - start < 2.0 + SLACK_S
     time.sleep(1.0)
     # the killed worker is replaced (a symbolic check, so it really goes through a worker again)
     deadline = time.monotonic() + 60
@@ -132,7 +137,7 @@ def test_bound_includes_waiting_for_a_worker(short_deadline):
         t.start()
     for t in threads:
         t.join(30)
-    assert len(elapsed) == 2 and max(elapsed.values()) < 2.0 + 0.5, elapsed
+    assert len(elapsed) == 2 and max(elapsed.values()) < 2.0 + SLACK_S, elapsed
     time.sleep(1.5)
 
 

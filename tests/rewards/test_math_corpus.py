@@ -18,6 +18,11 @@ import pytest
 from tests.rewards.math_corpus import cases
 from verl_score.rewards.registry import build_reward
 
+# Scheduling slack over the configured deadline for timed asserts on the shared, overloaded CI machine (load 14 seen);
+# the strict figure (p99 <= timeout + 0.5 s) is measured by benchmarks/rewards.py. Still catches the old behaviour
+# (a queued check waited for the first one's full deadline plus a worker restart: >= 2x the timeout).
+SLACK_S = 1.5
+
 CASES = cases()
 
 # Why OUR verdict is right where plain math-verify's differs (what plain math-verify extracted is in brackets).
@@ -109,7 +114,7 @@ def test_pathological_cases_are_bounded():
             got = verdict(reward, case)
             elapsed = time.perf_counter() - start
             assert got == case.expected, (case.id, got)
-            assert elapsed < 2.0 + 0.5, (case.id, elapsed)
+            assert elapsed < 2.0 + SLACK_S, (case.id, elapsed)
     finally:
         reward.pool.close()
 
