@@ -178,6 +178,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="first N problems only")
     p.add_argument("--concurrency", type=int)
     p.add_argument("--max-steps", type=int)
+    p.add_argument("--teacher-max-tokens", type=int, help="per step (default: the config's teacher_max_tokens)")
     p.add_argument("--teacher-base-url", help="default $TEACHER_API_BASE")
     p.add_argument("--teacher-model", help="default $TEACHER_MODEL")
     p.add_argument("--teacher-timeout", type=float)
@@ -191,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = load_yaml_section(args.config) if args.config else {}
     bc_cfg = dict(cfg.get("bc_init") or {})
-    for key, val in (("concurrency", args.concurrency), ("max_steps", args.max_steps)):
+    for key, val in (("concurrency", args.concurrency), ("max_steps", args.max_steps),
+                     ("teacher_max_tokens", args.teacher_max_tokens)):
         if val is not None:
             bc_cfg[key] = val
     config = BCConfig.from_dict(bc_cfg)
