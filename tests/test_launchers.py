@@ -19,7 +19,8 @@ import pytest
 from verl_score import config_check
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-LAUNCHERS = sorted(p.name for p in (REPO / "scripts").glob("*.sh") if re.search(r"^\s*(\w+=\S+\s+)*verl_(main_ppo|sft_trainer)\b", p.read_text(), re.M))
+LAUNCHERS = sorted(p.name for p in (REPO / "scripts").glob("*.sh") if re.search(
+    r"^\s*(\w+=\S+\s+)*verl_(main_ppo|sft_trainer)\b|^exec bash scripts/run_\S+\.sh", p.read_text(), re.M))
 
 #: environment variants a launcher documents (one composition per variant)
 VARIANTS: dict[str, list[dict[str, str]]] = {
@@ -39,7 +40,8 @@ def _launcher_args(script: str, tmp_path: pathlib.Path, model: str, extra_env: d
 
 def test_every_launcher_is_covered():
     expected = {"run_tiny_grpo_cpu.sh", "run_tiny_score_cpu.sh", "run_qwen2.5-7b_score.sh", "run_qwen2.5-7b_score_rl.sh",
-                "run_tiny_score_rl_cpu.sh", "run_score_sft.sh", "run_score_sft_cpu.sh"}
+                "run_tiny_score_rl_cpu.sh", "run_score_sft.sh", "run_score_sft_cpu.sh", "run_bc_init_sft.sh",
+                "run_bc_init_sft_cpu.sh"}
     assert expected <= set(LAUNCHERS), LAUNCHERS
 
 
