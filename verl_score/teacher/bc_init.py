@@ -155,7 +155,7 @@ class BCSolver(MentoredSolver):
             steps, final = await self._student_run(problem, [], counts)
         except ProtocolViolation:
             status, violation = "protocol_violation", 1
-            final = None  # the steps that did follow the protocol are recorded; the problem is not keepable
+            steps, final = [], None  # not keepable: written with no steps, the violation counted
         except LLMCallError as exc:
             status = "teacher_call_failed"
             counts.teacher_failure_kinds.append(f"call:{exc.kind}")
