@@ -25,7 +25,7 @@ HUMANEVAL = {
 
 @pytest.fixture(scope="module")
 def reward():
-    return build_reward("code_tests", sandbox={"timeout_s": 5, "cpu_s": 3, "max_concurrency": 8})
+    return build_reward("code_tests", sandbox={"timeout_s": 5, "cpu_s": 3, "max_concurrency": 8, "test_timeout_s": 2})
 
 
 @pytest.fixture(scope="module")

@@ -394,10 +394,12 @@ class _Link:
         raise ProxyError(text)
 
     def roundtrip(self, body):
+        """Send ``body`` (``None``: it was sent earlier) and decode the child's reply, within ``self.deadline``."""
         if self.dead:
             self.fault(self.dead, "the program process is gone")
         try:
-            _send(self.wfd, body, self.deadline)
+            if body is not None:
+                _send(self.wfd, body, self.deadline)
             return decode(_recv(self.rfd, self.max_bytes, self.deadline))
         except _Timeout:
             self.kill("test_timeout")
@@ -528,6 +530,15 @@ def main():
 
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     setup = list(request["setup"])
+    forced = set(request["forced"])
+    wanted = [n for n in request["names"] if n in forced or n not in builtins.__dict__]
+    # The program starts now and runs while the harness sets itself up (two cores, half the wall time).
+    program_deadline = time.monotonic() + test_timeout
+    start = encode(("start", request["limits"], setup, request["program"], cap, wanted, max_bytes), 1 << 30)
+    try:
+        _send(to_child_w, start, program_deadline)
+    except (_Timeout, OSError):
+        link.kill("program_died")
     for index, source in enumerate(setup):
         cell(index, source)
     if request["prelude"]:
@@ -535,12 +546,11 @@ def main():
             exec(compile(request["prelude"], "<prelude>", "exec"), namespace)
         except BaseException:
             pass
-    forced = set(request["forced"])
-    wanted = [n for n in request["names"] if n in forced or (n not in namespace and n not in builtins.__dict__)]
+    # Names the harness defines itself (imports, setup, the prelude's helpers) are never taken from the program.
+    wanted = [n for n in wanted if n in forced or n not in namespace]
 
     def run_program():
-        body = encode(("start", request["limits"], setup, request["program"], cap, wanted, max_bytes), 1 << 30)
-        reply = link.roundtrip(body)
+        reply = link.roundtrip(None)
         ok = (type(reply) is tuple and len(reply) == 7 and reply[0] == "program" and type(reply[6]) is list)
         if not ok:
             link.kill("bad_reply")
