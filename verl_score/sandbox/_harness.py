@@ -7,11 +7,12 @@ Why two processes: in one interpreter the program can reach everything the tests
 whose ``__eq__`` always says True, patch ``builtins.abs`` / ``sorted`` / ``math.isclose`` before the asserts run,
 or walk the call stack to the driver's frame and call its reporter with the run's nonce. Here:
 
-* At start-up, BEFORE the request (with the nonce and the tests) is read from stdin, the process forks. The child
-  will run the program; it never holds the nonce or the tests in its memory, its stdin/stdout/stderr are
-  ``/dev/null`` and it keeps only its two private pipes to the harness (no inherited result pipe).
-* The parent (the harness) then makes itself non-dumpable (``prctl(PR_SET_DUMPABLE, 0)``): with no capabilities in
-  the sandbox, the child can neither ptrace it nor open its ``/proc/<pid>/mem``, ``/proc/<pid>/fd`` or ``environ``.
+* The process reads the public part of the request (the program, setup, limits), makes itself non-dumpable
+  (``prctl(PR_SET_DUMPABLE, 0)``: with no capabilities in the sandbox, the program can neither ptrace it nor open
+  its ``/proc/<pid>/mem``, ``/proc/<pid>/fd`` or ``environ``) and forks, BEFORE the secret part (the nonce, the
+  tests) is read from stdin. The child runs the program at once; it never holds the nonce or the tests in its
+  memory, its stdin/stdout/stderr are ``/dev/null`` and it keeps only its two private pipes to the harness (no
+  inherited result pipe). The parent is the harness.
 * The harness runs the trusted test code (MBPP asserts, HumanEval ``check(candidate)``, the HumanEval prompt's
   helpers, ``test_imports`` / ``test_setup_code``) in its own interpreter, whose builtins no program ever touched.
   Each top-level name the tests use that the harness does not define itself is bound to a *proxy*: calling it sends
@@ -21,9 +22,10 @@ or walk the call stack to the driver's frame and call its reporter with the run'
   items and depth. Anything else is a failed test with a reason code, never a pass. The harness decodes the child's
   bytes itself (no marshal/pickle on hostile input).
 
-Protocol with the host. stdin: one ``marshal`` dict ``{"nonce", "limits", "setup", "prelude", "program", "tests",
-"names", "forced", "cell_output_cap", "test_timeout_s", "max_value_bytes"}``. Records go to a private duplicate of
-stdout as ``<nonce><repr(dict)>`` lines, one per cell (setup cells, the program, each test), then ``<nonce>DONE``.
+Protocol with the host. stdin: a 4-byte length and a ``marshal`` dict, the PUBLIC part ``{"limits", "setup",
+"program", "names", "cell_output_cap", "test_timeout_s", "max_value_bytes"}``, then (to EOF) the SECRET part
+``{"nonce", "tests", "prelude", "forced"}``, read only after the fork. Records go to a private duplicate of stdout as
+``<nonce><repr(dict)>`` lines, one per cell (setup cells, the program, each test), then ``<nonce>DONE``.
 """
 
 import builtins
@@ -294,13 +296,10 @@ def _make_undumpable():
 
 
 # -------------------------------------------------------------------------------------- the untrusted child
-def _child(rfd, wfd):
+def _child(public, rfd, wfd):
     """Runs setup + program, answers name lookups and calls. Everything here is hostile territory."""
-    try:
-        start = decode(_recv(rfd, 1 << 30))
-    except (EOFError, CodecError, Unsupported):
-        os._exit(0)
-    _, limits, setup, program, cap, names, max_bytes = start
+    limits, setup, program, names = public["limits"], public["setup"], public["program"], public["names"]
+    cap, max_bytes = int(public["cell_output_cap"]), int(public["max_value_bytes"])
     _set_limits(limits)
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     out, err = _CappedText(cap), _CappedText(cap)
@@ -464,14 +463,32 @@ class _Unusable:
     __getattr__ = __getitem__ = __contains__ = __hash__ = __add__ = __radd__ = __sub__ = __mul__ = _refuse
 
 
+def _read_fd(fd, n=None):
+    """Exactly ``n`` bytes (or everything up to EOF) from ``fd`` with plain ``os.read``: no read-ahead buffer may
+    pull the secret part of the request into memory before the fork."""
+    parts, got = [], 0
+    while n is None or got < n:
+        chunk = os.read(fd, 1 << 20 if n is None else min(n - got, 1 << 20))
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
 def main():
-    # Fork FIRST: the child is a copy of this process before the request (nonce, tests) exists in its memory.
+    # The request comes in two parts. The PUBLIC part (program, setup, limits) is read first; then the process
+    # makes itself non-dumpable and forks: the child starts running the program at once, and is a copy of this
+    # process from BEFORE the SECRET part (nonce, tests, prelude) was read from the pipe.
+    (size,) = _LEN.unpack(_read_fd(0, 4))
+    public = marshal.loads(_read_fd(0, size))
+    _make_undumpable()  # before the fork: no instant in which the program runs next to a dumpable harness
     to_child_r, to_child_w = os.pipe()
     to_harness_r, to_harness_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
+        for fd in (0, 1, 2):  # stdin first: the secret part is still in that pipe
             os.dup2(devnull, fd)
         keep = (0, 1, 2, to_child_r, to_harness_w)
         for fd in range(3, 64):
@@ -481,21 +498,21 @@ def main():
                 except OSError:
                     pass
         try:
-            _child(to_child_r, to_harness_w)
+            _child(public, to_child_r, to_harness_w)
         finally:
             os._exit(0)
     os.close(to_child_r)
     os.close(to_harness_w)
-    _make_undumpable()
-    request = marshal.loads(sys.stdin.buffer.read())
+    program_deadline = time.monotonic() + float(public["test_timeout_s"])
+    request = marshal.loads(_read_fd(0))
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     out_fd = os.dup(1)  # private result channel
     nonce = request["nonce"]
-    cap = int(request["cell_output_cap"])
-    max_bytes = int(request["max_value_bytes"])
-    test_timeout = float(request["test_timeout_s"])
-    _set_limits(request["limits"])
+    cap = int(public["cell_output_cap"])
+    max_bytes = int(public["max_value_bytes"])
+    test_timeout = float(public["test_timeout_s"])
+    _set_limits(public["limits"])
     link = _Link(pid, to_child_w, to_harness_r, max_bytes)
 
     def emit(record):
@@ -529,16 +546,8 @@ def main():
                    "elapsed_s": time.perf_counter() - start, "reason": reason}))
 
     namespace = {"__name__": "__main__", "__builtins__": builtins}
-    setup = list(request["setup"])
+    setup = list(public["setup"])
     forced = set(request["forced"])
-    wanted = [n for n in request["names"] if n in forced or n not in builtins.__dict__]
-    # The program starts now and runs while the harness sets itself up (two cores, half the wall time).
-    program_deadline = time.monotonic() + test_timeout
-    start = encode(("start", request["limits"], setup, request["program"], cap, wanted, max_bytes), 1 << 30)
-    try:
-        _send(to_child_w, start, program_deadline)
-    except (_Timeout, OSError):
-        link.kill("program_died")
     for index, source in enumerate(setup):
         cell(index, source)
     if request["prelude"]:
@@ -547,9 +556,10 @@ def main():
         except BaseException:
             pass
     # Names the harness defines itself (imports, setup, the prelude's helpers) are never taken from the program.
-    wanted = [n for n in wanted if n in forced or n not in namespace]
+    wanted = [n for n in public["names"] if n in forced or (n not in namespace and n not in builtins.__dict__)]
 
     def run_program():
+        link.deadline = program_deadline
         reply = link.roundtrip(None)
         ok = (type(reply) is tuple and len(reply) == 7 and reply[0] == "program" and type(reply[6]) is list)
         if not ok:

@@ -21,6 +21,7 @@ import secrets
 import selectors
 import shutil
 import signal
+import struct
 import subprocess
 import tempfile
 import threading
@@ -164,12 +165,17 @@ class Sandbox:
         if isinstance(tests, str) or not all(isinstance(t, str) for t in tests) or not isinstance(program, str):
             raise TypeError("program must be a str and tests a sequence of str")
         cfg = self.config
-        request = {
-            "setup": [str(s) for s in setup], "prelude": str(prelude), "program": program, "tests": list(tests),
-            "names": [str(n) for n in names], "forced": [str(n) for n in forced],
+        public = {
+            "setup": [str(s) for s in setup], "program": program, "names": [str(n) for n in names],
+            "limits": self._limits(), "cell_output_cap": cfg.max_cell_output_bytes,
             "test_timeout_s": float(cfg.test_timeout_s), "max_value_bytes": int(cfg.max_value_bytes),
         }
-        n_cells = len(request["setup"]) + 1 + len(request["tests"])
+        # The harness forks between the two parts: the public one is length-prefixed, the secret one (nonce, tests)
+        # follows and is read after the fork (see _harness.py).
+        public_bytes = marshal.dumps(public)
+        request = {"tests": list(tests), "prelude": str(prelude), "forced": [str(n) for n in forced],
+                   "_prefix": struct.pack("<I", len(public_bytes)) + public_bytes}
+        n_cells = len(public["setup"]) + 1 + len(request["tests"])
         async with self._semaphore():
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(
@@ -277,7 +283,8 @@ class Sandbox:
     def _run_request(self, source: str, request: dict[str, Any], n_cells: int, timeout_s: float) -> RunResult:
         cfg = self.config
         nonce = "@@VS-" + secrets.token_hex(16) + "@@"
-        payload = marshal.dumps(
+        prefix = request.pop("_prefix", b"")
+        payload = prefix + marshal.dumps(
             {**request, "nonce": nonce, "limits": self._limits(), "cell_output_cap": cfg.max_cell_output_bytes}
         )
         scratch = None
