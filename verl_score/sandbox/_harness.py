@@ -1,7 +1,8 @@
 """In-sandbox two-process test harness: trusted tests in one process, the untrusted program in another.
 
-This file is NOT imported by verl-score: its source is handed to the sandbox's system interpreter with
-``python3 -I -c``, like ``_driver.py``. Standard library only, Python 3.8+.
+This file is NOT imported by verl-score: the sandbox's system interpreter runs it (compiled once per host process
+by that same interpreter, then handed over as a code object on stdin by a small ``-c`` loader, see ``runner.py``;
+the source itself with ``-c`` if that fails). Standard library only, Python 3.8+.
 
 Why two processes: in one interpreter the program can reach everything the tests rely on: it can return an object
 whose ``__eq__`` always says True, patch ``builtins.abs`` / ``sorted`` / ``math.isclose`` before the asserts run,
