@@ -171,3 +171,16 @@ def test_decoder_rejects_hostile_bytes(codec, data):
 
 def test_decoder_accepts_exactly_what_the_encoder_writes(codec):
     assert codec["decode"](b"l" + struct.pack("<I", 2) + b"TN") == [True, None]
+
+
+def test_source_fallback_when_the_code_object_cannot_be_built(monkeypatch):
+    """The harness normally arrives as a code object compiled once by the sandbox's interpreter; without one it runs
+    from source (``python -c``) with the same result."""
+    import verl_score.sandbox.runner as runner
+
+    sandbox = Sandbox(SandboxConfig(timeout_s=8))
+    monkeypatch.setitem(runner._COMPILED, sandbox.config.python, None)
+    run = asyncio.run(sandbox.run_tests("def f(x):\n    return x * 2\n", ["assert f(2) == 4", "assert f(1) == 3"],
+                                        names=["f"]))
+    assert run.completed and [c.ok for c in run.cells] == [True, True, False]
+    assert runner._compiled_harness(sandbox.config.python) is None  # the patched cache entry was really used
