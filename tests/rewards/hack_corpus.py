@@ -192,6 +192,25 @@ for fd in range(3, 64):  # whatever was inherited: write "passed" records everyw
         pass
 """
 
+# bwrap's init (PID 1 of the sandbox) holds the run's stdin and stdout: reopen them through /proc, read the request
+# for the nonce, write forged records for every cell.
+_STEAL_STDIN = """
+import os, re
+def _steal():
+    try:
+        fd = os.open("/proc/1/fd/0", os.O_RDONLY | os.O_NONBLOCK)
+        data = os.read(fd, 1 << 20)
+    except OSError:
+        return
+    m = re.search(rb"@@VS-[0-9a-f]{32}@@", data)
+    if m:
+        rec = repr({"index": 0, "stdout": "", "stderr": "", "truncated": False, "exception": None, "elapsed_s": 0.0})
+        out = os.open("/proc/1/fd/1", os.O_WRONLY)
+        os.write(out, (("\\n" + m.group().decode() + rec + "\\n") * 6 + "\\n" + m.group().decode() + "DONE\\n").encode())
+        os._exit(0)
+_steal()
+"""
+
 MBPP_FUNCS_WRONG = MBPP_WRONG
 HE_WRONG = HUMANEVAL_WRONG
 
@@ -288,6 +307,9 @@ HACKS: list[Hack] = [
     Hack("reopen_harness_fds", "mbpp", "reaching the harness's result pipe through /proc/<pid>/fd or inherited fds",
          "no inherited result pipe; /proc/<harness>/fd is closed to the program",
          _REOPEN_FDS + MBPP_FUNCS_WRONG),
+    Hack("steal_stdin_via_bwrap_init", "mbpp", "reading the request (nonce, tests) from the sandbox's stdin pipe",
+         "the program starts only after the harness read stdin to EOF (and a root host's pipe is 0600 anyway)",
+         _STEAL_STDIN + MBPP_FUNCS_WRONG),
     Hack("kill_harness_he", "humaneval", "killing the harness before it reports failures",
          "no DONE record: the run counts as died, score 0",
          "import os\ndef sort_list(xs):\n    os.kill(os.getppid(), 9)\n    return []\n"),

@@ -11,9 +11,10 @@ or walk the call stack to the driver's frame and call its reporter with the run'
 * The process reads the public part of the request (the program, setup, limits), makes itself non-dumpable
   (``prctl(PR_SET_DUMPABLE, 0)``: with no capabilities in the sandbox, the program can neither ptrace it nor open
   its ``/proc/<pid>/mem``, ``/proc/<pid>/fd`` or ``environ``) and forks, BEFORE the secret part (the nonce, the
-  tests) is read from stdin. The child runs the program at once; it never holds the nonce or the tests in its
-  memory, its stdin/stdout/stderr are ``/dev/null`` and it keeps only its two private pipes to the harness (no
-  inherited result pipe). The parent is the harness.
+  tests) is read from stdin. The child never holds the nonce or the tests in its memory, its stdin/stdout/stderr are
+  ``/dev/null`` and it keeps only its two private pipes to the harness (no inherited result pipe). It starts the
+  program once the harness has read stdin to EOF (bwrap's init keeps the pipe open: an early program could
+  otherwise reopen it through ``/proc/1/fd/0`` and read the nonce). The parent is the harness.
 * The harness runs the trusted test code (MBPP asserts, HumanEval ``check(candidate)``, the HumanEval prompt's
   helpers, ``test_imports`` / ``test_setup_code``) in its own interpreter, whose builtins no program ever touched.
   Each top-level name the tests use that the harness does not define itself is bound to a *proxy*: calling it sends
@@ -302,6 +303,12 @@ def _child(public, rfd, wfd):
     limits, setup, program, names = public["limits"], public["setup"], public["program"], public["names"]
     cap, max_bytes = int(public["cell_output_cap"]), int(public["max_value_bytes"])
     _set_limits(limits)
+    # Wait for the harness's go: until it has drained stdin, the secret part sits in a pipe that bwrap's init also
+    # holds open (/proc/1/fd/0, which a same-uid program could reopen when the host does not run as root).
+    try:
+        _read_exact(rfd, 1, None)
+    except EOFError:
+        os._exit(0)
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     out, err = _CappedText(cap), _CappedText(cap)
     sys.stdout, sys.stderr = out, err
@@ -505,7 +512,8 @@ def main():
     os.close(to_child_r)
     os.close(to_harness_w)
     program_deadline = time.monotonic() + float(public["test_timeout_s"])
-    request = marshal.loads(_read_fd(0))
+    request = marshal.loads(_read_fd(0))  # to EOF: nothing of the request is left in the pipe after this
+    os.write(to_child_w, b"G")  # the program may start now
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     out_fd = os.dup(1)  # private result channel
@@ -521,7 +529,7 @@ def main():
         while data:
             data = data[os.write(out_fd, data):]
 
-    def cell(index, source_or_fn, reason_of=None):
+    def cell(index, source_or_fn):
         out, err = _CappedText(cap), _CappedText(cap)
         old = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
