@@ -25,7 +25,7 @@ HUMANEVAL = {
 
 @pytest.fixture(scope="module")
 def reward():
-    return build_reward("code_tests", sandbox={"timeout_s": 5, "cpu_s": 3, "max_concurrency": 8})
+    return build_reward("code_tests", sandbox={"timeout_s": 5, "cpu_s": 3, "max_concurrency": 8, "test_timeout_s": 2})
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +109,32 @@ def test_bad_ground_truth_is_a_clear_error():
         parse_test_spec({"tests": []}, {})
     with pytest.raises(ValueError, match="JSON"):
         parse_test_spec("not json", {})
+
+
+def test_mbpp_imports_and_setup_reach_both_processes(reward):
+    spec = {"test_list": ["assert area(1) == round(math.pi, 2) + BONUS"], "test_imports": ["import math"],
+            "test_setup_code": "BONUS = 1"}
+    response = "```python\ndef area(r):\n    return round(math.pi * r * r, 2) + BONUS\n```"
+    result = run(reward, response, spec)
+    assert result.score == 1.0 and result.extra["harness_shared_process"] == 0.0
+
+
+def test_shared_process_fallback_is_per_row_and_counted(reward):
+    spec = dict(MBPP, test_list=["xs = [2, 1]\nsort_in_place(xs)\nassert xs == [1, 2]"])  # needs a side effect
+    response = "```python\ndef sort_in_place(xs):\n    xs.sort()\n```"
+    strict = run(reward, response, spec)
+    assert strict.score == 0.0 and strict.extra["harness_shared_process"] == 0.0  # arguments are copies
+    shared = run(reward, response, dict(spec, harness="shared_process"))
+    assert shared.score == 1.0 and shared.extra["harness_shared_process"] == 1.0
+    with pytest.raises(ValueError, match="harness"):
+        run(reward, response, dict(spec, harness="loose"))
+    with pytest.raises(ValueError, match="harness"):
+        build_reward("code_tests", harness="loose")
+
+
+def test_unsupported_value_is_a_counted_zero_not_a_crash(reward, partial):
+    response = "```python\ndef add(a, b):\n    return iter([a + b])\n```"  # an iterator is not plain data
+    for module in (reward, partial):
+        result = run(module, response, MBPP)
+        assert result.score == 0.0 and not result.failed
+        assert result.extra["reason"] == "strict_unsupported" and result.extra["strict_unsupported_tests"] == 3.0

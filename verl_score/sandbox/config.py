@@ -25,6 +25,10 @@ class SandboxConfig:
       * ``max_output_bytes``: stdout+stderr cap at the pipe; exceeding it kills the run (an output flood costs
         nothing).  ``max_cell_output_bytes`` caps what each cell's ``print`` may return as its observation.
       * ``max_concurrency``: async semaphore; sandboxes are processes, and the reward loop fans out per sample.
+      * ``test_timeout_s``: strict test harness only: wall clock for the program's top level and for each test
+        (all its calls into the program together); past it the program process is killed and the test fails.
+      * ``max_value_bytes``: strict test harness only: the largest plain value (arguments, a result) that may cross
+        between the program and the tests; bigger is a failed test (``value_too_large``).
     """
 
     python: str = "/usr/bin/python3"  # the SYSTEM interpreter: the venv (with torch, keys in files, ...) stays out
@@ -39,6 +43,8 @@ class SandboxConfig:
     max_output_bytes: int = 1 << 20
     max_cell_output_bytes: int = 64 << 10
     max_concurrency: int = 4
+    test_timeout_s: float = 5.0
+    max_value_bytes: int = 4 << 20
     # When the parent runs as root, bwrap is started as this uid/gid: RLIMIT_NPROC is never enforced for uid 0.
     run_as_uid: int = 65534
     run_as_gid: int = 65534
@@ -51,7 +57,8 @@ class SandboxConfig:
 
     def __post_init__(self) -> None:
         for name in ("timeout_s", "cpu_s", "memory_mb", "file_size_mb", "scratch_mb", "max_processes",
-                     "max_open_files", "max_output_bytes", "max_cell_output_bytes", "max_concurrency"):
+                     "max_open_files", "max_output_bytes", "max_cell_output_bytes", "max_concurrency",
+                     "test_timeout_s", "max_value_bytes"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"SandboxConfig.{name} must be a positive number, got {value!r}")
