@@ -33,6 +33,7 @@ EXPERIMENT="${EXPERIMENT:-qwen2.5-7b_score_${TASK}_${ALGO}}"
 
 export VERL_USE_EXTERNAL_MODULES="${VERL_USE_EXTERNAL_MODULES:-verl_score.register}"
 source scripts/lib/verl_entry.sh
+source scripts/lib/rollout.sh   # ROLLOUT=sglang (default) | vllm
 
 case "$ALGO" in
   grpo) ALGO_ARGS=(algorithm.adv_estimator=grpo actor_rollout_ref.rollout.n=4) ;;
@@ -67,7 +68,7 @@ verl_main_ppo \
   actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4 \
   actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=8 \
   actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=8 \
-  actor_rollout_ref.rollout.name=sglang \
+  "${ROLLOUT_ARGS[@]}" \
   actor_rollout_ref.rollout.tensor_model_parallel_size="$ROLLOUT_TP" \
   actor_rollout_ref.rollout.gpu_memory_utilization=0.6 \
   actor_rollout_ref.rollout.agent.agent_loop_config_path="$PWD/configs/agent_loops.yaml" \
