@@ -246,3 +246,13 @@ def test_training_metrics_split_attempt2_accuracy_by_guidance_source():
     assert m["guidance/acc@t2/smart_failed"] == 1.0
     assert m["guidance/rejected_rate"] == pytest.approx(1 / 4) and m["guidance/failed_rate"] == pytest.approx(1 / 4)
     assert m["guidance/frac/smart"] == pytest.approx(2 / 5)
+
+
+# ------------------------------------------------------------------------------------------ 6. smaller items
+@pytest.mark.parametrize("name", ["score_math", "score_code", "score_rl"])
+def test_every_config_with_a_kl_term_uses_an_unbiased_kl_gradient(name):
+    """score_rl.yaml paired kl_loss_coef=0.001 with plain low_var_kl, which descends the reverse KL(π_ref‖π)."""
+    from verl_score.training.config import UNBIASED_KL_GRAD_TYPES
+
+    actor = OmegaConf.load(f"{__file__.rsplit('/tests/', 1)[0]}/configs/{name}.yaml").actor_rollout_ref.actor
+    assert actor.kl_loss_coef > 0 and actor.kl_loss_type in UNBIASED_KL_GRAD_TYPES
