@@ -3,7 +3,6 @@ and negative; hints that point at what to re-check pass; the guide is told never
 
 from __future__ import annotations
 
-
 import pytest
 
 from tests.servers.fault_server import Ok
