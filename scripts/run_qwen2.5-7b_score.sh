@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# SCoRe (Kumar et al. 2024) on Qwen2.5-7B-Instruct: Stage I then Stage II in one run of verl's `main_ppo`, GRPO over
+# SCoRe (Kumar et al. 2024) on Qwen2.5-7B-Instruct: Stage I then Stage II in one run of verl's `main_ppo`, RLOO over
 # SGLang on one 8-GPU node by default. configs/score_math.yaml (or score_code.yaml) holds the paper's objective and
 # hyperparameters; this script adds the hardware-dependent settings.
 #
-#   bash scripts/run_qwen2.5-7b_score.sh                       # GRPO, MATH config, 1 node x 8 GPUs
-#   ALGO=ppo bash scripts/run_qwen2.5-7b_score.sh              # PPO with a critic (GAE, gamma=0 across attempts)
+#   bash scripts/run_qwen2.5-7b_score.sh                       # RLOO (group of 4), MATH config, 1 node x 8 GPUs
+#   ALGO=ppo bash scripts/run_qwen2.5-7b_score.sh              # PPO with a critic (unwhitened GAE, gamma=0 across
+#                                                              # attempts; verl's whitening would cancel alpha)
 #   TASK=code bash scripts/run_qwen2.5-7b_score.sh             # MBPP -> HumanEval config (beta2 = 0.25, lr 1e-5)
 #   GUIDANCE=smart bash scripts/run_qwen2.5-7b_score.sh        # SMART-SCoRe: score_$TASK + configs/guidance/smart.yaml;
 #       the guide: GUIDE_API_BASE (an OpenAI-compatible server), GUIDE_MODEL_PATH + GUIDE_GPUS (a checkpoint served
@@ -19,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TASK="${TASK:-math}"                   # math | code
-ALGO="${ALGO:-grpo}"                   # grpo | ppo
+ALGO="${ALGO:-rloo}"                   # rloo | ppo  (std-normalised GRPO would cancel the shaping alpha)
 GUIDANCE="${GUIDANCE:-static}"         # static (SCoRe) | smart (SMART-SCoRe)
 MODEL="${MODEL:-Qwen/Qwen2.5-7B-Instruct}"
 DATA_DIR="${DATA_DIR:-$HOME/data/score_$TASK}"
@@ -36,16 +37,17 @@ source scripts/lib/verl_entry.sh
 source scripts/lib/rollout.sh   # ROLLOUT=sglang (default) | vllm
 
 case "$ALGO" in
-  grpo) ALGO_ARGS=(algorithm.adv_estimator=grpo actor_rollout_ref.rollout.n=4) ;;
+  rloo) ALGO_ARGS=(algorithm.adv_estimator=rloo actor_rollout_ref.rollout.n=4) ;;
   ppo)  ALGO_ARGS=(
           algorithm.adv_estimator=gae
+          score.adv_estimator=gae_unwhitened
           actor_rollout_ref.rollout.n=1
           critic.enable=True
           critic.model.path="$MODEL"
           critic.optim.lr=1e-5
           critic.ppo_micro_batch_size_per_gpu=4
         ) ;;
-  *) echo "ALGO must be grpo or ppo, got $ALGO" >&2; exit 2 ;;
+  *) echo "ALGO must be rloo or ppo, got $ALGO" >&2; exit 2 ;;
 esac
 
 case "$GUIDANCE" in

@@ -10,7 +10,7 @@
 #
 #   KL. The official launcher has actor.use_kl_loss=True but kl_loss_coef=0.0: the reference model is loaded and its
 #   log-probs are computed every step, yet the KL term is multiplied by zero -- inert, all cost and no anchor. Here
-#   kl_loss_coef=0.001 (low_var_kl), so the policy really is held near the SFT model. KL_COEF=0.0 reproduces the
+#   kl_loss_coef=0.001 (low_var_kl+: k3's value, an unbiased ∇KL(π‖π_ref)), so the policy really is held near the SFT model. KL_COEF=0.0 reproduces the
 #   official (KL-free) run; then also set USE_KL=False to skip the wasted reference pass.
 #
 # Pipeline: python data_preprocess/convert_parquet.py mps --input trajectories.jsonl --out-dir data/mps
@@ -54,7 +54,7 @@ verl_main_ppo \
   actor_rollout_ref.actor.ppo_max_token_len_per_gpu=24576 \
   actor_rollout_ref.actor.use_kl_loss="$USE_KL" \
   actor_rollout_ref.actor.kl_loss_coef="$KL_COEF" \
-  actor_rollout_ref.actor.kl_loss_type=low_var_kl \
+  actor_rollout_ref.actor.kl_loss_type=low_var_kl+ \
   actor_rollout_ref.actor.entropy_coeff=0 \
   actor_rollout_ref.actor.fsdp_config.param_offload=False \
   actor_rollout_ref.actor.fsdp_config.optimizer_offload=False \

@@ -96,11 +96,26 @@ def validate(cfg: DictConfig, entry: str = "main_ppo") -> list[str]:
         except Exception as exc:  # name the node: hydra's message alone does not say where it came from
             raise SystemExit(f"config_check: {path}: {type(exc).__name__}: {exc}") from exc
         checked.append(path)
-    if "score" in cfg:
-        from verl_score.training.config import ScoreConfig
+    checked.extend(check_score(cfg))
+    return checked
 
-        ScoreConfig.from_config(cfg.score)
-        checked.append("score")
+
+def check_score(cfg: DictConfig) -> list[str]:
+    """The ``score_sync`` trainer's own start-up checks: the ``score:`` block parses, and the estimator does not
+    cancel the shaping (``check_shaping_survives``). Returns the checked paths."""
+    if "score" not in cfg:
+        return []
+    from verl_score.training.config import ScoreConfig
+
+    score = ScoreConfig.from_config(cfg.score)
+    checked = ["score"]
+    if OmegaConf.select(cfg, "trainer.v1.trainer_mode") == "score_sync":
+        from verl_score.training.credit import check_shaping_survives
+        from verl_score.training.trainer import resolve_estimator
+
+        estimator = resolve_estimator(score, cfg.algorithm.adv_estimator)
+        check_shaping_survives(score, estimator, cfg.algorithm.get("norm_adv_by_std_in_grpo", True))
+        checked.append("score.adv_estimator+score.shaping")
     return checked
 
 

@@ -8,8 +8,9 @@ comparable and stops the two kinds from being confused.
 Names (all values are fractions in [0, 1]; multiply by 100 for the paper's percentages):
 
 =========================  ====================================================================================
-``acc@t{k}``               accuracy of attempt k
+``acc@t{k}``               accuracy of attempt k (``acc@t2`` is attempt 2 for any K)
 ``delta_t1_t2``            Acc@t2 − Acc@t1 (the paper's Δ(t1, t2))
+``acc@tK`` / ``delta_t1_tK``  with K > 2 attempts: the last attempt's accuracy and Acc@tK − Acc@t1
 ``delta_i2c_uncond``       #(wrong at t1, right at t2) / #problems (Tables 2-3, Δi→c)
 ``delta_c2i_uncond``       #(right at t1, wrong at t2) / #problems (Tables 2-3, Δc→i)
 ``fix_rate_i2c_cond``      #(wrong at t1, right at t2) / #(wrong at t1) (the prose's 14.5% for SCoRe)
@@ -18,7 +19,14 @@ Names (all values are fractions in [0, 1]; multiply by 100 for the paper's perce
 ``edit_distance_ratio``    mean of Levenshtein(y1, y2) / (len(y1) + len(y2)) (paper Fig. 4)
 =========================  ====================================================================================
 
+The transition rates (Δi→c, Δc→i, fix / break rates, answer change, edit distance) always compare attempts 1 and 2.
+
 A conditional rate with an empty denominator is NaN (undefined), never 0: a 0 would read as "never fixes".
+
+Guidance split (SMART): ``guidance/acc@t2/{source}`` is attempt-2 accuracy among episodes whose instruction before
+attempt 2 came from ``source`` (smart / smart_rejected / smart_failed / static / other), ``guidance/frac/{source}``
+their share, ``guidance/rejected_rate`` the rejected share of SMART calls. A guide that leaks a verdict shows up as
+``acc@t2/smart`` far above ``acc@t2/static``.
 """
 
 from __future__ import annotations
@@ -32,7 +40,12 @@ from rapidfuzz.distance import Levenshtein
 
 __all__ = [
     "CORRECT_THRESHOLD",
+    "GUIDANCE_BUCKETS",
+    "attempt_failed_from_reward_info",
     "attempt_scores_from_reward_info",
+    "guidance_bucket",
+    "guidance_split_metrics",
+    "val_guidance_sources",
     "edit_distance_ratio",
     "is_correct",
     "metrics_from_extra_fields",
@@ -155,18 +168,89 @@ def attempt_scores_from_reward_info(reward_extra_info: Mapping[str, Any]) -> lis
     return scores
 
 
+def attempt_failed_from_reward_info(reward_extra_info: Mapping[str, Any], num_attempts: int) -> list[bool]:
+    """Per-attempt "the reward check failed" flags ``[f1, …, fK]`` (``failed_t1 … failed_tK`` from ``score_fn``).
+
+    Without per-attempt flags, ``reward_failed`` (any attempt failed) marks every attempt failed — the episode is
+    excluded either way. A reward function that reports neither is taken as never failing.
+    """
+    if any(f"failed_t{k}" in reward_extra_info for k in range(1, num_attempts + 1)):
+        return [bool(float(reward_extra_info.get(f"failed_t{k}", 0.0) or 0.0)) for k in range(1, num_attempts + 1)]
+    any_failed = bool(float(reward_extra_info.get("reward_failed", 0.0) or 0.0))
+    return [any_failed] * num_attempts
+
+
+#: where the instruction before attempt 2 came from (``extra_fields["guidance"][0]`` of the two-attempt loop)
+GUIDANCE_BUCKETS = ("static", "smart", "smart_rejected", "smart_failed", "other")
+
+
+def guidance_bucket(source: Any) -> str:
+    """Map a loop's guidance source to one of :data:`GUIDANCE_BUCKETS` (a too-long hint is recorded as
+    ``{source}_rejected``; a failed one as ``smart_failed``)."""
+    s = "static" if source is None else str(source)
+    if s.startswith("smart_failed"):
+        return "smart_failed"
+    if s.startswith("smart") and s.endswith("_rejected"):
+        return "smart_rejected"
+    if s in ("smart", "static"):
+        return s
+    return "other"
+
+
+def guidance_split_metrics(
+    sources_t2: Sequence[Any], scores_t2: Sequence[float] | np.ndarray, *, threshold: float = CORRECT_THRESHOLD
+) -> dict[str, float]:
+    """Attempt-2 accuracy split by guidance source, plus the SMART rejection / failure rates (names: module doc).
+
+    Args:
+        sources_t2: ``[N]`` source of the instruction before attempt 2, per episode.
+        scores_t2: ``[N]`` raw attempt-2 rewards of the same episodes.
+    """
+    buckets = [guidance_bucket(s) for s in sources_t2]
+    correct = is_correct(scores_t2, threshold)
+    if len(buckets) != correct.size:
+        raise ValueError("sources_t2 and scores_t2 must describe the same episodes")
+    n = len(buckets)
+    if n == 0:
+        return {}
+    out: dict[str, float] = {}
+    for b in GUIDANCE_BUCKETS:
+        idx = [i for i, x in enumerate(buckets) if x == b]
+        out[f"guidance/frac/{b}"] = len(idx) / n
+        if idx:
+            out[f"guidance/acc@t2/{b}"] = float(correct[idx].mean())
+    smart_calls = sum(b.startswith("smart") for b in buckets)
+    out["guidance/rejected_rate"] = _safe_div(buckets.count("smart_rejected"), smart_calls)
+    out["guidance/failed_rate"] = _safe_div(buckets.count("smart_failed"), smart_calls)
+    return out
+
+
+def val_guidance_sources(reward_extra_infos: Mapping[str, Sequence[Any]], n: int) -> list[str] | None:
+    """Per-sample attempt-2 guidance source from ``score_fn``'s one-hot ``guidance_t2_{bucket}`` columns (the only
+    per-sample data verl's validation keeps); None when the reward function did not emit them."""
+    cols = {b: reward_extra_infos.get(f"guidance_t2_{b}") for b in GUIDANCE_BUCKETS}
+    if all(c is None for c in cols.values()):
+        return None
+    out = []
+    for i in range(n):
+        hit = [b for b, c in cols.items() if c is not None and i < len(c) and c[i] is not None and float(c[i]) > 0]
+        out.append(hit[0] if hit else "other")
+    return out
+
+
 def metrics_from_extra_fields(
     extra_fields: Sequence[Mapping[str, Any]], *, threshold: float = CORRECT_THRESHOLD
 ) -> dict[str, float]:
     """Self-correction metrics from the agent loop's per-trajectory ``extra_fields`` (as stored in TransferQueue).
 
     Each item carries ``reward_extra_info`` (``score_t1``, ``score_t2``, optional ``answer_changed``) and
-    ``attempt_texts``. With K > 2 attempts, every ``acc@t{k}`` is reported and the transition metrics compare the
-    first and the last attempt. Episodes without ``score_t2`` (single-attempt loops) are skipped.
+    ``attempt_texts``. ``acc@t2`` and the transition metrics are always attempts 1 → 2; with K > 2 attempts every
+    ``acc@t{k}`` is reported plus ``delta_t1_tK`` (first → last). Episodes without ``score_t2`` (single-attempt
+    loops) are skipped. With ``extra_fields["guidance"]`` the attempt-2 guidance split is added (``guidance/…``).
     """
     per_attempt: list[list[float]] = []
-    texts_first, texts_last, changed = [], [], []
-    have_texts, have_changed = True, True
+    texts_first, texts_second, changed, sources = [], [], [], []
+    have_texts, have_changed, have_sources = True, True, True
     for ef in extra_fields:
         info = (ef or {}).get("reward_extra_info") or {}
         if "score_t2" not in info:
@@ -175,9 +259,14 @@ def metrics_from_extra_fields(
         texts = (ef or {}).get("attempt_texts")
         if texts is not None and len(texts) >= 2:
             texts_first.append(str(texts[0]))
-            texts_last.append(str(texts[-1]))
+            texts_second.append(str(texts[1]))
         else:
             have_texts = False
+        guidance = (ef or {}).get("guidance")
+        if guidance is not None and len(guidance) >= 1:
+            sources.append(guidance[0])
+        else:
+            have_sources = False
         if "answer_changed" in info and info["answer_changed"] is not None:
             changed.append(float(info["answer_changed"]))
         else:
@@ -188,12 +277,17 @@ def metrics_from_extra_fields(
     scores = np.array([s[:k_min] for s in per_attempt], dtype=np.float64)  # [N, K]
     out = self_correction_metrics(
         scores[:, 0],
-        scores[:, -1],
+        scores[:, 1],
         texts_t1=texts_first if have_texts else None,
-        texts_t2=texts_last if have_texts else None,
-        answer_changed=changed if have_changed else None,
+        texts_t2=texts_second if have_texts else None,
+        answer_changed=changed if have_changed and k_min == 2 else None,
         threshold=threshold,
     )
     for k in range(3, k_min + 1):
         out[f"acc@t{k}"] = float(is_correct(scores[:, k - 1], threshold).mean())
+    if k_min > 2:
+        out["acc@tK"] = out[f"acc@t{k_min}"]
+        out["delta_t1_tK"] = out["acc@tK"] - out["acc@t1"]
+    if have_sources:
+        out.update(guidance_split_metrics(sources, scores[:, 1], threshold=threshold))
     return out

@@ -6,11 +6,18 @@ reward what SFT already memorised, so the split is by *problem*, seeded, and che
 outputs (``--disjoint-with`` also excludes problems found in earlier outputs). Only trajectories with a corrected
 mistake can be RL rows (the key-step reward compares the rollout's first step with the teacher's correction and the
 student's mistake); RL-assigned trajectories without one go to SFT instead and are counted.
+
+One RL row per teacher intervention. The datagen (``verl_score.teacher.mps``) may correct a trajectory up to K
+times and records every correction in ``interventions``; the top-level ``teacher_step`` / ``verified_prefix_len``
+describe only the LAST one, whose "verified prefix" contains the earlier teacher-written steps. So each
+intervention i becomes its own row (prefix = ``steps[:step_index_i]``, its own teacher step and mistake), and the
+FIRST-error row — the student's own verified prefix — is always present. Rows of one problem share a split.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,6 +29,7 @@ from data_preprocess.core import (
     RawRow,
     Report,
     SchemaError,
+    assign_splits,
     count_records,
     detect_schema,
     normalize_problem,
@@ -87,6 +95,64 @@ def _check_step(step: Any, where: str) -> dict[str, str]:
     if not step["thought"].strip():
         raise InvalidRow("bad_step", f"{where}.thought is empty")
     return {k: step[k] for k in STEP_KEYS}
+
+
+def _rl_fields(rec: dict[str, Any], problem: str, steps: list[dict[str, str]], final: str, k: int,
+               teacher: dict[str, str] | None, mistake: dict[str, str] | None) -> dict[str, Any]:
+    """``prompt`` and ``extra`` of the RL row that resumes at step ``k`` (the intervention's teacher step)."""
+    prefix = steps[:k]
+    base = [{"role": "system", "content": MPS_SYSTEM}, {"role": "user", "content": problem.strip()}]
+    extra: dict[str, Any] = {
+        "mps_id": str(rec["id"]),
+        "prefix_steps": prefix,
+        "verified_prefix_len": k,
+        # key_step (verl_score.rewards.key_step) reads these two as rendered step texts
+        "teacher_step": render_step(teacher) if teacher else "",
+        "student_mistake_step": render_step(mistake) if mistake else "",
+        "teacher_step_fields": teacher,
+        "student_mistake_fields": mistake,
+        "final_answer": final,
+        "prompt_includes_prefix": True,
+    }
+    # The verified prefix is already in the prompt (so verl's max_prompt_length filter sees its true length);
+    # extra_info keeps the structured copy for the agent loop and the key-step reward.
+    return {"prompt": base + steps_to_messages(prefix), "extra": extra}
+
+
+def _interventions(rec: dict[str, Any], steps: list[dict[str, str]], k: int, teacher: dict[str, str] | None,
+                   mistake: dict[str, str] | None) -> list[tuple[int, dict[str, str], dict[str, str]]]:
+    """Every teacher correction as ``(step_index, teacher_step, student_mistake_step)``, first error first.
+
+    Without an ``interventions`` list the top-level fields are the only one. With it, each entry must still be in the
+    kept trajectory (``steps[step_index]`` is its teacher step: later corrections only change later steps), indices
+    strictly increase, and the last entry is the top-level correction.
+    """
+    if teacher is None:
+        return []
+    listed = rec.get("interventions")
+    if listed is None:
+        return [(k, teacher, mistake)]
+    if not isinstance(listed, list) or not listed:
+        raise InvalidRow("bad_interventions", "interventions must be a non-empty list when teacher_step is set")
+    out, prev = [], -1
+    for i, item in enumerate(listed):
+        where = f"interventions[{i}]"
+        if not isinstance(item, dict) or not {"step_index", "teacher_step", "student_mistake_step"} <= set(item):
+            raise InvalidRow("bad_interventions", f"{where} needs step_index, teacher_step, student_mistake_step")
+        e = item["step_index"]
+        if not isinstance(e, int) or isinstance(e, bool) or not prev < e < len(steps):
+            raise InvalidRow("bad_interventions", f"{where}.step_index={e!r} must increase and index steps")
+        t = _check_step(item["teacher_step"], f"{where}.teacher_step")
+        m = _check_step(item["student_mistake_step"], f"{where}.student_mistake_step")
+        if (steps[e]["thought"], steps[e]["code"]) != (t["thought"], t["code"]):
+            raise InvalidRow("bad_interventions", f"steps[{e}] is not {where}.teacher_step")
+        out.append((e, t, m))
+        prev = e
+    last = out[-1]
+    if last[0] != k or (last[1]["thought"], last[1]["code"]) != (teacher["thought"], teacher["code"]):
+        raise InvalidRow("bad_interventions", "the last intervention must be the top-level teacher_step at "
+                         "verified_prefix_len")
+    return out
 
 
 @register_source("mps")
@@ -172,32 +238,22 @@ class MPS(Source):
         final = str(rec["final_answer"]).strip()
         if not final:
             raise InvalidRow("empty_field", "final_answer is empty for a kept trajectory")
+        corrections = _interventions(rec, steps, k, teacher, mistake)
         problem = str(rec["problem"])
-        prefix = steps[:k]
-        base = [{"role": "system", "content": MPS_SYSTEM}, {"role": "user", "content": problem.strip()}]
-        extra: dict[str, Any] = {
-            "mps_id": str(rec["id"]),
-            "prefix_steps": prefix,
-            "verified_prefix_len": k,
-            # key_step (verl_score.rewards.key_step) reads these two as rendered step texts
-            "teacher_step": render_step(teacher) if teacher else "",
-            "student_mistake_step": render_step(mistake) if mistake else "",
-            "teacher_step_fields": teacher,
-            "student_mistake_fields": mistake,
-            "final_answer": final,
-            "prompt_includes_prefix": True,
-        }
+        first = corrections[0] if corrections else (k, None, None)
         return Example(
             problem=problem,
-            # The verified prefix is already in the prompt (so verl's max_prompt_length filter sees its true
-            # length); extra_info keeps the structured copy for the agent loop and the key-step reward.
-            prompt=base + steps_to_messages(prefix),
             ground_truth=str(rec["ground_truth"]).strip(),
             data_source=str(rec["data_source"]),
             ability=task,
-            extra=extra,
             source_id=str(rec["id"]),
-            side={"messages": trajectory_messages(problem, steps, final), "has_mistake": teacher is not None},
+            side={
+                "messages": trajectory_messages(problem, steps, final),
+                "has_mistake": teacher is not None,
+                "later_interventions": corrections[1:],
+                "steps": steps,
+            },
+            **_rl_fields(rec, problem, steps, final, *first),
         )
 
     # ---------------------------------------------------------------------------------------------------------
@@ -225,7 +281,20 @@ class MPS(Source):
         keep = {id(e) for e in rl}
         self.sft = [e for e in examples if id(e) not in keep]  # input order
         report.rows_per_split["sft"] = len(self.sft)
-        return [e for e in examples if id(e) in keep]
+        rl = [e for e in examples if id(e) in keep]
+        # splits per problem BEFORE the per-intervention expansion, so one problem's rows never straddle splits
+        assign_splits(rl, self.args.default_split or self.default_split_name(), self.args.test_size,
+                      self.args.val_size, self.args.seed)
+        out: list[Example] = []
+        for ex in rl:
+            out.append(ex)
+            for e, teacher, mistake in ex.side.get("later_interventions", []):
+                more = dataclasses.replace(ex, **_rl_fields(
+                    {"id": ex.source_id}, ex.problem, ex.side["steps"], ex.extra["final_answer"], e,
+                    teacher, mistake))
+                out.append(more)
+                report.moved["mps_rl_rows_from_later_interventions"] += 1
+        return out
 
     @staticmethod
     def _problems_in(paths: list[str]) -> set[str]:

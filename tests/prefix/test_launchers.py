@@ -66,7 +66,7 @@ def test_gpu_rl_launcher_has_official_settings_and_a_live_kl(tmp_path):
     assert (cfg.data.train_batch_size, a.actor.ppo_mini_batch_size, a.actor.optim.lr) == (128, 16, 7e-7)
     assert (cfg.data.max_prompt_length, cfg.data.max_response_length) == (2048, 4096)
     assert (cfg.trainer.total_epochs, cfg.trainer.n_gpus_per_node) == (3, 8)
-    assert a.actor.use_kl_loss is True and a.actor.kl_loss_coef == 0.001 and a.actor.kl_loss_type == "low_var_kl"
+    assert a.actor.use_kl_loss is True and a.actor.kl_loss_coef == 0.001 and a.actor.kl_loss_type == "low_var_kl+"
     assert a.model.path == "Qwen/Qwen2.5-7B-Instruct"
     assert a.rollout.agent.default_agent_loop == "score_prefix_rollout"
     omega_conf_to_dataclass(a.actor)

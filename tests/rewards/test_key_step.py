@@ -95,7 +95,8 @@ def test_mps_rendered_steps():
     fixed = "Thought: Let me divide exactly.\nCode:\n```python\nprint(84/7)\n```\nObservation:\n12.0\n"
     assert asyncio.run(module(fixed + "Thought: wrong.\nFinal Answer: 13", "12", extra)).score == 0.5
     assert asyncio.run(module(mistake + "\n\nFinal Answer: The final answer is $14$.", "12", extra)).score == 0.0
-    assert asyncio.run(module(fixed + "The final answer is $12$.", "12", extra)).score == 1.0
+    # the observation is its own turn: the answer after it (a blank line later) is the policy's and scores
+    assert asyncio.run(module(fixed + "\nThe final answer is $12$.", "12", extra)).score == 1.0
 
 
 def test_matcher_switch_uses_the_registry():

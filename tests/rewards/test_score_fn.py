@@ -56,7 +56,9 @@ def test_attempt_texts_are_scored_separately():
     out = asyncio.run(compute_score("gsm8k", "<whole decoded response, not used>", "6", extra,
                                     routes={"gsm8k": "math"}, modules={"math": {"workers": 1}}))
     assert out == {"score": 1.0, "acc": 1.0, "reward_failed": 0.0, "answer_found": 1.0,
-                   "score_t1": 0.0, "acc_t1": 0.0, "score_t2": 1.0, "acc_t2": 1.0}
+                   "score_t1": 0.0, "acc_t1": 0.0, "score_t2": 1.0, "acc_t2": 1.0, "failed_t1": 0.0, "failed_t2": 0.0,
+                   "guidance_t2_static": 1.0, "guidance_t2_smart": 0.0, "guidance_t2_smart_rejected": 0.0,
+                   "guidance_t2_smart_failed": 0.0, "guidance_t2_other": 0.0}
     three = asyncio.run(compute_score("gsm8k", "", "6", {"attempt_texts": np.array(["\\boxed{6}", "\\boxed{6}",
                                                                                      "no answer"], dtype=object)},
                                       modules={"math": {"workers": 1}}))

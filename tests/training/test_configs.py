@@ -44,7 +44,7 @@ def test_compose_with_paper_values(name, lr, beta2, steps, bs):
     # verl's own dataclasses accept the composed config, and our start-up checks pass
     actor = omega_conf_to_dataclass(a.actor)
     check_loss_config(actor, score)
-    assert resolve_estimator(score, cfg.algorithm.adv_estimator) == "grpo"
+    assert resolve_estimator(score, cfg.algorithm.adv_estimator) == "rloo"  # keeps α (no std division)
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
 
 

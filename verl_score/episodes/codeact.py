@@ -35,6 +35,7 @@ EMPTY_OBSERVATION = "(no output)"
 # of a turn (cut on length) is not executed.
 _CODE_BLOCK = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)\n?[ \t]*```", re.DOTALL | re.IGNORECASE)
 _THOUGHT = re.compile(r"^[ \t]*Thought[ \t]*:", re.MULTILINE)
+_ANY_CODE_BLOCK = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 _FINAL = re.compile(r"^[ \t]*Final Answer[ \t]*:", re.MULTILINE | re.IGNORECASE)
 _HALLUCINATED_OBS = re.compile(r"^[ \t]*Observation[ \t]*:", re.MULTILINE)
 
@@ -74,7 +75,10 @@ def parse_turn(text: str) -> ParsedTurn:
     """
     obs = _HALLUCINATED_OBS.search(text)
     body = text[: obs.start()] if obs else text
-    extracted = extract_math_answer(body)
+    # the committed answer is prose: a `\boxed{}` / "Final Answer:" printed from a code cell (or inside an unclosed
+    # one) must not commit, or printing it from code would score (issue 10)
+    prose = _ANY_CODE_BLOCK.sub(" ", body)
+    extracted = extract_math_answer(prose)
     final = extracted.answer if extracted.kind in ("final_answer", "boxed", "boxed_group") else None
     tail = _FINAL.search(body)
     steps_text = body[: tail.start()] if tail else body

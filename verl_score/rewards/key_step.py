@@ -13,6 +13,11 @@ Row schema (``extra_info``; the agent loop's ``extra_fields`` are merged in by v
     line), which fits the MPS rendering (``render_step``) that ``teacher_step`` / ``student_mistake_step`` use.
   * ``reward_model.ground_truth``: the final answer, checked by ``answer_module`` (a registered reward, default
     ``math``; ``exact_match`` or ``llm_judge`` for QA).
+  * ``final_answer_text`` (set by the ``score_prefix_rollout`` loop): the answer the loop COMMITTED. Only it is
+    scored (as ``\boxed{final_answer_text}``); None / empty = no answer = wrong. Without the key (a plain response),
+    the response is scored with every code cell and ``Observation:`` block removed. Either way nothing inside an
+    interpreter observation or a code cell can earn the 1.0 (printing ``\boxed{..}`` from code, or writing a fake
+    ``Observation:``, would otherwise score).
 
 Matching is pluggable (``matcher: rule | llm_judge``) through a small registry: ``rule`` is the deterministic
 default (normalised text / AST-equal code / rapidfuzz ratio >= ``threshold``); ``llm_judge`` is registered by the
@@ -161,6 +166,28 @@ def first_step(solution: str, extra_info: Mapping[str, Any], delimiters: Sequenc
     return (solution[: min(ends)] if ends else solution).strip()
 
 
+_CELL_OR_OBSERVATION = re.compile(
+    r"```.*?(?:```|\Z)"  # fenced code cells (an unclosed one runs to the end)
+    r"|<code>.*?(?:</code>|\Z)"
+    r"|<observation>.*?(?:</observation>|\Z)"
+    # an observation turn: up to a blank line, a chat-template turn marker, the next step or "Final Answer:"
+    r"|^[ \t]*Observation\s*:.*?(?=\n[ \t]*\n|<\||^[ \t]*(?:Thought|Final Answer)\s*:|\Z)",
+    re.DOTALL | re.MULTILINE | re.IGNORECASE,
+)
+
+
+def committed_answer_text(solution: str, extra_info: Mapping[str, Any] | None) -> str | None:
+    """What the answer check may see: the loop's committed ``final_answer_text`` (as ``\\boxed{…}``; None = no
+    answer), else the response without code cells and observations. See the module docstring for why."""
+    info = extra_info or {}
+    if "final_answer_text" in info:
+        committed = info["final_answer_text"]
+        if committed is None or not str(committed).strip():
+            return None
+        return "\\boxed{" + str(committed).strip() + "}"
+    return _CELL_OR_OBSERVATION.sub(" ", solution)
+
+
 @register_reward("key_step")
 class KeyStepReward:
     """SCoRe-B key-step reward; see the module docstring for the schema and the matcher switch."""
@@ -191,7 +218,11 @@ class KeyStepReward:
     async def __call__(self, solution: str, ground_truth: Any, extra_info: dict[str, Any]) -> RewardResult:
         start = time.perf_counter()
         teacher, mistake = _required(extra_info, "teacher_step"), _required(extra_info, "student_mistake_step")
-        answer = await self.answer(solution, ground_truth, extra_info)
+        answer_text = committed_answer_text(solution, extra_info)
+        if answer_text is None:
+            answer = RewardResult(score=0.0, extra={"answer": None, "answer_found": 0.0, "reason": "no_final_answer"})
+        else:
+            answer = await self.answer(answer_text, ground_truth, extra_info)
         extra: dict[str, Any] = {
             "answer": answer.extra.get("answer"),
             "answer_found": answer.extra.get("answer_found", 0.0),

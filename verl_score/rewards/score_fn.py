@@ -29,7 +29,10 @@ response token) and EVERY key goes to ``reward_extra_info``. Hence the output sh
 Keys: ``score`` (the final attempt's reward), ``acc`` (final attempt fully correct: verl's core validation
 metric), ``reward_failed`` (1 if any attempt's check failed: judge down, sandbox broken, verify timeout; counted,
 never a silent 0), ``answer_found`` (final attempt), and with ``extra_info["attempt_texts"]`` (K attempts from the
-two-attempt agent loop) ``score_t1..score_tK`` and ``acc_t1..acc_tK``.
+two-attempt agent loop) ``score_t1..score_tK``, ``acc_t1..acc_tK``, ``failed_t1..failed_tK`` (that attempt's check
+failed: the trainer gives the whole episode zero advantage and leaves it out of its group's statistics) and the
+one-hot ``guidance_t2_{static,smart,smart_rejected,smart_failed,other}`` (where the instruction before attempt 2
+came from, from the loop's ``extra_fields["guidance"]``; validation splits attempt-2 accuracy by it).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import json
 import threading
 from typing import Any, Mapping, Sequence
 
+from verl_score.metrics import GUIDANCE_BUCKETS, guidance_bucket
 from verl_score.rewards.base import RewardModule, RewardResult
 from verl_score.rewards.registry import build_reward
 
@@ -59,7 +63,8 @@ async def compute_score(
         reward_kwargs.pop(injected, None)
     extra_info = dict(extra_info or {})
     results = await score_attempts(data_source, solution_str, ground_truth, extra_info, **reward_kwargs)
-    return summarize(results, per_attempt="attempt_texts" in extra_info and extra_info["attempt_texts"] is not None)
+    per_attempt = "attempt_texts" in extra_info and extra_info["attempt_texts"] is not None
+    return summarize(results, per_attempt=per_attempt, guidance=extra_info.get("guidance"))
 
 
 async def score_attempts(
@@ -77,8 +82,10 @@ async def score_attempts(
     return list(await asyncio.gather(*(module(text, ground_truth, extra_info) for text in texts)))
 
 
-def summarize(results: Sequence[RewardResult], per_attempt: bool) -> dict[str, float]:
-    """The fixed, numbers-only dict verl stores (see the module docstring)."""
+def summarize(results: Sequence[RewardResult], per_attempt: bool, guidance: Any = None) -> dict[str, float]:
+    """The fixed, numbers-only dict verl stores (see the module docstring).
+
+    ``guidance``: the loop's per-instruction-turn sources (``extra_fields["guidance"]``); None = static."""
     final = results[-1]
     out = {
         "score": float(final.score),
@@ -91,6 +98,12 @@ def summarize(results: Sequence[RewardResult], per_attempt: bool) -> dict[str, f
         for k, r in enumerate(results, start=1):
             out[f"score_t{k}"] = float(r.score)
             out[f"acc_t{k}"] = _correct(r)
+            out[f"failed_t{k}"] = float(bool(r.failed))
+        if len(results) >= 2:
+            first = list(guidance)[0] if guidance is not None and len(guidance) else "static"
+            bucket = guidance_bucket(first)
+            for b in GUIDANCE_BUCKETS:
+                out[f"guidance_t2_{b}"] = float(b == bucket)
     return out
 
 

@@ -45,12 +45,16 @@ __all__ = [
 ]
 
 # After hrl-reasoning's correction prompt ("analyze the solution for errors ... write a brief, helpful
-# instruction ... DO NOT include ANY SOLUTION"), tightened with the leakage rules the filter enforces.
+# instruction ... DO NOT include ANY SOLUTION"), tightened with the leakage rules the filter enforces: no answer, no
+# solution, and no verdict (a "correct" / "no changes needed" would make attempt 2 verifier-assisted correction).
 GUIDE_SYSTEM = (
     "You are a teacher reviewing a student's attempt at a problem. Analyze the solution for errors in reasoning, "
     "arithmetic or understanding of the question. Then write a brief, helpful instruction (one to three sentences) "
     "that tells the student what to re-check or reconsider. DO NOT include ANY SOLUTION: do not state the final "
-    "answer, do not compute intermediate results, do not write equations or code."
+    "answer, do not compute intermediate results, do not write equations or code. NEVER give a verdict: do not say "
+    "whether the solution is correct or incorrect, right or wrong, that it has or has no mistakes, or that changes "
+    "are or are not needed -- even if it looks right to you. Always phrase your instruction as something specific "
+    "to re-check (a step, a quantity, an assumption), for example: \"Re-check how you counted the days in step 2.\""
 )
 GUIDE_USER = "Problem:\n{problem}\n\nStudent's solution:\n{attempt}\n\nYour brief instruction to the student:"
 DEFAULT_TEMPLATE = "{static}\nSuggestive Correction: {hint}"

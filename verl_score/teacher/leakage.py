@@ -6,6 +6,11 @@ nothing in hrl-reasoning stops this). The rules, each with a reason name used in
 
 * ``empty``: nothing usable.
 * ``final_answer``: ``\\boxed{}``/``\\fbox{}``, ``####``, "final answer", "the answer is/should be/equals ...".
+* ``verdict``: a correctness verdict on the attempt, positive or negative, in any phrasing we could think of
+  ("your solution is correct", "that's not right", "looks good", "well done", "no changes are needed", "there is
+  a mistake", "you made an error", "mistake-free", ✓ …). A guide that says "correct" turns attempt 2 into
+  verifier-assisted correction (keep / change), which SCoRe's intrinsic self-correction must not receive. Pointing
+  at what to re-check ("re-check step 2", "check whether the sign in step 3 is right") is the method and passes.
 * ``full_solution_code``: a fenced code block (a hint is prose, not a program).
 * ``full_solution_length``: longer than ``max_chars`` (a brief instruction is a few sentences).
 * ``full_solution_equations``: ``max_equations`` or more equations (worked arithmetic is a solution).
@@ -35,6 +40,7 @@ __all__ = ["LeakVerdict", "LeakageConfig", "LeakageFilter", "numeric_value"]
 REASONS = (
     "empty",
     "final_answer",
+    "verdict",
     "full_solution_code",
     "full_solution_length",
     "full_solution_equations",
@@ -81,6 +87,69 @@ _FINAL_PATTERNS = [
         re.IGNORECASE,
     ),
 ]
+_V = (
+    r"(?:correct(?:ly)?|incorrect(?:ly)?|right|wrong|accurate|inaccurate|flawless|perfect|valid|invalid|fine|good|"
+    r"great|ok(?:ay)?|sound|spot[- ]on|error[- ]free|mistake[- ]free|faultless|impeccable|mistaken|true|false|"
+    r"on (?:the right )?track|off track|in order|as expected)"
+)
+_COPULA = (
+    r"(?:is|are|was|were|(?:looks?|seems?|appears?)(?:\s+to(?:\s+me)?(?:\s+be)?)?|reads?|"
+    r"(?:is|are|was|were|does|do)n['’]t(?:\s+look|\s+seem)?|['’]s|['’]re)"
+)
+_ERR = r"(?:errors?|mistakes?|issues?|problems?|flaws?|slips?|bugs?|miscalculations?|inaccurac(?:y|ies))"
+_VERDICT_PATTERNS = [
+    # "<your answer / it / everything ...> is / looks / isn't (entirely) correct / right / wrong ..."
+    re.compile(
+        rf"\b(?:your|the|this|that|it|everything|all|both|each|every|these|those|you)\b[^.!?\n]{{0,50}}?"
+        rf"(?:\s|\b){_COPULA}\s+(?:not\s+)?(?:(?:all|quite|entirely|completely|totally|absolutely|perfectly|"
+        rf"fully|mostly|essentially|basically|clearly|definitely|indeed|already|still|so|very|just)\s+)*{_V}\b",
+        re.IGNORECASE,
+    ),
+    # "you are right", "you got it (right)", "you nailed it"
+    re.compile(
+        rf"\byou(?:['’]re|\s+are|\s+were)\s+(?:not\s+)?(?:(?:quite|absolutely|entirely)\s+)?{_V}\b"
+        r"|\byou\s+(?:got|have\s+got|nailed|solved)\s+(?:it|this|that|the\s+(?:answer|problem|question))"
+        r"(?:\s+(?:right|wrong|correct(?:ly)?|incorrect(?:ly)?))?\b",
+        re.IGNORECASE,
+    ),
+    # interjections: "Correct!", "Wrong.", "Well done", "Good job", "Nice work", "Exactly right", "Not quite."
+    re.compile(
+        r"(?:^|[.!?;:]\s*|\n\s*)(?:correct|incorrect|right|wrong|exactly|perfect|excellent|bingo|yes|no|nope|"
+        r"not\s+quite|spot\s+on)\s*(?:[!.,;:]|$)"
+        r"|\b(?:well\s+done|good\s+(?:job|work)|great\s+(?:job|work)|nice\s+(?:job|work)|excellent\s+work|"
+        r"congratulations|good\s+answer)\b",
+        re.IGNORECASE,
+    ),
+    # "no changes are needed", "nothing to fix", "keep your answer", "don't change anything"
+    re.compile(
+        r"\bno\s+(?:further\s+)?(?:changes?|corrections?|revisions?|fixes|edits?|modifications?)\b"
+        r"|\bnothing\s+(?:needs\s+to\s+(?:be\s+)?|to\s+|is\s+|was\s+)?(?:change|fix|correct|revise|wrong|"
+        r"incorrect|missing)"
+        r"|\b(?:keep|leave|stick\s+with|stand\s+by)\s+(?:your|the|this)\s+(?:final\s+)?(?:answer|solution|"
+        r"result|work)(?:\s+(?:as\s+(?:it\s+)?is|unchanged|the\s+same))?"
+        r"|\b(?:do\s+not|don['’]t|no\s+need\s+to|needn['’]t)\s+(?:change|revise|fix|modify|correct)\b"
+        r"|\bas\s+(?:it\s+)?(?:is|was\s+written)\b",
+        re.IGNORECASE,
+    ),
+    # "there is no error", "there is a mistake", "you made an error", "contains a mistake", "without errors"
+    re.compile(
+        rf"\bthere\s+(?:is|are|was|were|['’]s)\s+(?:no|not\s+(?:a|any)|an?|one|some|several|two|a\s+few|"
+        rf"(?:an?\s+)?(?:small|minor|major|big|critical|subtle|clear|slight|arithmetic|calculation|sign|"
+        rf"computational|logical|conceptual)(?:\s+\w+)?)\s+{_ERR}"
+        rf"|\b(?:you|it|this|that|your\s+\w+)\s+(?:have\s+|has\s+)?(?:made|make|makes|contains?|has|have|had)"
+        rf"\s+(?:no|an?|one|some|several|a\s+few|(?:an?\s+)?(?:small|minor|major|slight|subtle|arithmetic|"
+        rf"calculation|sign|logical)(?:\s+\w+)?)\s+{_ERR}"
+        rf"|\b(?:free\s+(?:of|from)|without\s+(?:any\s+)?|no\s+){_ERR}\b",
+        re.IGNORECASE,
+    ),
+    re.compile(r"[✓✔✗✘❌✅]|\b(?:checks?|checked)\s+out\b|\bholds?\s+up\b|\bstands?\s+correct", re.IGNORECASE),
+]
+#: a verdict word inside a re-check instruction ("check whether the sign is right") is not a verdict
+_RECHECK_CUE = re.compile(
+    r"\b(?:whether|if|check|verify|confirm|make\s+sure|ensure|ask\s+yourself|double[- ]check|re-?check|"
+    r"see\s+if|test|determine)\b",
+    re.IGNORECASE,
+)
 _FENCE = re.compile(r"```")
 _EQUATION = re.compile(r"(?<![=<>!])=(?!=)")
 _LISTED = re.compile(r"^\s*(?:step\s*\d+\s*[:.)-]|\d+\s*[.)]\s)", re.IGNORECASE | re.MULTILINE)
@@ -167,6 +236,9 @@ class LeakageFilter:
         cfg = self.config
         if not isinstance(text, str) or not text.strip():
             return LeakVerdict(False, "empty")
+        verdict = _find_verdict(text)  # before final_answer: "your answer is correct" is a verdict, not an answer
+        if verdict is not None:
+            return LeakVerdict(False, "verdict", verdict)
         for pat in _FINAL_PATTERNS:
             m = pat.search(text)
             if m:
@@ -222,6 +294,23 @@ class LeakageFilter:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+
+
+def _find_verdict(text: str) -> str | None:
+    """The first correctness verdict in ``text`` (see the module docstring), or None.
+
+    A match is forgiven only when its own clause asks the student to check something ("check whether ... is
+    correct", "make sure the total is right"): that is a re-check instruction, not a verdict. The "no changes" and
+    "there is a mistake" families are never forgiven ("check nothing: no changes are needed" is still a verdict).
+    """
+    for i, pat in enumerate(_VERDICT_PATTERNS):
+        for m in pat.finditer(text):
+            if i == 0:
+                clause_start = max(text.rfind(c, 0, m.start()) for c in ".!?;\n") + 1
+                if _RECHECK_CUE.search(text[clause_start : m.end()]):
+                    continue
+            return _around(text, m.start())
+    return None
 
 
 def _around(text: str, pos: int, width: int = 40) -> str:

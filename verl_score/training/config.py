@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ScheduleConfig", "ScoreConfig", "ShapingConfig", "UNBIASED_KL_GRAD_TYPES"]
+__all__ = ["RewardFailureConfig", "ScheduleConfig", "ScoreConfig", "ShapingConfig", "UNBIASED_KL_GRAD_TYPES"]
 
 #: verl ``kl_penalty`` types whose per-token *gradient*, on tokens sampled from π, is an unbiased estimate of
 #: ∇ KL(π‖π_ref): k2 ("mse") and any "+" type (value of k1/k3, gradient of k2 through verl's straight-through).
@@ -38,7 +38,11 @@ def _from_mapping(cls, data: Mapping[str, Any] | None, path: str):
         if f.name not in data:
             continue
         value = data[f.name]
-        sub = {"schedule": ScheduleConfig, "shaping": ShapingConfig}.get(f.name) if cls is ScoreConfig else None
+        sub = (
+            {"schedule": ScheduleConfig, "shaping": ShapingConfig, "reward_failure": RewardFailureConfig}.get(f.name)
+            if cls is ScoreConfig
+            else None
+        )
         kwargs[f.name] = _from_mapping(sub, value, f"{path}.{f.name}") if sub is not None else value
     return cls(**kwargs)
 
@@ -74,6 +78,37 @@ class ShapingConfig:
     alpha: float = 10.0
     flip_bonus: float = 1.0
 
+    @property
+    def active(self) -> bool:
+        """True when the configured shaping can change attempt k's reward (what a std normalisation would undo)."""
+        if self.name == "none":
+            return False
+        if self.name == "progress":
+            return self.alpha != 0
+        if self.name == "flip_bonus":
+            return self.flip_bonus != 0
+        return True  # a user-registered shaping: assume it matters
+
+
+@dataclass(frozen=True)
+class RewardFailureConfig:
+    """When failed reward checks stop the run (``score.reward_failure``).
+
+    An episode with a failed attempt check (verify timeout, sandbox down, judge error) is excluded from training and
+    counted; the run stops once more than ``max_rate`` of the last ``window`` episodes were excluded (after at least
+    ``min_episodes``) — like the judge's own monitor, so a broken verifier cannot silently empty every batch.
+    """
+
+    max_rate: float = 0.1
+    window: int = 512
+    min_episodes: int = 32
+
+    def __post_init__(self):
+        if not 0.0 <= self.max_rate <= 1.0:
+            raise ValueError(f"score.reward_failure.max_rate must be in [0, 1], got {self.max_rate}")
+        if self.window < 1 or self.min_episodes < 1 or self.min_episodes > self.window:
+            raise ValueError("score.reward_failure needs 1 <= min_episodes <= window")
+
 
 @dataclass(frozen=True)
 class ScoreConfig:
@@ -91,6 +126,11 @@ class ScoreConfig:
     correct_threshold: float = 1.0
     # Refuse kl_loss_type values whose gradient is not an unbiased ∇KL(π‖π_ref) (k1, k3, low_var_kl without '+').
     require_unbiased_kl_grad: bool = True
+    # Opt-in for an estimator that divides attempt k's advantage by a group/batch std (GRPO with
+    # norm_adv_by_std_in_grpo, GAE's whitening) while shaping is on: that normalisation largely cancels α
+    # (see docs/design.md "What each estimator does to α"). False = such a config is refused at start-up.
+    allow_std_normalised_shaping: bool = False
+    reward_failure: RewardFailureConfig = field(default_factory=RewardFailureConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     shaping: ShapingConfig = field(default_factory=ShapingConfig)
 

@@ -30,6 +30,7 @@ from verl_score.training.shaping import get_shaping_fn
 __all__ = [
     "SCORE_ADV_ESTIMATORS",
     "attempt_masks",
+    "check_shaping_survives",
     "compute_score_advantages",
     "get_score_adv_estimator",
     "place_outcome_rewards",
@@ -41,22 +42,61 @@ __all__ = [
 #:    norm_adv_by_std_in_grpo, algo_config) -> (advantages [B,T], returns [B,T])
 ScoreAdvFn = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 SCORE_ADV_ESTIMATORS: dict[str, ScoreAdvFn] = {}
+#: name -> fn(norm_adv_by_std_in_grpo) -> True when the estimator divides attempt k's advantage by a std of the
+#: (shaped) rewards of other samples. Such a division is scale-invariant, so it undoes most of α (see
+#: :func:`check_shaping_survives`).
+STD_NORMALISING: dict[str, Callable[[bool], bool]] = {}
 
 
-def register_score_adv_est(name: str) -> Callable[[ScoreAdvFn], ScoreAdvFn]:
+def register_score_adv_est(
+    name: str, divides_by_std: Callable[[bool], bool] = lambda norm_adv_by_std_in_grpo: False
+) -> Callable[[ScoreAdvFn], ScoreAdvFn]:
     """Register a per-attempt advantage estimator (our analogue of verl's ``register_adv_est``).
 
     verl's own estimators cannot be used directly: the v1 trainer hands them only ``rm_scores`` (one scalar per
     trajectory) and ``response_mask``, never the per-attempt rewards or the attempt index.
+
+    ``divides_by_std(norm_adv_by_std_in_grpo)`` declares whether the estimator normalises by a std of the rewards
+    (then shaping needs ``score.allow_std_normalised_shaping``).
     """
 
     def decorator(fn: ScoreAdvFn) -> ScoreAdvFn:
         if name in SCORE_ADV_ESTIMATORS and SCORE_ADV_ESTIMATORS[name] is not fn:
             raise ValueError(f"score advantage estimator {name!r} is already registered")
         SCORE_ADV_ESTIMATORS[name] = fn
+        STD_NORMALISING[name] = divides_by_std
         return fn
 
     return decorator
+
+
+def check_shaping_survives(cfg: ScoreConfig, estimator: str, norm_adv_by_std_in_grpo: bool = True) -> None:
+    """Refuse, at start-up, an estimator whose std normalisation cancels the Stage II shaping.
+
+    Why: per attempt, (r̂_2 − mean) / std is invariant to affine maps of r̂_2. With r1 equal across a group (all
+    first attempts wrong, or all right — the common case), r̂_2 = (1+α)·r2 − α·r1 is affine in r2 and normalises to
+    exactly the unshaped advantage; with r1 mixed, the −α·r1 spread inflates the std and shrinks the r2 signal. A
+    run would look healthy and train without the paper's bonus. ``score.allow_std_normalised_shaping=true`` keeps
+    such a config on purpose.
+    """
+    get_shaping_fn(cfg.shaping.name)  # an unknown shaping name fails here, at start-up
+    if not cfg.shaping.active or cfg.allow_std_normalised_shaping:
+        return
+    if estimator in STD_NORMALISING and STD_NORMALISING[estimator](bool(norm_adv_by_std_in_grpo)):
+        what = (
+            "GRPO with algorithm.norm_adv_by_std_in_grpo=true divides"
+            if estimator == "grpo"
+            else f"estimator {estimator!r} divides"
+        )
+        raise ValueError(
+            f"score.adv_estimator / algorithm.adv_estimator={estimator!r} cancels the reward shaping "
+            f"(score.shaping.name={cfg.shaping.name!r}, alpha={cfg.shaping.alpha}, flip_bonus={cfg.shaping.flip_bonus}): "
+            f"{what} each attempt's advantage by a std of the shaped rewards, which undoes α. Fix: use "
+            "score.adv_estimator=rloo (the default) or reinforce"
+            + (", or algorithm.norm_adv_by_std_in_grpo=false" if estimator == "grpo" else "")
+            + ", or score.shaping.name=none; to keep this combination on purpose set "
+            "score.allow_std_normalised_shaping=true"
+        )
 
 
 def get_score_adv_estimator(name: str) -> ScoreAdvFn:
@@ -144,7 +184,7 @@ def _per_attempt_outcome(
     return adv, adv.clone()
 
 
-@register_score_adv_est("grpo")
+@register_score_adv_est("grpo", divides_by_std=lambda norm_adv_by_std_in_grpo: norm_adv_by_std_in_grpo)
 def grpo_per_attempt(
     rewards: torch.Tensor,
     attempt_index: torch.Tensor,
@@ -221,7 +261,14 @@ def reinforce_per_attempt(
     return _per_attempt_outcome(lambda r: r, rewards, attempt_index, response_mask)
 
 
-@register_score_adv_est("gae")
+@register_score_adv_est("gae_unwhitened")
+def gae_unwhitened_per_attempt(rewards, attempt_index, response_mask, index, **kwargs):
+    """:func:`gae_per_attempt` without verl's whitening: A = returns − values (the raw per-attempt GAE), so the
+    critic's baseline is subtracted but nothing divides by a std and the shaping's scale survives."""
+    return gae_per_attempt(rewards, attempt_index, response_mask, index, whiten=False, **kwargs)
+
+
+@register_score_adv_est("gae", divides_by_std=lambda norm_adv_by_std_in_grpo: True)  # verl whitens GAE
 def gae_per_attempt(
     rewards: torch.Tensor,
     attempt_index: torch.Tensor,
@@ -231,6 +278,7 @@ def gae_per_attempt(
     values: torch.Tensor | None = None,
     gamma: float = 1.0,
     lam: float = 1.0,
+    whiten: bool = True,
     **_: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """PPO's GAE with a critic, run separately on each attempt's tokens (γ = 0 across the boundary).
@@ -264,6 +312,8 @@ def gae_per_attempt(
             gamma=gamma,
             lam=lam,
         )
+        if not whiten:  # verl returns whitened advantages and returns = raw advantages + values
+            adv_k = ret_k - values.float()
         adv = adv + adv_k * mask_k
         ret = ret + ret_k * mask_k
     return adv, ret
@@ -283,11 +333,17 @@ def compute_score_advantages(
     lam: float = 1.0,
     norm_adv_by_std_in_grpo: bool = True,
     algo_config: Any = None,
+    valid: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Raw per-attempt rewards → shaped rewards → per-attempt advantages, for one stage.
 
     Stage I (paper Eq. 3) gives attempt 1 **no reward**: its advantages are zeroed (its only training signal is the
     β2 KL in the loss), so even a plain PG loss could not push attempt 1 towards reward.
+
+    ``valid`` (``[B]`` bool, default all True) drops episodes whose reward check failed: they are left out of
+    every group / batch statistic (the estimator never sees them) and get advantage 0 on all their tokens (returns =
+    their own values, so a critic is not pulled towards a fake 0). A failed r1 next to a correct r2 would otherwise
+    earn the full +α flip bonus.
 
     Args:
         raw_rewards: ``[B, K]`` raw ``score_t1 … score_tK``.
@@ -303,17 +359,26 @@ def compute_score_advantages(
         raise ValueError(f"raw_rewards must be [B, K], got {tuple(raw_rewards.shape)}")
     shaped = shape_attempt_rewards(raw_rewards, stage, cfg)
     fn = get_score_adv_estimator(estimator)
-    adv, ret = fn(
-        shaped,
-        attempt_index,
-        response_mask,
-        index,
-        values=values,
-        gamma=gamma,
-        lam=lam,
-        norm_adv_by_std_in_grpo=norm_adv_by_std_in_grpo,
-        algo_config=algo_config,
-    )
+    n_rows = raw_rewards.shape[0]
+    keep = torch.ones(n_rows, dtype=torch.bool) if valid is None else valid.to(torch.bool).cpu()
+    if keep.shape != (n_rows,):
+        raise ValueError(f"valid must be [B]={n_rows}, got {tuple(keep.shape)}")
+    adv = torch.zeros(response_mask.shape, dtype=torch.float32, device=response_mask.device)
+    ret = values.float() * response_mask if values is not None else torch.zeros_like(adv)
+    if keep.any():
+        rows = torch.nonzero(keep).squeeze(1)
+        adv_k, ret_k = fn(
+            shaped[rows],
+            attempt_index[rows],
+            response_mask[rows],
+            np.asarray(index)[rows.numpy()],
+            values=values[rows] if values is not None else None,
+            gamma=gamma,
+            lam=lam,
+            norm_adv_by_std_in_grpo=norm_adv_by_std_in_grpo,
+            algo_config=algo_config,
+        )
+        adv[rows], ret[rows] = adv_k.to(adv.dtype), ret_k.to(ret.dtype)
     if stage == STAGE_I:
         first = attempt_masks(attempt_index, response_mask, 1)[0]
         adv = adv.masked_fill(first, 0.0)

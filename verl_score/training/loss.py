@@ -8,7 +8,8 @@ Paper objectives (Kumar et al. 2024), written as a loss to minimise over one min
 * PG is verl's registered policy loss (``actor.policy_loss.loss_mode``, default ``vanilla`` = PPO-clip; with one
   epoch on fresh samples the ratio is 1 and it is exactly on-policy REINFORCE, the paper's optimiser).
   A_k comes from :mod:`verl_score.training.credit` (attempt-k tokens see only r̂_k, γ = 0).
-* KL is KL(π‖π_ref) per token, ``core_algos.kl_penalty(log_prob, ref_log_prob, actor.kl_loss_type)`` on
+* KL is KL(π‖π_ref) per token (a per-token surrogate of the paper's sequence-level KL on y1: the sequence-level
+  score-function terms are dropped, as in verl's own KL loss; see docs/design.md), ``core_algos.kl_penalty(log_prob, ref_log_prob, actor.kl_loss_type)`` on
   differentiable ``log_prob`` (never ``.item()``), so it carries gradient. Use a type whose gradient is unbiased
   for ∇KL(π‖π_ref) (``low_var_kl+``, ``k3+``, ``k2``): see :data:`~verl_score.training.config.UNBIASED_KL_GRAD_TYPES`.
 * β1 = ``actor.kl_loss_coef`` (verl's own knob, ``use_kl_loss=True`` keeps the ref model); β2 = ``score.beta2``.

@@ -36,9 +36,22 @@ from verl.trainer.ppo.v1 import PPOTrainerSync, register_trainer
 from verl.utils.config import omega_conf_to_dataclass
 from verl.workers.utils.padding import response_to_nested
 
-from verl_score.metrics import attempt_scores_from_reward_info, metrics_from_extra_fields, self_correction_metrics
+from verl_score.llm.failure_monitor import FailureRateExceeded, FailureRateMonitor, MonitorConfig
+from verl_score.metrics import (
+    attempt_failed_from_reward_info,
+    attempt_scores_from_reward_info,
+    guidance_split_metrics,
+    metrics_from_extra_fields,
+    self_correction_metrics,
+    val_guidance_sources,
+)
 from verl_score.training.config import ScoreConfig
-from verl_score.training.credit import SCORE_ADV_ESTIMATORS, attempt_masks, compute_score_advantages
+from verl_score.training.credit import (
+    SCORE_ADV_ESTIMATORS,
+    attempt_masks,
+    check_shaping_survives,
+    compute_score_advantages,
+)
 from verl_score.training.loss import ATTEMPT_INDEX_KEY, STAGE_KEY, check_loss_config, score_loss
 from verl_score.training.schedule import stage_at
 
@@ -59,8 +72,10 @@ def resolve_estimator(score_cfg: ScoreConfig, algorithm_adv_estimator: str) -> s
             f"advantage estimator {name!r} has no per-attempt (γ = 0) SCoRe form; use one of "
             f"{sorted(SCORE_ADV_ESTIMATORS)} via score.adv_estimator or algorithm.adv_estimator"
         )
-    if name == "gae" and str(algorithm_adv_estimator) != "gae":
-        raise ValueError("score.adv_estimator=gae needs algorithm.adv_estimator=gae (that is what builds the critic)")
+    if name.startswith("gae") and str(algorithm_adv_estimator) != "gae":
+        raise ValueError(
+            f"score.adv_estimator={name} needs algorithm.adv_estimator=gae (that is what builds the critic)"
+        )
     return name
 
 
@@ -91,6 +106,9 @@ class ScoreTrainerSync(PPOTrainerSync):
         super().__init__(config)
         self.score_cfg = ScoreConfig.from_config(config.get("score", None))
         self.score_estimator = resolve_estimator(self.score_cfg, config.algorithm.adv_estimator)
+        check_shaping_survives(
+            self.score_cfg, self.score_estimator, config.algorithm.get("norm_adv_by_std_in_grpo", True)
+        )
         if config.algorithm.use_kl_in_reward:
             raise ValueError(
                 "SCoRe puts its KL terms in the loss (β1 on all tokens, β2 on attempt 1 in Stage I); "
@@ -163,13 +181,26 @@ class ScoreTrainerSync(PPOTrainerSync):
         extra_fields = _as_list(data["extra_fields"])
         uids = np.array(_as_list(data["uid"]), dtype=object)
         raw = torch.zeros((n_rows, k_att), dtype=torch.float32)
+        failed = torch.zeros((n_rows, k_att), dtype=torch.bool)
         for i, ef in enumerate(extra_fields):
             if is_padding[i]:
                 continue
-            scores = attempt_scores_from_reward_info((ef or {}).get("reward_extra_info") or {})
-            if len(scores) < k_att:
-                raise ValueError(f"{batch.keys[i]}: {len(scores)} per-attempt scores, score.num_attempts={k_att}")
-            raw[i] = torch.tensor(scores[:k_att])
+            info = (ef or {}).get("reward_extra_info") or {}
+            scores = attempt_scores_from_reward_info(info)
+            if len(scores) != k_att:
+                raise ValueError(
+                    f"{batch.keys[i]}: {len(scores)} per-attempt scores but score.num_attempts={k_att}; an episode "
+                    "must have exactly score.num_attempts attempts (set the agent loop's num_attempts and "
+                    "score.num_attempts to the same K)"
+                )
+            raw[i] = torch.tensor(scores)
+            failed[i] = torch.tensor(attempt_failed_from_reward_info(info, k_att))
+        if attempt_index.numel() and int(attempt_index.max()) > k_att:
+            raise ValueError(
+                f"attempt_index reaches {int(attempt_index.max())} > score.num_attempts={k_att}: tokens of extra "
+                "attempts would keep their loss mask and KL with no advantage; make the agent loop's num_attempts "
+                "equal score.num_attempts"
+            )
 
         # verl's rollout correction (IS weights / rejection) exactly as PPOTrainer._compute_advantage does it.
         rc_cfg = self.config.algorithm.get("rollout_correction", None)
@@ -199,6 +230,7 @@ class ScoreTrainerSync(PPOTrainerSync):
         adv = torch.zeros((n_rows, width), dtype=torch.float32)
         ret = torch.zeros_like(adv)
         shaped = raw.clone()
+        excluded = failed.any(dim=1) & torch.as_tensor(~is_padding)
         if len(real):
             sel = torch.as_tensor(real)
             adv_r, ret_r, shaped_r = compute_score_advantages(
@@ -214,6 +246,7 @@ class ScoreTrainerSync(PPOTrainerSync):
                 lam=self.config.algorithm.lam,
                 norm_adv_by_std_in_grpo=self.config.algorithm.get("norm_adv_by_std_in_grpo", True),
                 algo_config=self.config.algorithm,
+                valid=~excluded[sel],
             )
             adv[sel], ret[sel], shaped[sel] = adv_r, ret_r, shaped_r
 
@@ -222,17 +255,48 @@ class ScoreTrainerSync(PPOTrainerSync):
             {k: response_to_nested(v, response_mask_nested) for k, v in write_back.items()}, batch_size=n_rows
         )
         batch = tq.kv_batch_put(keys=batch.keys, partition_id=batch.partition_id, fields=output)
+        if excluded.any():
+            logger.warning(
+                "SCoRe: %d/%d episodes had a failed reward check; they get zero advantage and are left out of the "
+                "group statistics",
+                int(excluded.sum()),
+                len(real),
+            )
+        self._record_reward_failures([not bool(excluded[i]) for i in real])
 
         # step metrics: stage, per-attempt rewards (raw and shaped), per-attempt token counts
         metrics["score/stage"] = float(self.score_stage)
         if len(real):
             sel = torch.as_tensor(real)
             masks = attempt_masks(attempt_index[sel], response_mask[sel], k_att)
+            metrics["score/reward_failed_rate"] = failed[sel].any(dim=1).float().mean().item()
+            metrics["score/excluded_episodes"] = float(excluded.sum().item())
             for k in range(k_att):
+                metrics[f"score/reward_failed_rate_t{k + 1}"] = failed[sel, k].float().mean().item()
                 metrics[f"score/reward_t{k + 1}/mean"] = raw[sel, k].mean().item()
                 metrics[f"score/shaped_reward_t{k + 1}/mean"] = shaped[sel, k].mean().item()
                 metrics[f"score/attempt{k + 1}_tokens/mean"] = masks[k].sum(dim=1).float().mean().item()
         return batch
+
+    def _record_reward_failures(self, ok: list[bool]) -> None:
+        """Feed the episode outcomes to the failure monitor; stop the run past ``score.reward_failure.max_rate``."""
+        rf = self.score_cfg.reward_failure
+        monitor = getattr(self, "reward_failure_monitor", None)
+        if monitor is None:
+            monitor = self.reward_failure_monitor = FailureRateMonitor(
+                "score.reward_failure", MonitorConfig(threshold=rf.max_rate, window=rf.window, min_calls=rf.min_episodes)
+            )
+        try:
+            for flag in ok:
+                monitor.record(flag, kind="reward_failed")
+        except FailureRateExceeded:
+            raise RuntimeError(
+                f"SCoRe: {monitor.rate():.1%} of the last episodes had a failed reward check "
+                f"(math-verify timeout/error, sandbox failure, judge error), above score.reward_failure.max_rate="
+                f"{rf.max_rate} (window {rf.window}, after {rf.min_episodes} episodes). Those episodes train nothing; "
+                "stopping instead of training on what is left. Fix the verifier (see reward_extra_info "
+                "failed_t1…failed_tK), or raise score.reward_failure.max_rate."
+            ) from None
 
     # ------------------------------------------------------------------ metrics
     def _compute_metrics(self, batch: KVBatchMeta, metrics, timing_raw, global_steps, epoch):
@@ -254,10 +318,13 @@ class ScoreTrainerSync(PPOTrainerSync):
         metric_dict = super()._val_metrics_update(
             data_sources, sample_uids, reward_extra_infos_dict, sample_turns, expected_acc_counts=expected_acc_counts
         )
+        k_att = self.score_cfg.num_attempts
         s1 = reward_extra_infos_dict.get("score_t1")
-        s2 = reward_extra_infos_dict.get(f"score_t{self.score_cfg.num_attempts}")
+        s2 = reward_extra_infos_dict.get("score_t2")  # Δ(t1, t2) is attempt 2 for any K
+        sk = reward_extra_infos_dict.get(f"score_t{k_att}")
         if not s1 or not s2:
             return metric_dict
+        sources = val_guidance_sources(reward_extra_infos_dict, len(s2))
         changed = reward_extra_infos_dict.get("answer_changed")
         by_source: dict[str, list[int]] = defaultdict(list)
         for i, ds in enumerate(data_sources):
@@ -273,5 +340,17 @@ class ScoreTrainerSync(PPOTrainerSync):
                 answer_changed=flags,
                 threshold=self.score_cfg.correct_threshold,
             )
+            if k_att > 2 and sk:
+                acc_k = float(np.mean([float(sk[i]) >= self.score_cfg.correct_threshold for i in idx]))
+                sc["acc@tK"] = acc_k
+                sc["delta_t1_tK"] = acc_k - sc["acc@t1"]
+            if sources is not None:
+                sc.update(
+                    guidance_split_metrics(
+                        [sources[i] for i in idx],
+                        [float(s2[i]) for i in idx],
+                        threshold=self.score_cfg.correct_threshold,
+                    )
+                )
             metric_dict.update({f"val-core/{ds}/score/{k}": v for k, v in sc.items()})
         return metric_dict
