@@ -161,7 +161,11 @@ def test_nested_braces_are_bounded(math_reward):
 
 def test_extraction_details():
     assert extract_math_answer("The final answer is $\\$18$. I hope it is correct.").answer == "\\$18"
-    assert extract_math_answer("The final answer is 12 apples. I hope it is correct.").answer == "12 apples"
+    # the span after an anchor is cut at its value: a unit or trailing clause never reaches math-verify's prose search
+    assert extract_math_answer("The final answer is 12 apples. I hope it is correct.").answer == "12"
+    assert extract_math_answer("The final answer is 20 cookies for all 3 trays.").answer == "20"
+    assert extract_math_answer("The answer is either 5 or 6.").answer == "5, 6"  # a hedge stays a set
+    assert extract_math_answer("\\boxed{7}. The final answer is correct.").answer == "7"  # no value: earlier anchor
     # boxes joined by "and" are ONE multi-part answer; a revision between them makes the later one win
     assert extract_math_answer("\\boxed{\\frac{1}{2}} and \\fbox{3}").answer == "\\frac{1}{2}, 3"
     assert extract_math_answer("\\boxed{\\frac{1}{2}}. Wait, no: \\fbox{3}").answer == "3"
