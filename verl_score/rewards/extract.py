@@ -191,7 +191,7 @@ def _first_value(span: str) -> tuple[str | None, str]:
     return value, span[len(value) :] if span.startswith(value) else span[end:]
 
 
-def _span_value(span: str) -> str | None:
+def _span_value(span: str, _depth: int = 0) -> str | None:
     """The answer an anchor's span states, or ``None`` when it states no value.
 
     The value is cut out and the rest of the clause dropped, never handed to math-verify as prose (which would take
@@ -199,10 +199,12 @@ def _span_value(span: str) -> str | None:
     "between 5 and 6", "$5$ and $6$") are kept together as a set: a hedge never equals a single gold, a multi-part
     answer equals a multi-part gold. A sentence ("The volume of the prism is 120") gives the value its verb states;
     a span with no value ("correct", "in dollars", "see above") is not an answer, so the anchor before it counts."""
+    if _depth > 8:  # "the answer is is is ...": bounded, whatever the text
+        return None
     span = _MARKDOWN.sub("", span).strip()
     correction = _NOT_BUT.match(span)
     if correction is not None:
-        return _span_value(span[correction.end() :])
+        return _span_value(span[correction.end() :], _depth + 1)
     if not span or _NOT_A_VALUE.match(span.lstrip("$ ")):
         return None
     lead = _LEAD.match(span)
@@ -211,7 +213,7 @@ def _span_value(span: str) -> str | None:
     if first is None:
         verb = _STATEMENT_VERB.search(body)
         if verb is not None:
-            return _span_value(body[verb.end() :])
+            return _span_value(body[verb.end() :], _depth + 1)
         if _WORD_ANSWER.fullmatch(span.strip(" .!")):
             return span.strip(" .!")
         # a sentence with a value but no verb to state it ("She has 12 apples left"): its first value
