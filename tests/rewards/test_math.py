@@ -141,6 +141,18 @@ def test_bound_includes_waiting_for_a_worker(short_deadline):
     time.sleep(1.5)
 
 
+def test_cold_start_is_not_charged_to_the_first_call():
+    """A worker's cold start (1-2 s of imports, several on a loaded box) begins at construction and is not charged to
+    the first call: a correct symbolic answer checked right away with a 1 s timeout is ``ok``, not ``verify_timeout``
+    (the first version answered ``verify_timeout`` here)."""
+    reward = build_reward("math", workers=1, timeout_s=1.0)
+    try:
+        result = reward.score("\\boxed{\\frac{10}{2}}", "5")
+        assert (result.score, result.extra["reason"], result.extra["fast_path"]) == (1.0, "ok", 0.0)
+    finally:
+        reward.pool.close()
+
+
 def test_huge_response_is_bounded(math_reward):
     start = time.perf_counter()
     result = score(math_reward, "x" * 1_000_000 + "\\boxed{1}", "1")
