@@ -9,6 +9,9 @@ is the answer" is math-verify's, see ``_math_worker.py``):
 * **several boxes that together form ONE answer** (``\\boxed{-2} \\quad\\text{and}\\quad \\boxed{1}``,
   ``\\boxed{1},\\boxed{2},\\boxed{3}``) are one answer, joined with commas (math-verify reads that as a set);
   two boxes with a revision between them ("Wait, no", a new attempt) are two answers and the later one wins;
+* **the value an anchor states, without its trailing clause**: "The final answer is 20 cookies for all 3 trays." is
+  20, "The answer is 6, not 5." is 6 (math-verify reads such a span as prose and takes its LAST number); an anchor
+  stating no value ("the final answer is correct") defers to the one before; a hedge ("either 5 or 6") is a set;
 * a bound on work for adversarial text (a 1 MB response, thousands of unclosed braces) before anything reaches sympy.
 """
 
