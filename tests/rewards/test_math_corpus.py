@@ -46,6 +46,14 @@ DISAGREEMENTS: dict[str, str] = {
                                            "takes the last number, the sentence states 76",
     "champ-P_Combinatorics_31-GPT-4": "[3] 'There are 120 possible ways the 8 dogs can divide the 3 cookies': plain "
                                       "takes the last number, the sentence states 120",
+    "rv-trail-paren": "[4] plain takes the last number of 'The answer is 20 (5 boxes of 4).'; the stated value is 20",
+    "rv-not-it-is": "[5] plain takes the rejected 5 of 'the answer is not 5, it is 6.'; the correction states 6",
+    "rv-two-parts": "[3] plain takes the first value of '3 apples and 2 oranges'; a two-part answer is not 3",
+    "rv-thousand-3": "[3] plain drops \\text{ thousand}; 3 thousand is 3000, not the gold 3",
+    "rv-thousand-3000": "[3] plain drops \\text{ thousand}; 3 thousand equals the gold 3000",
+    "rv-text-dollars": "[the symbol 28dollars] plain cannot read a number inside \\text; it is 28",
+    "rv-cm2": "[5*c*m**2] plain reads the unit as variables; 5 cm^2 is the GSM8K answer 5",
+    "rv-thin-space": "[235] plain mis-reads the thin-space thousands separator; 1\\,234 is 1234",
     "champ-P_Number-Theory_5-GPT-4": "[9376] the model lists eight numbers as the answer (a hedge, most of them "
                                      "wrong); plain takes the last one, a grader does not accept a list for one answer",
 }

@@ -80,4 +80,9 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (BrokenPipeError, KeyboardInterrupt):  # the pool closed our pipes (killed mid-start / shut down): quiet
+        import os
+
+        os._exit(0)

@@ -9,6 +9,9 @@ is the answer" is math-verify's, see ``_math_worker.py``):
 * **several boxes that together form ONE answer** (``\\boxed{-2} \\quad\\text{and}\\quad \\boxed{1}``,
   ``\\boxed{1},\\boxed{2},\\boxed{3}``) are one answer, joined with commas (math-verify reads that as a set);
   two boxes with a revision between them ("Wait, no", a new attempt) are two answers and the later one wins;
+* **the value an anchor states, without its trailing clause**: "The final answer is 20 cookies for all 3 trays." is
+  20, "The answer is 6, not 5." is 6 (math-verify reads such a span as prose and takes its LAST number); an anchor
+  stating no value ("the final answer is correct") defers to the one before; a hedge ("either 5 or 6") is a set;
 * a bound on work for adversarial text (a 1 MB response, thousands of unclosed braces) before anything reaches sympy.
 """
 
@@ -39,18 +42,46 @@ class Extracted:
 
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
-_FINAL = re.compile(r"final answer(?:\s+is\s*:?|\s*:)[ \t]*", re.IGNORECASE)  # "...is X", "Final Answer: X"
+# "...final answer is X", "Final Answer: X", "**Final Answer**: X", a heading "**Final Answer**" / "Final answer:" with
+# the value on the next non-blank line
+_FINAL = re.compile(
+    r"final answer(?:\s+is\b\s*:?|\**[ \t]*:|\**(?=[ \t]*\n))\**[ \t]*(?:\n\s*)?", re.IGNORECASE)
 # an unmarked final statement: "so the answer is 14.", "Answer: 14" (but not "the final answer is", matched above)
 _ANSWER_IS = re.compile(
     r"(?:(?<![A-Za-z])(?<!final )(?:the|my|our|correct) (?:correct |right )?answer"
     r"(?: to (?:the|this) (?:problem|question))?\s+(?:is|would be|should be|will be)\s*:?"
-    r"|^[ \t*#]*answer\s*:\**)[ \t]*",
+    r"|^[ \t*#]*answer\**\s*:\**)[ \t]*",
     re.IGNORECASE | re.MULTILINE,
 )
 # "...the answer is correct / not 5 / as follows": not a commitment to a value
 _NOT_A_VALUE = re.compile(
     r"(?:correct|right|wrong|incorrect|indeed|valid|reasonable|consistent|not\b|that\b|this\b|still\b|also\b"
-    r"|the same|as follows|below|above|given by|found|unknown|undefined)", re.IGNORECASE)
+    r"|the same|as follows|below|above|given by|found|unknown|undefined|verified|see\b|in\b|expressed|rounded"
+    r"|an? (?:integer|whole|positive|negative|real|rational|prime|even|odd)|plausible|sensible"
+    r"|confirmed|checked|accurate|obtained|shown|boxed|clear|obvious)", re.IGNORECASE)
+#: a word-only answer a grader accepts ("Final Answer: No"); any other span without a value is not an answer
+_WORD_ANSWER = re.compile(r"(?:yes|no|true|false|none)", re.IGNORECASE)
+_MARKDOWN = re.compile(r"\*\*|__|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")  # bold / italic markers, not 5*4
+# words that may open an answer span before its value ("either 5 or 6", "between 5 and 6": a hedge, see _span_value)
+_LEAD = re.compile(r"(?:either|both|between|exactly|approximately|about|equal to|=)\s+", re.IGNORECASE)
+# one token of a value: a latex command (its brace groups are taken whole by the scanner), an escape, a digit or
+# operator, spacing, a single-letter variable; a word of two or more letters ends the value
+_VALUE_TOKEN = re.compile(
+    r"\\[A-Za-z]+\*?|\\.|[0-9.,+\-*/^_=<>()\[\]|!':~$%€£\s−×÷·√π∞≤≥]"
+    r"|(?<![A-Za-z])[A-Za-z](?![A-Za-z])(?!\s+[A-Za-z]{2,})"
+)
+_HAS_VALUE = re.compile(r"[0-9]|\\[A-Za-z]|(?<![A-Za-z])[A-Za-z](?![A-Za-z])|[π∞√]")
+# "5 or 6", "$5$ and $6$", "3 apples and 2 oranges": the next part of a multi-part answer or a hedge (unit words
+# may follow each value; a verb after the next value makes it a new clause: "6, and 5 is wrong")
+_UNIT_WORDS = r"(?:\s+(?!(?:is|are|was|were|would|will|can|fails?|works?|gives?|does|do)\b)[A-Za-z]{2,}){0,3}"
+_JOIN_NEXT = re.compile(_UNIT_WORDS + r"\s*,?\s*(?:or|and)\s+", re.IGNORECASE)
+_SPAN_DONE = re.compile(_UNIT_WORDS + r"\s*(?:$|[.,;:!)])", re.IGNORECASE)
+# "not 5, it is 6": the value after the correction
+_NOT_BUT = re.compile(r"not\b[^.;]*?(?:\bit is|\bit's|\bbut|\brather)\s+", re.IGNORECASE)
+_STATEMENT_VERB = re.compile(r"\b(?:is|are|equals|was|be|would be|should be|will be)\s*:?\s+", re.IGNORECASE)
+# a closing clause of free-form text: "There are 5 red balls, so the total is 12." states its value after "so"
+_CLAUSE = re.compile(r",\s*(?:and )?(?:so|thus|hence|therefore|which means)\b|;\s*|\b(?:so|thus|hence|therefore)\b,?",
+                     re.IGNORECASE)
 _HASHES = re.compile(r"####[ \t]*([^\n]*)")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 # what may stand between two boxes of ONE answer: punctuation, "and"/"or", spacing, math delimiters, "x ="
@@ -96,35 +127,116 @@ def _balanced(text: str, open_idx: int, max_chars: int, max_depth: int) -> tuple
 
 
 def _sentence_span(text: str, start: int, max_chars: int) -> str | None:
-    """Answer after an anchor: ``$...$`` / ``\\(...\\)`` if it opens the span, else up to the sentence / line end."""
+    """The text after an anchor that may hold its answer: a display (``$$...$$``, ``\\[...\\]``) whole, else up to
+    the sentence / line end ("I hope it is correct" dropped). ``None`` when a ``\\boxed{}`` opens it (the boxed
+    candidate carries it) or a display is unclosed."""
     rest = text[start : start + max_chars + 64]
-    if rest.startswith("$$"):
-        close = rest.find("$$", 2)
-        return rest[2:close] if close != -1 else None
-    if rest.startswith("\\[") or rest.startswith("\\("):
-        close = rest.find("\\]" if rest[1] == "[" else "\\)", 2)
-        return rest[2:close] if close != -1 else None
-    first_line = rest.split("\n", 1)[0]
-    if rest.startswith("$") and first_line.count("$") - first_line.count("\\$") >= 2:
-        i = 1
-        while i < len(rest):
-            if rest[i] == "\\":
-                i += 2
-                continue
-            if rest[i] == "$":
-                after = rest[i + 1 :].split("\n", 1)[0]
-                tail = re.split(r"\.\s|\.$|\bI hope", after, maxsplit=1)[0]
-                # "$28$ dollars", "$5$ and $6$": keep what belongs to the answer on the same clause
-                if tail.strip() and not re.fullmatch(r"\s*[.,;:!]?\s*", tail):
-                    return rest[: i + 1] + tail.rstrip()
-                return rest[1:i]
-            i += 1
-        return None
+    if rest.startswith("$$") or rest.startswith("\\["):
+        close = rest.find("$$" if rest[0] == "$" else "\\]", 2)
+        return rest[: close + 2] if close != -1 else None
     if rest.startswith("\\boxed") or rest.startswith("\\fbox"):
-        return None  # the boxed candidate (a later position) carries it
+        return None
     line = rest.split("\n", 1)[0]
     line = re.split(r"\.\s+I hope|\.\s*$|\.\s+(?=[A-Z])|\s+I hope it is correct", line, maxsplit=1)[0]
     return line.strip() or None
+
+
+def _closing(text: str, start: int, delim: str) -> int:
+    """Index of the unescaped ``delim`` closing a math group opened before ``start`` (``-1``: unclosed)."""
+    i = start
+    while i < len(text):
+        if text.startswith(delim, i):
+            return i
+        i += 2 if text[i] == "\\" else 1
+    return -1
+
+
+def _first_value(span: str) -> tuple[str | None, str]:
+    """``(value, rest)``: the value that opens ``span`` and the text after it.
+
+    A value is a ``$...$`` / ``\\(...\\)`` / ``$$...$$`` / ``\\[...\\]`` group, or the run of math tokens (digits,
+    operators, latex commands with their brace groups, single-letter variables, ``$`` / ``%`` dressing) up to the
+    first word: "20 cookies for all 3 trays" -> ``20``, "6, not 5" -> ``6``, "6 (not 5)" -> ``6`` (an unclosed
+    bracket is cut off). ``None`` when the span does not open with a value ("correct", "in dollars")."""
+    span = span.lstrip()
+    for opener, closer in (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")):
+        if span.startswith(opener):
+            close = _closing(span, len(opener), closer)
+            inner = span[len(opener) : close] if close != -1 else ""
+            # "$5 and $6" is currency, not a group: a group holds no bare word
+            if close != -1 and inner.strip() and not _WORD.search(_LATEX_TEXT.sub(" ", inner)):
+                return inner.strip(), span[close + len(closer) :]
+            break
+    i, stack = 0, []
+    while i < len(span):
+        if span[i] == "{":
+            _, why, end = _balanced(span, i, len(span), 64)
+            if why != "ok":
+                break
+            i = end
+            continue
+        m = _VALUE_TOKEN.match(span, i)
+        if m is None:
+            break
+        ch = span[i]
+        if ch in "([":
+            stack.append(i)
+        elif ch in ")]":
+            if not stack:  # a closer the value never opened ("... is 6)"): the value ended before it
+                break
+            stack.pop()
+        i = m.end()
+    end = stack[0] if stack else i  # "6 (not 5": the clause in brackets is not part of the value
+    value = span[:end].rstrip(" \t,;:=$")
+    value = value.rstrip(".").strip()
+    if not value or not _HAS_VALUE.search(value):
+        return None, span
+    return value, span[len(value) :] if span.startswith(value) else span[end:]
+
+
+def _span_value(span: str, _depth: int = 0) -> str | None:
+    """The answer an anchor's span states, or ``None`` when it states no value.
+
+    The value is cut out and the rest of the clause dropped, never handed to math-verify as prose (which would take
+    its LAST number: "20 cookies for all 3 trays" is 3 there). Two values joined by "or" / "and" ("either 5 or 6",
+    "between 5 and 6", "$5$ and $6$") are kept together as a set: a hedge never equals a single gold, a multi-part
+    answer equals a multi-part gold. A sentence ("The volume of the prism is 120") gives the value its verb states;
+    a span with no value ("correct", "in dollars", "see above") is not an answer, so the anchor before it counts."""
+    if _depth > 8:  # "the answer is is is ...": bounded, whatever the text
+        return None
+    span = _MARKDOWN.sub("", span).strip()
+    correction = _NOT_BUT.match(span)
+    if correction is not None:
+        return _span_value(span[correction.end() :], _depth + 1)
+    if not span or _NOT_A_VALUE.match(span.lstrip("$ ")):
+        return None
+    lead = _LEAD.match(span)
+    body = span[lead.end() :] if lead else span
+    first, rest = _first_value(body)
+    if first is None:
+        verb = _STATEMENT_VERB.search(body)
+        if verb is not None:
+            return _span_value(body[verb.end() :], _depth + 1)
+        if _WORD_ANSWER.fullmatch(span.strip(" .!")):
+            return span.strip(" .!")
+        # a sentence with a value but no verb to state it ("She has 12 apples left"): its first value
+        digit = re.search(r"\$|\\\(|-?\d", body)
+        if digit is None:
+            return None
+        first, rest = _first_value(body[digit.start() :])
+        if first is None:
+            return None
+    parts = [first]
+    while len(parts) < 8:
+        join = _JOIN_NEXT.match(rest)
+        if join is None:
+            break
+        nxt, after = _first_value(rest[join.end() :])
+        if nxt is None or not _SPAN_DONE.match(after):
+            break
+        parts.append(nxt)
+        rest = after
+    return ", ".join(parts)
 
 
 def _statement_value(text: str) -> str | None:
@@ -136,6 +248,12 @@ def _statement_value(text: str) -> str | None:
     last = paragraphs[-1][-2_000:]
     ends = [m.end() for m in _SENTENCE_END.finditer(last) if m.end() < len(last.rstrip())]
     sentence = last[ends[-1]:] if ends else last
+    clauses = list(_CLAUSE.finditer(sentence))
+    if clauses:  # "There are 5 red balls, so the total is 12.": the closing clause states the answer
+        sentence = sentence[clauses[-1].end():]
+    hedge = re.search(r"\b(?:is|are|equals|was|be)\s+(?:either|between)\s", sentence)
+    if hedge is not None:  # "the total is either 5 or 6": a hedge is the set of its values, never one of them
+        return _span_value(sentence[hedge.end() - len(hedge.group().split()[-1]) - 1 :])
     m = _STATEMENT.search(sentence)
     if m is None:
         return None
@@ -231,9 +349,8 @@ def extract_math_answer(
             answer, why, n = _boxed_group(text, pos, content, max_answer_chars, max_depth, boxes)
             kind = "boxed_group" if n > 1 else kind
         elif kind in ("final_answer", "answer_is"):
-            answer, why = _sentence_span(text, content, max_answer_chars), "no_answer"
-            if kind == "answer_is" and answer is not None and _NOT_A_VALUE.match(answer.lstrip("$ ")):
-                answer = None
+            span, why = _sentence_span(text, content, max_answer_chars), "no_answer"
+            answer = _span_value(span) if span is not None else None
         else:
             newline = text.find("\n", content)
             answer, why = text[content : newline if newline != -1 else len(text)], "ok"
@@ -244,7 +361,7 @@ def extract_math_answer(
             elif kind != "boxed" and _too_deep(answer, max_depth):
                 answer, why = None, "answer_too_deep"
         if answer:
-            return Extracted(answer, kind, text_mode=kind != "boxed" and kind != "boxed_group" and _is_prose(answer))
+            return Extracted(answer, kind, text_mode=kind == "hashes" and _is_prose(answer))
         if why != "no_answer" and failure == "no_answer":
             failure = why
     if failure != "no_answer":

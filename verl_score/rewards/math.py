@@ -34,15 +34,27 @@ from verl_score.rewards.registry import register_reward
 
 _PLAIN_NUMBER = re.compile(r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^-?\.\d+$")
 # A number dressed the way GSM8K answers are written: "$1,000", "\\$18.00", "28\\%", "28 percent", "12 apples",
-# "x = 11", "\\text{ dollars}", a trailing period. The unit may not contain digits or math ("5 cm^2" goes on).
+# "x = 11", "\\text{ dollars}", "5 cm^2", thousands separators in proper 3-digit groups ("1,234", "1{,}234", "1\\,234",
+# "1 234"), a trailing period. The unit is checked by ``_unit_scale``.
 _DRESSED_NUMBER = re.compile(
     r"^(?:[A-Za-z](?:_\{?\w+\}?)?\s*=\s*)?[€£]?\s*"
-    r"(?P<num>-?(?:\d{1,3}(?:(?:,|\{,\}|\\,)\d{3})+|\d+)(?:\.\d+)?|-?\.\d+)\s*"
+    r"(?P<num>-?(?:\d{1,3}(?:(?:,|\{,\}|\\,|\\ |~| )\d{3})+|\d+)(?:\.\d+)?|-?\.\d+)(?![\d])\s*"
     r"(?P<pct>\\?%|\s?percent\b)?\s*"
-    r"(?:\\(?:text|mbox|mathrm|textrm)\s*\{[^{}\d]*\}|(?!.*\b(?:and|or|plus|minus|times|over|half|halves|thirds?"
-    r"|quarters?|hundreds?|thousands?|millions?|billions?|dozens?|squared|cubed)\b)[A-Za-z][A-Za-z .'/-]{0,40})?\s*\.?$"
+    r"(?:(?P<unit>\\(?:text|mbox|mathrm|textrm)\s*\{[^{}\d]*\}|[A-Za-z][A-Za-z .'/-]{0,40}?)"
+    r"\s*(?:\^\s*\{?[23]\}?|[²³])?)?\s*\.?$"
 )
+_TEXT_WRAPPED = re.compile(r"^\\(?:text|mbox|textrm|mathrm)\s*\{([^{}]*)\}$")
+#: unit words that scale the number ("3 thousand" is 3000, never 3)
+_SCALE_WORDS = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9, "trillion": 10**12,
+                "dozen": 12}
+# words after a number that make it something other than "that many units": arithmetic, fractions, math constants
+_NOT_A_UNIT = re.compile(
+    r"\b(?:and|or|plus|minus|times|over|half|halves|thirds?|quarters?|fourths?|fifths?|squared|cubed|pi|e|i|inf"
+    r"|infinity|sqrt|root|roots|sin|cos|tan|log|ln|exp|mod|factorial|percent)\b", re.IGNORECASE)
+#: two-letter unit abbreviations; any other unit must be a word of three or more letters (never a variable)
+_SHORT_UNITS = {"cm", "mm", "km", "kg", "mg", "ml", "lb", "oz", "ft", "yd", "hr", "mi", "mL", "kW", "Hz", "pm", "am"}
 _DOLLARS = re.compile(r"\\text\{\\\$\}|\\\$|\$")
+_SPACED_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")
 POLICIES = ("anchored", "math_verify")
 
 
@@ -61,13 +73,40 @@ def dressed_number(text: str, percent_values: bool = False) -> Fraction | None |
     text = text.strip()
     if len(text) > 96:
         return None
-    m = _DRESSED_NUMBER.match(_DOLLARS.sub("", text))  # currency and math delimiters alike
+    wrapped = _TEXT_WRAPPED.match(text)  # "\\text{28 dollars}"
+    m = _DRESSED_NUMBER.match(_DOLLARS.sub("", wrapped.group(1) if wrapped else text))  # currency, delimiters alike
     if m is None:
         return None
-    value = Fraction(re.sub(r"\{,\}|\\,|,", "", m.group("num")))
+    scale = _unit_scale(m.group("unit"))
+    if scale is None:
+        return None
+    value = Fraction(re.sub(r"\{,\}|\\,|\\ |[,~ ]", "", m.group("num"))) * scale
     if not percent_values:
         return value
     return (value, value / 100) if m.group("pct") else (value,)
+
+
+def _unit_scale(unit: str | None) -> int | None:
+    """1 for a real unit ("apples", "\\text{ dollars}", "cm"), the multiplier of a scale word ("thousand"),
+    ``None`` for anything that makes the text not "a number of units": a single letter or a math constant
+    ("2 x", "2 pi", "5 e"), arithmetic words ("5 and a half")."""
+    if unit is None:
+        return 1
+    inner = re.sub(r"^\\[A-Za-z]+\s*\{|\}$", "", unit).strip()
+    words = inner.replace("/", " ").split()
+    if not words:
+        return 1
+    if _NOT_A_UNIT.search(inner):
+        return None
+    first = words[0].lower()
+    scale = _SCALE_WORDS.get(first[:-1] if first.endswith("s") else first)
+    if scale is not None:
+        return scale if len(words) == 1 or not any(w.lower().rstrip("s") in _SCALE_WORDS for w in words[1:]) else None
+    if any(w.lower().rstrip("s") in _SCALE_WORDS for w in words):
+        return None
+    if len(words[0]) < 3 and words[0] not in _SHORT_UNITS:
+        return None
+    return 1
 
 
 @register_reward("math")
@@ -98,7 +137,7 @@ class MathReward:
             fallback = "math_verify" if policy == "math_verify" else "none"
         self.policy = policy
         self.timeout_s = timeout_s
-        self.pool = MathVerifyPool(workers=workers, timeout_s=timeout_s)
+        self.pool = MathVerifyPool(workers=workers, timeout_s=timeout_s, prestart=True)
         self.extract_kwargs = dict(
             max_response_chars=max_response_chars, max_answer_chars=max_answer_chars, max_depth=max_depth,
             fallback=fallback,
@@ -173,7 +212,8 @@ class MathReward:
 
 
 def _squash(text: str) -> str:
-    return "".join(text.split())
+    """The text without spacing, except between two digits: ``1 2`` is not ``12``."""
+    return "".join(_SPACED_DIGITS.sub("\x00", text).split())
 
 
 def _gold_text(ground_truth: Any) -> str | None:
