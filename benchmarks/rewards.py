@@ -7,7 +7,10 @@
    killable worker) vs verl's built-in ``verl.utils.reward_score.math_verify.compute_score`` (spawn
    ProcessPoolExecutor, one future per check). Same (response, gold) rows, sequential, interleaved calls; the
    agreement of both with the intended label is printed too. The latex set is run with our verdict cache (4 rows
-   per (gold, answer) pair, like a GRPO group) and without it. Target: >= 5x.
+   per (gold, answer) pair, like a GRPO group) and without it; the "corpus" set is the labelled real-text corpus of
+   ``tests/rewards/math_corpus.py`` (CHAMP / SmolLM2 / GSM8K texts). Target: >= 5x. Then the wall-clock latency of
+   ``MathReward.score`` on pathological inputs (power towers, 10^{10^{100}} - 10^{10^{100}}, deep nesting, a 1 MB
+   response, unclosed boxes), p50 / p99 / max from call to return. Target: p99 <= the configured timeout + 0.5 s.
 2. Code checks: one HumanEval problem (canonical solution + its tests) in our bubblewrap sandbox with the strict
    two-process harness (``code_tests``' default) vs an unsandboxed ``subprocess.run([python3, "-c", program])``
    (what public SCoRe-style code does), same system interpreter, sequential, interleaved. Target: sandbox <= 1.5x
@@ -27,6 +30,7 @@ import os
 import statistics
 import subprocess
 import sys
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 import time
 from importlib.metadata import distribution
@@ -68,6 +72,46 @@ def math_rows(quick: bool) -> dict[str, list[tuple[str, str, float]]]:
     return {"gsm8k (numeric)": gsm_rows, "MATH-style (latex)": latex_rows}
 
 
+def corpus_rows() -> list[tuple[str, str, float]]:
+    """The labelled corpus's real-text rows (string response and gold, a 0/1 label, policy math_verify)."""
+    from tests.rewards.math_corpus import cases
+
+    return [(c.response, c.gold, c.expected) for c in cases()
+            if not c.pathological and c.policy == "math_verify" and c.cls in ("champ", "smollm2", "gsm8k", "last_wins")]
+
+
+PATHOLOGICAL = [  # (response, gold): each must return within the configured timeout (+ scheduling noise)
+    ("\\boxed{9^{9^{9^{9}}}}", "3"),
+    ("\\boxed{10^{10^{100}} - 10^{10^{100}}}", "0"),
+    ("The final answer is $2^{2^{2^{2^{2^{2}}}}}$. I hope it is correct.", "7"),
+    ("\\boxed{" + "{" * 5000 + "1" + "}" * 5000 + "}", "1"),
+    ("\\boxed{" + "\\frac{1}{" * 60 + "2" + "}" * 60 + "}", "1"),
+    ("x" * 1_000_000 + "\\boxed{1}", "1"),
+    ("\\boxed{" * 50_000, "1"),
+    ("So the answer is " + "1+" * 400 + "1.", "401"),
+    ("$" * 200_000, "1"),
+]
+
+
+def bench_math_pathological(timeout_s: float, repeats: int) -> dict:
+    from verl_score.rewards.registry import build_reward
+
+    ours = build_reward("math", workers=2, timeout_s=timeout_s)
+    ours.pool.warmup()
+    times, reasons = [], Counter()
+    for _ in range(repeats):
+        ours._cache.clear()
+        for response, gold in PATHOLOGICAL:
+            t0 = time.perf_counter()
+            result = ours.score(response, gold)
+            times.append(time.perf_counter() - t0)
+            reasons[result.extra["reason"]] += 1
+    ours.pool.close()
+    times.sort()
+    return {"n": len(times), "timeout_s": timeout_s, "p50": times[len(times) // 2],
+            "p99": times[min(len(times) - 1, int(0.99 * len(times)))], "max": times[-1], "reasons": dict(reasons)}
+
+
 def bench_math(quick: bool) -> list[dict]:
     from verl.utils.reward_score.math_verify import compute_score as verl_compute_score
 
@@ -87,6 +131,8 @@ def bench_math(quick: bool) -> list[dict]:
     sets = list(math_rows(quick).items())
     # the latex rows repeat each (gold, answer) pair 4x, like a GRPO group: once with the verdict cache, once without
     sets.append(("MATH-style, no cache", sets[-1][1]))
+    corpus = corpus_rows()
+    sets.append(("corpus (real text)", corpus[:60] if quick else corpus))
     for response, gold, _ in sets[0][1] + sets[1][1]:  # untimed pass: verl's pool spawns workers lazily (seconds)
         verl_compute_score(response, gold)
         ours.score(response, gold)
@@ -208,6 +254,11 @@ def main() -> None:
         for r in bench_math(args.quick):
             print(f"{r['set']:<22}{r['n']:>5}{r['ours_checks_per_s']:>10.0f}{r['verl_checks_per_s']:>10.0f}"
                   f"{r['speedup']:>8.1f}x{r['ours_agree']:>9.0%}{r['verl_agree']:>9.0%}")
+        r = bench_math_pathological(timeout_s=3.0, repeats=1 if args.quick else 3)
+        print(f"== math wall clock on pathological inputs (timeout_s={r['timeout_s']:g}, n={r['n']}, from call to "
+              f"return): p50 {r['p50']:.2f} s  p99 {r['p99']:.2f} s  max {r['max']:.2f} s  "
+              f"(target p99 <= {r['timeout_s'] + 0.5:g} s: {'met' if r['p99'] <= r['timeout_s'] + 0.5 else 'MISSED'})"
+              f"  reasons {r['reasons']}")
     if "code" not in args.skip:
         r = bench_code(args.quick)
         print("== code: one HumanEval problem, bubblewrap sandbox (strict two-process harness) vs unsandboxed "

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Evaluate a SCoRe-trained Qwen2.5-7B checkpoint the way the paper does (greedy, 2 attempts, static instruction):
-# start an SGLang server on the checkpoint (GPU), wait until it answers, run `python -m verl_score.eval`, draw the
-# plots, stop the server (also on error / Ctrl-C).
+# start an SGLang (or vLLM) server on the checkpoint (GPU), wait until it answers, run `python -m verl_score.eval`,
+# draw the plots, stop the server (also on error / Ctrl-C).
 #
 #   MODEL_PATH=/ckpt/global_step_300/hf DATA=~/data/score_math/test.parquet bash scripts/eval_qwen2.5-7b_score.sh
+#   ROLLOUT=vllm MODEL_PATH=... bash scripts/eval_qwen2.5-7b_score.sh                   # vLLM's OpenAI server
 #   MODEL_PATH=... bash scripts/eval_qwen2.5-7b_score.sh --num-samples 16 --temperature 0.7   # §6.2 scaling
 #
 # MODEL_PATH must be a Hugging Face directory. A verl FSDP checkpoint is merged first:
@@ -19,11 +20,16 @@
 #   SERVED_NAME       qwen2.5-7b-score
 #   MAX_TOKENS        1024             per attempt
 #   CONCURRENCY       64               episodes in flight
-#   SGLANG_PYTHON     python           interpreter with sglang installed (it may live in its own venv)
-#   SGLANG_ARGS       ""               extra launch_server flags, e.g. "--mem-fraction-static 0.8"
+#   ROLLOUT           sglang           sglang | vllm: which server (scripts/lib/rollout.sh)
+#   SERVER_PYTHON     python           interpreter with that engine installed (it may live in its own venv);
+#                                      SGLANG_PYTHON is still read
+#   SERVER_ARGS       ""               extra server flags, e.g. "--mem-fraction-static 0.8" (SGLang) or
+#                                      "--gpu-memory-utilization 0.8" (vLLM); SGLANG_ARGS is still read
 #   HEALTH_TIMEOUT    900              seconds to wait for the server (weights load + CUDA graph capture)
+# Dry run: VERL_SCORE_COMPOSE_ONLY=args prints the server command as JSON and exits (no GPU, no data needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/rollout.sh
 
 : "${MODEL_PATH:?set MODEL_PATH to the HF checkpoint directory}"
 DATA="${DATA:-$HOME/data/score_math/test.parquet}"
@@ -33,18 +39,24 @@ TP="${TP:-1}"
 SERVED_NAME="${SERVED_NAME:-qwen2.5-7b-score}"
 MAX_TOKENS="${MAX_TOKENS:-1024}"
 CONCURRENCY="${CONCURRENCY:-64}"
-SGLANG_PYTHON="${SGLANG_PYTHON:-python}"
-SGLANG_ARGS="${SGLANG_ARGS:-}"
+SERVER_PYTHON="${SERVER_PYTHON:-${SGLANG_PYTHON:-python}}"
+SERVER_ARGS="${SERVER_ARGS:-${SGLANG_ARGS:-}}"
 HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-900}"
 OUT_DIR="${OUT_DIR:-outputs/eval/$(basename "$MODEL_PATH")-$(basename "$DATA" .parquet)}"
 BASE_URL="http://$HOST:$PORT"
+rollout_server_cmd "$SERVER_PYTHON" "$MODEL_PATH" "$HOST" "$PORT" "$TP" "$SERVED_NAME"
+# shellcheck disable=SC2206  # SERVER_ARGS is a list of flags
+SERVER_CMD+=($SERVER_ARGS)
+if [[ "${VERL_SCORE_COMPOSE_ONLY:-0}" == args ]]; then
+  exec python -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "${SERVER_CMD[@]}"
+fi
 
 [[ -f "$DATA" ]] || { echo "DATA=$DATA not found (make it with data_preprocess/convert_parquet.py)" >&2; exit 1; }
 mkdir -p "$OUT_DIR"
-SERVER_LOG="$OUT_DIR/sglang_server.log"
+SERVER_LOG="$OUT_DIR/${ROLLOUT}_server.log"
 
 # The server runs in its own session (process group): stopping it means signalling the whole group, since SGLang's
-# launcher leaves scheduler / detokenizer children behind on a plain kill of the parent.
+# launcher leaves scheduler / detokenizer children behind on a plain kill of the parent (vLLM: engine core workers).
 SERVER_PID=""
 stop_server() {
   [[ -n "$SERVER_PID" ]] || return 0
@@ -61,10 +73,8 @@ stop_server() {
 trap stop_server EXIT
 trap 'exit 130' INT TERM
 
-echo "starting SGLang on $MODEL_PATH (port $PORT, tp $TP); log: $SERVER_LOG"
-# shellcheck disable=SC2086  # SGLANG_ARGS is a list of flags
-setsid "$SGLANG_PYTHON" -m sglang.launch_server --model-path "$MODEL_PATH" --host "$HOST" --port "$PORT" \
-  --tp "$TP" --served-model-name "$SERVED_NAME" $SGLANG_ARGS >"$SERVER_LOG" 2>&1 &
+echo "starting $ROLLOUT on $MODEL_PATH (port $PORT, tp $TP); log: $SERVER_LOG"
+setsid "${SERVER_CMD[@]}" >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 
 # Ready = /health answers 200 AND one real generation works (health can be up before the first forward pass).
@@ -84,7 +94,7 @@ ready=0
 deadline=$((SECONDS + HEALTH_TIMEOUT))
 while (( SECONDS < deadline )); do
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "SGLang server exited early; log tail:" >&2; tail -n 40 "$SERVER_LOG" >&2; exit 1
+    echo "$ROLLOUT server exited early; log tail:" >&2; tail -n 40 "$SERVER_LOG" >&2; exit 1
   fi
   if probe "$BASE_URL/health" && probe "$BASE_URL/v1/chat/completions" "$HELLO"; then
     ready=1; break
@@ -92,7 +102,7 @@ while (( SECONDS < deadline )); do
   sleep 2
 done
 if (( ! ready )); then
-  echo "SGLang server not ready after ${HEALTH_TIMEOUT}s; log tail:" >&2; tail -n 40 "$SERVER_LOG" >&2; exit 1
+  echo "$ROLLOUT server not ready after ${HEALTH_TIMEOUT}s; log tail:" >&2; tail -n 40 "$SERVER_LOG" >&2; exit 1
 fi
 echo "server ready at $BASE_URL"
 

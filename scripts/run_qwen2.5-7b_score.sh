@@ -6,6 +6,9 @@
 #   bash scripts/run_qwen2.5-7b_score.sh                       # GRPO, MATH config, 1 node x 8 GPUs
 #   ALGO=ppo bash scripts/run_qwen2.5-7b_score.sh              # PPO with a critic (GAE, gamma=0 across attempts)
 #   TASK=code bash scripts/run_qwen2.5-7b_score.sh             # MBPP -> HumanEval config (beta2 = 0.25, lr 1e-5)
+#   GUIDANCE=smart bash scripts/run_qwen2.5-7b_score.sh        # SMART-SCoRe: score_$TASK + configs/guidance/smart.yaml;
+#       the guide: GUIDE_API_BASE (an OpenAI-compatible server), GUIDE_MODEL_PATH + GUIDE_GPUS (a checkpoint served
+#       for the run), or neither (the policy itself); GUIDE_ON_UNREACHABLE=stop|fallback (scripts/lib/smart_guide.sh)
 #   NNODES=4 RAY_ADDRESS=auto bash scripts/run_qwen2.5-7b_score.sh   # multi-node: start Ray on every node first
 #                                                                    # (ray start --head / ray start --address=...)
 # Data: python data_preprocess/convert_parquet.py math --input <MATH dir> --out-dir $DATA_DIR   (see README)
@@ -17,6 +20,7 @@ cd "$(dirname "$0")/.."
 
 TASK="${TASK:-math}"                   # math | code
 ALGO="${ALGO:-grpo}"                   # grpo | ppo
+GUIDANCE="${GUIDANCE:-static}"         # static (SCoRe) | smart (SMART-SCoRe)
 MODEL="${MODEL:-Qwen/Qwen2.5-7B-Instruct}"
 DATA_DIR="${DATA_DIR:-$HOME/data/score_$TASK}"
 NNODES="${NNODES:-1}"
@@ -29,6 +33,7 @@ EXPERIMENT="${EXPERIMENT:-qwen2.5-7b_score_${TASK}_${ALGO}}"
 
 export VERL_USE_EXTERNAL_MODULES="${VERL_USE_EXTERNAL_MODULES:-verl_score.register}"
 source scripts/lib/verl_entry.sh
+source scripts/lib/rollout.sh   # ROLLOUT=sglang (default) | vllm
 
 case "$ALGO" in
   grpo) ALGO_ARGS=(algorithm.adv_estimator=grpo actor_rollout_ref.rollout.n=4) ;;
@@ -43,9 +48,15 @@ case "$ALGO" in
   *) echo "ALGO must be grpo or ppo, got $ALGO" >&2; exit 2 ;;
 esac
 
+case "$GUIDANCE" in
+  static) GUIDANCE_ARGS=() ;;
+  smart)  GUIDANCE_ARGS=(+guidance=smart); source scripts/lib/smart_guide.sh ;;
+  *) echo "GUIDANCE must be static or smart, got $GUIDANCE" >&2; exit 2 ;;
+esac
+
 verl_main_ppo \
   --config-path="$PWD/configs" --config-name="score_$TASK" \
-  "${ALGO_ARGS[@]}" \
+  "${ALGO_ARGS[@]}" "${GUIDANCE_ARGS[@]}" \
   actor_rollout_ref.model.path="$MODEL" \
   data.train_files="$DATA_DIR/train.parquet" \
   data.val_files="$DATA_DIR/test.parquet" \
@@ -57,7 +68,7 @@ verl_main_ppo \
   actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4 \
   actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=8 \
   actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=8 \
-  actor_rollout_ref.rollout.name=sglang \
+  "${ROLLOUT_ARGS[@]}" \
   actor_rollout_ref.rollout.tensor_model_parallel_size="$ROLLOUT_TP" \
   actor_rollout_ref.rollout.gpu_memory_utilization=0.6 \
   actor_rollout_ref.rollout.agent.agent_loop_config_path="$PWD/configs/agent_loops.yaml" \

@@ -20,6 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/verl_entry.sh
+source scripts/lib/rollout.sh   # ROLLOUT=sglang (default) | vllm
 # score_prefix_rollout registers itself on import; verl imports these modules in every process (Ray workers too).
 export VERL_USE_EXTERNAL_MODULES="${VERL_USE_EXTERNAL_MODULES:-verl_score.register}"
 
@@ -60,7 +61,7 @@ verl_main_ppo \
   actor_rollout_ref.ref.fsdp_config.param_offload=True \
   actor_rollout_ref.ref.log_prob_use_dynamic_bsz=True \
   actor_rollout_ref.ref.log_prob_max_token_len_per_gpu=49152 \
-  actor_rollout_ref.rollout.name=sglang \
+  "${ROLLOUT_ARGS[@]}" \
   actor_rollout_ref.rollout.tensor_model_parallel_size=2 \
   actor_rollout_ref.rollout.gpu_memory_utilization=0.7 \
   actor_rollout_ref.rollout.n=16 \

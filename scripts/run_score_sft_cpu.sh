@@ -11,12 +11,15 @@ source scripts/lib/verl_entry.sh
 RUN_DIR="${RUN_DIR:-runs/score_sft_cpu}"
 DATA_DIR="${DATA_DIR:-$RUN_DIR/data}"
 MPS_INPUT="${MPS_INPUT:-data_preprocess/fixtures/mps.jsonl}"
+SFT_SOURCE="${SFT_SOURCE:-mps}"                # convert_parquet.py source: mps (SCoRe-SFT) | bc (cold start)
+SFT_INPUT="${SFT_INPUT:-$MPS_INPUT}"
+EXPERIMENT="${EXPERIMENT:-score_sft_cpu}"
 MODEL="${MODEL:-$(python -c "from verl_score.assets import asset_path; print(asset_path('tiny_qwen'))")}"
 mkdir -p "$RUN_DIR"
 export VERL_FILE_LOGGER_ROOT="${VERL_FILE_LOGGER_ROOT:-$RUN_DIR/logs}"
 
 if [[ ! -f "$DATA_DIR/sft/train.parquet" ]]; then
-  python data_preprocess/convert_parquet.py mps --input "$MPS_INPUT" --out-dir "$DATA_DIR" --quiet
+  python data_preprocess/convert_parquet.py "$SFT_SOURCE" --input "$SFT_INPUT" --out-dir "$DATA_DIR" --quiet
 fi
 
 NPROC_PER_NODE=1 verl_sft_trainer \
@@ -41,7 +44,7 @@ NPROC_PER_NODE=1 verl_sft_trainer \
   trainer.n_gpus_per_node=1 \
   trainer.logger='["console","file"]' \
   trainer.project_name=verl_score \
-  trainer.experiment_name=score_sft_cpu \
+  trainer.experiment_name="$EXPERIMENT" \
   trainer.default_local_dir="$RUN_DIR/checkpoints" \
   trainer.total_training_steps=1 \
   trainer.total_epochs=1 \

@@ -19,11 +19,13 @@ import pytest
 from verl_score import config_check
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-LAUNCHERS = sorted(p.name for p in (REPO / "scripts").glob("*.sh") if re.search(r"^\s*(\w+=\S+\s+)*verl_(main_ppo|sft_trainer)\b", p.read_text(), re.M))
+LAUNCHERS = sorted(p.name for p in (REPO / "scripts").glob("*.sh") if re.search(
+    r"^\s*(\w+=\S+\s+)*verl_(main_ppo|sft_trainer)\b|^exec bash scripts/run_\S+\.sh", p.read_text(), re.M))
 
 #: environment variants a launcher documents (one composition per variant)
 VARIANTS: dict[str, list[dict[str, str]]] = {
-    "run_qwen2.5-7b_score.sh": [{}, {"ALGO": "ppo", "TASK": "code"}],  # GRPO/math and PPO+critic/code
+    # GRPO/math, PPO+critic/code, SMART-SCoRe (math)
+    "run_qwen2.5-7b_score.sh": [{}, {"ALGO": "ppo", "TASK": "code"}, {"GUIDANCE": "smart"}],
 }
 
 
@@ -39,7 +41,8 @@ def _launcher_args(script: str, tmp_path: pathlib.Path, model: str, extra_env: d
 
 def test_every_launcher_is_covered():
     expected = {"run_tiny_grpo_cpu.sh", "run_tiny_score_cpu.sh", "run_qwen2.5-7b_score.sh", "run_qwen2.5-7b_score_rl.sh",
-                "run_tiny_score_rl_cpu.sh", "run_score_sft.sh", "run_score_sft_cpu.sh"}
+                "run_tiny_score_rl_cpu.sh", "run_score_sft.sh", "run_score_sft_cpu.sh", "run_bc_init_sft.sh",
+                "run_bc_init_sft_cpu.sh"}
     assert expected <= set(LAUNCHERS), LAUNCHERS
 
 
@@ -80,3 +83,29 @@ def test_bad_value_fails_verl_validation(tmp_path, assets):
                                  "actor_rollout_ref.actor.ppo_mini_batch_size=8")
     with pytest.raises(Exception, match="ppo_mini_batch_size"):
         config_check.validate(config_check.compose(entry, args), entry)
+
+
+def test_smart_variant_is_score_plus_the_guidance_block(tmp_path, assets):
+    """GUIDANCE=smart = the SCoRe command line + one override (+guidance=smart), composing to SMART guidance with
+    the guide choice documented in configs/guidance/smart.yaml; the objective is unchanged."""
+    base_entry, base = _launcher_args("run_qwen2.5-7b_score.sh", tmp_path, str(assets["tiny_qwen"]), {})
+    entry, args = _launcher_args("run_qwen2.5-7b_score.sh", tmp_path, str(assets["tiny_qwen"]), {"GUIDANCE": "smart"})
+    assert entry == base_entry and [a for a in args if a not in base] == ["+guidance=smart"]
+    cfg = config_check.compose(entry, args)
+    g = cfg.guidance
+    assert g.name == "smart" and g.kwargs.backend == "auto" and g.kwargs.on_unreachable in ("stop", "fallback")
+    assert cfg.score.shaping.alpha == 10 and cfg.score.beta2 == 0.1
+
+
+@pytest.mark.parametrize("script,env", [("run_qwen2.5-7b_score.sh", {"GUIDANCE": "smart"})])
+def test_compose_only_dry_run(script, env, tmp_path, assets):
+    """``VERL_SCORE_COMPOSE_ONLY=1`` as a user runs it: the launcher's own config_check validates against verl's
+    schema and exits 0 without starting anything (no guide server, no probe, no training). The BC launchers' dry runs
+    are the generic composition test above (same config_check, arguments captured in-process)."""
+    full = {**os.environ, "VERL_SCORE_COMPOSE_ONLY": "1", "MODEL": str(assets["tiny_qwen"]),
+            "RUN_DIR": str(tmp_path / "run"), "DATA_DIR": str(tmp_path / "data"),
+            "GUIDE_API_BASE": "http://127.0.0.1:9/v1", **env}  # a dead guide: a dry run must not probe it
+    proc = subprocess.run(["bash", str(REPO / "scripts" / script)], cwd=REPO, env=full, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "unreachable" not in proc.stderr

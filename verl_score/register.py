@@ -7,9 +7,13 @@ registrations exist wherever verl looks them up. Idempotent.
 
 from __future__ import annotations
 
-from verl_score.cpu.platform import register_cpu_engines  # registers the "cpu" platform on import
-from verl_score.cpu.patches import apply_cpu_patches
-from verl_score.cpu.rollout import register_hfcpu_rollout
+from verl_score.versions import check as _check_versions
+
+_check_versions()  # first: unsupported Python/torch/verl -> a message naming the supported versions
+
+from verl_score.cpu.platform import register_cpu_engines  # noqa: E402  registers the "cpu" platform on import
+from verl_score.cpu.patches import apply_cpu_patches  # noqa: E402
+from verl_score.cpu.rollout import register_hfcpu_rollout  # noqa: E402
 
 register_hfcpu_rollout()
 if apply_cpu_patches():  # only with VERL_PLATFORM=cpu

@@ -16,7 +16,7 @@ from typing import Callable, ClassVar, Iterator, TypeVar
 from data_preprocess.core import Example, RawRow, Report
 
 _SOURCES: dict[str, type["Source"]] = {}
-_BUILTIN = ("gsm8k", "math", "mbpp", "humaneval", "reasoning_gym", "mps")
+_BUILTIN = ("gsm8k", "math", "mbpp", "humaneval", "reasoning_gym", "mps", "bc")
 
 S = TypeVar("S", bound=type)
 

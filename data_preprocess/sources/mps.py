@@ -94,6 +94,8 @@ class MPS(Source):
     help = "Mentored Problem Solving trajectory jsonl (schema: data_preprocess/mps_schema.md) -> SFT + SCoRe-RL rows"
     default_target = "prefix"
     targets = ("prefix", "plain")
+    #: the dataset's name in LLaMA-Factory's dataset_info.json (the paper's ``SCoRe_SFT.yaml`` stage)
+    llamafactory_name = "mps_sft"
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -134,14 +136,16 @@ class MPS(Source):
     def convert(self, raw: RawRow) -> Example:
         rec = raw.record
         assert rec is not None
-        require(rec, REQUIRED - {"teacher_step", "student_mistake_step"}, nonempty=("id", "problem", "steps"))
+        require(rec, REQUIRED - {"teacher_step", "student_mistake_step"}, nonempty=("id", "problem"))
         for k in ("teacher_step", "student_mistake_step"):
             if k not in rec:
                 raise InvalidRow("missing_field", f"field {k!r} is missing (use null when there was no mistake)")
         if not isinstance(rec["kept"], bool):
             raise InvalidRow("bad_field", f"kept must be true/false, got {rec['kept']!r}")
         if not rec["kept"]:
+            # a dropped trajectory may have no steps at all (e.g. a BC teacher that broke the protocol at once)
             raise DropRow("mps_not_kept")
+        require(rec, (), nonempty=("steps",))
         task = rec.get("task", "math")
         if task not in TASKS:
             raise InvalidRow("bad_field", f"task {task!r} not in {TASKS}")
@@ -259,7 +263,7 @@ class MPS(Source):
         sharegpt = [to_sharegpt(e.side["messages"]) for e in self.sft]
         (sft_dir / "sharegpt.json").write_text(json.dumps(sharegpt, ensure_ascii=False, indent=1), encoding="utf-8")
         info = {
-            "mps_sft": {
+            self.llamafactory_name: {
                 "file_name": "sharegpt.json",
                 "formatting": "sharegpt",
                 "columns": {"messages": "conversations", "system": "system"},

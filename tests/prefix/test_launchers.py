@@ -27,7 +27,8 @@ def captured_args(script: str, program: str, module: str, run_dir: Path) -> list
     data, into ``run_dir``."""
     import json
 
-    env = {k: v for k, v in os.environ.items() if k not in ("MODEL", "KL_COEF", "USE_KL", "NPROC", "DATA_DIR")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MODEL", "KL_COEF", "USE_KL", "NPROC", "DATA_DIR", "SFT_DATA", "EXPERIMENT")}
     env.update(RUN_DIR=str(run_dir), VERL_SCORE_COMPOSE_ONLY="args")
     out = subprocess.run(["bash", f"scripts/{script}"], cwd=REPO, env=env, capture_output=True, text=True, check=True)
     entry, *args = json.loads(out.stdout.strip().splitlines()[-1])
@@ -71,7 +72,8 @@ def test_gpu_rl_launcher_has_official_settings_and_a_live_kl(tmp_path):
     omega_conf_to_dataclass(a.actor)
 
 
-@pytest.mark.parametrize("script,nproc,device", [("run_score_sft.sh", 8, "cuda"), ("run_score_sft_cpu.sh", 1, "cpu")])
+@pytest.mark.parametrize("script,nproc,device", [("run_score_sft.sh", 8, "cuda"), ("run_score_sft_cpu.sh", 1, "cpu"),
+                                                 ("run_bc_init_sft.sh", 8, "cuda"), ("run_bc_init_sft_cpu.sh", 1, "cpu")])
 def test_sft_launchers_compose(script, nproc, device, tmp_path):
     args = captured_args(script, "torchrun", "verl.trainer.sft_trainer", tmp_path)
     with initialize_config_module(config_module="verl.trainer.config", version_base=None):
@@ -83,3 +85,17 @@ def test_sft_launchers_compose(script, nproc, device, tmp_path):
         assert cfg.data.train_files.startswith(str(tmp_path)) and cfg.engine.dtype == "float32"
     else:
         assert cfg.model.path == "Qwen/Qwen2.5-7B-Instruct"
+
+
+def test_bc_init_launchers_train_on_the_bc_data(tmp_path):
+    """The cold-start launchers are the SFT launchers on the BC converter's output (teacher trajectories only)."""
+    import pandas as pd
+
+    gpu = captured_args("run_bc_init_sft.sh", "torchrun", "verl.trainer.sft_trainer", tmp_path / "gpu")
+    assert "data.train_files=data/bc/sft/train.parquet" in gpu
+    assert any(a.startswith("trainer.default_local_dir=") and "bc_init" in a for a in gpu)
+    cpu = captured_args("run_bc_init_sft_cpu.sh", "torchrun", "verl.trainer.sft_trainer", tmp_path / "cpu")
+    train = next(a.split("=", 1)[1] for a in cpu if a.startswith("data.train_files="))
+    frame = pd.read_parquet(train)
+    assert sorted(frame["id"]) == ["bc-0001", "bc-0002", "bc-0004"]  # the fixture's wrong trajectory is not kept
+    assert "trainer.experiment_name=bc_init_sft_cpu" in cpu

@@ -11,12 +11,24 @@ import pytest
 from verl_score.rewards.extract import extract_gold_answer, extract_math_answer
 from verl_score.rewards.registry import build_reward
 
+# Scheduling slack over the configured deadline for timed asserts on the shared, overloaded CI machine (load 14 seen);
+# the strict figure (p99 <= timeout + 0.5 s) is measured by benchmarks/rewards.py. Still catches the old behaviour
+# (a queued check waited for the first one's full deadline plus a worker restart: >= 2x the timeout).
+SLACK_S = 1.5
+
 
 @pytest.fixture(scope="module")
 def math_reward():
     # a generous deadline: symbolic checks take seconds when the shared CI machine is overloaded
     reward = build_reward("math", workers=1, timeout_s=20.0)
     reward.pool.warmup()
+    yield reward
+    reward.pool.close()
+
+
+@pytest.fixture(scope="module")
+def anchored():
+    reward = build_reward("math", workers=1, timeout_s=20.0, policy="anchored")
     yield reward
     reward.pool.close()
 
@@ -63,12 +75,20 @@ def test_last_answer_wins(math_reward):
     assert score(math_reward, hashes_then_boxed, "7").score == 0.0
 
 
-def test_no_any_number_matches_false_positive(math_reward):
+def test_no_any_number_matches_false_positive(math_reward, anchored):
     # The gold number appears in the text, but the committed answer is different, or there is none.
     wrong = score(math_reward, "We have 72 apples and 18 pears, so \\boxed{90}.", "72")
     assert wrong.score == 0.0 and wrong.extra["reason"] == "wrong"
-    unanchored = score(math_reward, "There are 72 apples.", "72")
+    # policy "anchored" (RL with a format instruction): no anchor, no answer
+    unanchored = score(anchored, "There are 72 apples.", "72")
     assert unanchored.score == 0.0 and unanchored.extra["reason"] == "no_answer"
+    # policy "math_verify" (default: free-form text): math-verify's own extraction reads the last statement
+    free_form = score(math_reward, "There are 72 apples.", "72")
+    assert free_form.score == 1.0 and free_form.extra["answer_kind"] == "statement"  # "There are 72 ..."
+    # no statement: math-verify's own extraction of the free text
+    assert score(math_reward, "3 * 24 = 72", "72").extra["answer_kind"] == "free_form"
+    assert score(math_reward, "3 * 24 = 72", "72").score == 1.0
+    assert score(math_reward, "The total is 90, from 72 apples and 18 pears.", "72").score == 0.0
 
 
 def test_works_from_a_worker_thread(math_reward):
@@ -85,12 +105,40 @@ def test_works_from_a_worker_thread(math_reward):
 
 
 def test_power_tower_is_bounded(short_deadline):
+    for tower in ("\\boxed{9^{9^{9^{9}}}}", "\\boxed{10^{10^{100}} - 10^{10^{100}}}"):
+        start = time.perf_counter()
+        result = score(short_deadline, tower, "3")
+        # the bound is the configured timeout from call to return (slack: asyncio.run + a loaded CI machine)
+        assert time.perf_counter() - start < 2.0 + SLACK_S
+        assert result.score == 0.0 and result.extra["reason"] == "verify_timeout" and result.failed
+    # right after a kill, the replacement starts in the background: a check queued behind it is still bounded
     start = time.perf_counter()
-    result = score(short_deadline, "\\boxed{9^{9^{9^{9}}}}", "3")
-    assert time.perf_counter() - start < 2.0 + 3.0
-    assert result.score == 0.0 and result.extra["reason"] == "verify_timeout" and result.failed
+    assert short_deadline.score("\\boxed{9^{9^{9^{9}}}}", "2").extra["reason"] == "verify_timeout"
+    assert time.perf_counter() - start < 2.0 + SLACK_S
+    time.sleep(1.0)
     # the killed worker is replaced (a symbolic check, so it really goes through a worker again)
-    assert short_deadline.pool.check("\\frac{1}{2}", "0.5") == {"equal": True, "reason": "ok"}
+    deadline = time.monotonic() + 60
+    assert short_deadline.pool.check("\\frac{1}{2}", "0.5", deadline=deadline) == {"equal": True, "reason": "ok"}
+
+
+def test_bound_includes_waiting_for_a_worker(short_deadline):
+    """Two towers at once on ONE worker: the second waits for the worker inside its own deadline, so both calls
+    return within the configured timeout (they used to take up to twice the timeout plus a worker restart)."""
+    time.sleep(1.5)  # let the previous test's replacement worker finish starting
+    elapsed = {}
+
+    def call(k):
+        start = time.perf_counter()
+        short_deadline.score("\\boxed{9^{9^{9^{9}}}}", str(k))
+        elapsed[k] = time.perf_counter() - start
+
+    threads = [threading.Thread(target=call, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(elapsed) == 2 and max(elapsed.values()) < 2.0 + SLACK_S, elapsed
+    time.sleep(1.5)
 
 
 def test_huge_response_is_bounded(math_reward):
@@ -107,14 +155,16 @@ def test_nested_braces_are_bounded(math_reward):
     deep = score(math_reward, "\\boxed{" + "{" * 5000 + "1" + "}" * 5000 + "}", "1")
     assert deep.extra["reason"] == "answer_too_deep" and deep.score == 0.0
     unclosed = score(math_reward, "\\boxed{" * 50_000, "1")
-    assert unclosed.score == 0.0 and unclosed.extra["reason"] in ("answer_too_deep", "answer_too_long", "no_answer")
+    assert unclosed.score == 0.0 and unclosed.extra["reason"] in ("answer_too_deep", "answer_too_long", "no_answer", "answer_unparseable")
     assert time.perf_counter() - start < 5.0
 
 
 def test_extraction_details():
     assert extract_math_answer("The final answer is $\\$18$. I hope it is correct.").answer == "\\$18"
     assert extract_math_answer("The final answer is 12 apples. I hope it is correct.").answer == "12 apples"
-    assert extract_math_answer("\\boxed{\\frac{1}{2}} and \\fbox{3}").answer == "3"
+    # boxes joined by "and" are ONE multi-part answer; a revision between them makes the later one win
+    assert extract_math_answer("\\boxed{\\frac{1}{2}} and \\fbox{3}").answer == "\\frac{1}{2}, 3"
+    assert extract_math_answer("\\boxed{\\frac{1}{2}}. Wait, no: \\fbox{3}").answer == "3"
     assert extract_math_answer("Thought: done.\nFinal Answer: 12").answer == "12"
     paper = "Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct."
     assert extract_math_answer(paper).answer == "\\frac{1}{2}"
@@ -125,9 +175,15 @@ def test_extraction_details():
         extract_math_answer("x", fallback="anything")
 
 
-def test_bad_ground_truth_is_a_clear_error(math_reward):
-    with pytest.raises(ValueError, match="ground truth"):
-        math_reward.score("\\boxed{1}", None)
+def test_bad_input_is_a_failed_result_never_a_crash(math_reward):
+    for gold in (None, "", "   ", float("nan")):
+        result = math_reward.score("\\boxed{1}", gold)
+        assert result.failed and result.extra["reason"] == "gold_missing" and "ground truth" in result.extra["error"]
+    broken = math_reward.score("\\boxed{1}", "\\frac{")  # a data bug: failed, never counted as a wrong answer
+    assert broken.failed and broken.extra["reason"] == "gold_unparseable"
+    for response in (None, 42, b"\\boxed{1}", ["\\boxed{1}"]):
+        result = math_reward.score(response, "1")
+        assert result.failed and result.extra["reason"] == "response_not_string"
 
 
 def test_gsm8k_sample_golds_match_their_rationales(math_reward):
@@ -142,3 +198,21 @@ def test_gsm8k_sample_golds_match_their_rationales(math_reward):
     assert sum(scores) == 100
     off_by_one = [math_reward.score(r["upstream_answer"], str(float(r["expected"]) + 1)).score for r in rows]
     assert sum(off_by_one) == 0
+
+
+def test_extraction_policy_per_data_source_in_yaml():
+    """configs/score_math.yaml: RL sources with the paper's format instruction are ``anchored``; anything else
+    (free-form / evaluation data) falls to the default ``math_verify`` policy."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from verl_score.rewards.score_fn import resolve_route
+
+    cfg = OmegaConf.load(Path(__file__).resolve().parents[2] / "configs/score_math.yaml")
+    kwargs = cfg.reward.custom_reward_function.reward_kwargs
+    for source in ("openai/gsm8k", "lighteval/MATH", "reasoning_gym/chain_sum"):
+        assert resolve_route(source, kwargs) == ("math", {"policy": "anchored", "timeout_s": 10, "workers": 2})
+    assert resolve_route("some/free_form_set", kwargs)[1]["policy"] == "math_verify"
+    with pytest.raises(ValueError, match="policy"):
+        build_reward("math", policy="strict")

@@ -75,7 +75,7 @@ def parse_turn(text: str) -> ParsedTurn:
     obs = _HALLUCINATED_OBS.search(text)
     body = text[: obs.start()] if obs else text
     extracted = extract_math_answer(body)
-    final = extracted.answer if extracted.kind in ("final_answer", "boxed") else None
+    final = extracted.answer if extracted.kind in ("final_answer", "boxed", "boxed_group") else None
     tail = _FINAL.search(body)
     steps_text = body[: tail.start()] if tail else body
     return ParsedTurn(steps=split_steps(steps_text), code=code_cells(steps_text), final_answer=final)

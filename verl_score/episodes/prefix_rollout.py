@@ -189,8 +189,10 @@ class ScorePrefixRolloutAgentLoop(AgentLoopBase):
                 break
 
             with simple_timer("tool_calls", ep.metrics):
-                outputs = [self._clip((await session.execute(cell)).observation()) for cell in turn.code]
+                results = [await session.execute(cell) for cell in turn.code]
+                outputs = [self._clip(r.observation()) for r in results]
             ep.tool_calls += len(turn.code)
+            ep.tool_errors += sum(not r.ok for r in results)
             updated = ep.messages + [{"role": "user", "content": render_observation(outputs)}]
             merged = await self.ct_merge_context_msg(ep.messages, updated, ep.runtime_ids, ep.response_mask,
                                                      ep.response_logprobs)
@@ -259,6 +261,7 @@ class ScorePrefixRolloutAgentLoop(AgentLoopBase):
             final_answer_text=ep.final_answer,
             stop_reason=ep.stop_reason,
             num_tool_calls=ep.tool_calls,
+            num_tool_errors=ep.tool_errors,  # cells that raised, timed out or were killed in the sandbox
             num_assistant_turns=ep.turns,
         )
         ep.metrics["num_preempted"] = ep.num_preempted
@@ -287,6 +290,7 @@ class _Episode:
     stop_reason: str = ""
     turns: int = 0
     tool_calls: int = 0
+    tool_errors: int = 0
     observations: int = 0
     num_preempted: int = 0
     server_extras: list[dict[str, Any]] = field(default_factory=list)

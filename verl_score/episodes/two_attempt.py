@@ -103,6 +103,27 @@ def turn_end_token_id(tokenizer: Any, chat_template_kwargs: Mapping[str, Any] | 
     return int(token_id)
 
 
+def guidance_from_trainer_config(trainer_config: Any, guidance: str,
+                                 guidance_kwargs: Mapping[str, Any] | None) -> tuple[str, Any]:
+    """The provider named by the run's own config, when it has a top-level ``guidance: {name, kwargs}`` block
+    (``+guidance=smart``: ``configs/guidance/smart.yaml``), else the loop's kwargs from ``agent_loops.yaml``.
+
+    Why the run config wins: dataset rows name their agent loop (``agent_name: score_two_attempt``), so the loop
+    entry cannot be switched per run; a config that turns SMART on (and names its guide) must therefore reach the
+    loop through the trainer config, which verl hands to every agent loop.
+    """
+    block = trainer_config.get("guidance") if trainer_config is not None else None
+    if not block:
+        return guidance, guidance_kwargs
+    name = block.get("name")
+    if not name:
+        raise ValueError("config block 'guidance' needs a 'name' (static | smart | a registered provider)")
+    unknown = sorted(set(block) - {"name", "kwargs"})
+    if unknown:
+        raise ValueError(f"config block 'guidance' has unknown keys {unknown}; known: ['kwargs', 'name']")
+    return str(name), block.get("kwargs") or {}
+
+
 @register("score_two_attempt")
 class ScoreTwoAttemptAgentLoop(AgentLoopBase):
     """SCoRe episode with ``num_attempts`` attempts (default 2) and an instruction before each later attempt.
@@ -136,6 +157,7 @@ class ScoreTwoAttemptAgentLoop(AgentLoopBase):
         self.response_length = self.rollout_config.response_length
         self.num_attempts = int(num_attempts)
         self.default_task = default_task
+        guidance, guidance_kwargs = guidance_from_trainer_config(self.config, guidance, guidance_kwargs)
         self.guidance_name = guidance
         self.guidance_provider: GuidanceProvider = build_guidance_provider(guidance, **_plain(guidance_kwargs or {}))
 

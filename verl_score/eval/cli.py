@@ -13,6 +13,10 @@ SGLang server; nothing here composes verl configs. Examples::
     # inference-time scaling (paper §6.2): 16 samples at T=0.7, each with one correction, majority vote
     python -m verl_score.eval ... --num-samples 16 --temperature 0.7
 
+    # Student-Centered SCoRe inference: the tool-using student alone, CodeAct turns with the sandboxed interpreter
+    # (the score_prefix_rollout episode with an empty prefix); accuracy, tool calls, sandbox errors, turns per source
+    python -m verl_score.eval --episode codeact --data test.parquet --base-url http://127.0.0.1:30000/v1
+
 Writes ``samples.jsonl`` (one line per episode), ``summary.json`` and ``table.md`` into ``--out-dir`` and prints the
 table. Exit status 0 when at least one episode was scored (failures are reported in the summary), 2 otherwise.
 """
@@ -50,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="default", help="served model name (openai) or HF checkpoint dir (local)")
     p.add_argument("--api-key-env", default="VERL_SCORE_EVAL_API_KEY",
                    help="env var holding the API key (keys are never taken on the command line)")
+    p.add_argument("--episode", choices=("two_attempt", "codeact"), default="two_attempt",
+                   help="two_attempt: K-attempt self-correction (SCoRe); codeact: the tool-using student alone "
+                        "(Student-Centered SCoRe inference, verl_score.eval.codeact)")
+    p.add_argument("--max-turns", type=int, default=8, help="codeact: assistant turns per problem (the horizon)")
     p.add_argument("--num-attempts", type=int, default=2, help="K attempts per episode (paper: 2)")
     p.add_argument("--num-samples", type=int, default=1, help="m episodes per problem; >1 adds the majority vote")
     p.add_argument("--temperature", type=float, default=None,
@@ -157,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                            data_sources=set(args.data_source) if args.data_source else None)
     if not samples:
         raise SystemExit(f"{args.data}: no rows selected")
+    if args.episode == "codeact":
+        return _main_codeact(args, samples, sampling, temperature, out_dir)
     guidance_kwargs = _json_arg(args.guidance_kwargs, "--guidance-kwargs")
     engine, client, provider = build_engine(args, sampling, guidance_kwargs)
     cfg = RunConfig(num_attempts=args.num_attempts, num_samples=args.num_samples, sampling=sampling,
@@ -179,6 +189,48 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     (out_dir / "summary.json").write_text(json.dumps(json_safe(summary), indent=2, sort_keys=True, default=str,
                                                      allow_nan=False) + "\n")
     table = render_markdown(summary)
+    (out_dir / "table.md").write_text(table)
+    if not args.quiet:
+        print(table)
+        print(f"wrote {out_dir}/samples.jsonl, summary.json, table.md")
+    summary["out_dir"] = str(out_dir)
+    return summary
+
+
+def _main_codeact(args: argparse.Namespace, samples: list, sampling: Sampling, temperature: float,
+                  out_dir: Path) -> dict[str, Any]:
+    """``--episode codeact``: one tool-using episode per problem (no attempts, no guidance)."""
+    from verl_score.eval.codeact import (LocalCodeActEngine, OpenAICodeActEngine, evaluate_codeact,
+                                         render_codeact_markdown)
+
+    if args.num_samples != 1 or args.num_attempts != 2 or args.guidance != "static":
+        raise SystemExit("--episode codeact runs one episode per problem: drop --num-samples/--num-attempts/--guidance")
+    client = None
+    if args.engine == "local":
+        engine: Any = LocalCodeActEngine(args.model, max_turns=args.max_turns, max_tokens=args.max_tokens,
+                                         prompt_length=args.prompt_length)
+    else:
+        from verl_score.llm import LLMClient
+
+        client = LLMClient(base_url=args.base_url, base_url_env=args.base_url_env, model=args.model,
+                           api_key_env=args.api_key_env, timeout_s=args.timeout, max_retries=args.max_retries,
+                           concurrency=args.concurrency, temperature=None, max_tokens=None)
+        engine = OpenAICodeActEngine(client, max_turns=args.max_turns,
+                                     extra_params=_json_arg(args.extra_body, "--extra-body"))
+    records, summary = asyncio.run(evaluate_codeact(
+        samples, engine, sampling, concurrency=args.concurrency,
+        reward_kwargs=_json_arg(args.reward_kwargs, "--reward-kwargs"),
+        threshold=args.threshold if args.threshold is not None else 1.0, progress=not args.no_progress))
+    summary["config"] = {"data": str(args.data), "engine": args.engine, "model": args.model, "episode": "codeact",
+                         "endpoint": client.endpoint if client is not None else None, "temperature": temperature,
+                         "max_tokens": args.max_tokens, "max_turns": args.max_turns, "limit": args.limit}
+    if client is not None:
+        summary["client_stats"] = client.stats.snapshot()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_jsonl(records, out_dir / "samples.jsonl")
+    (out_dir / "summary.json").write_text(json.dumps(json_safe(summary), indent=2, sort_keys=True, default=str,
+                                                     allow_nan=False) + "\n")
+    table = render_codeact_markdown(summary)
     (out_dir / "table.md").write_text(table)
     if not args.quiet:
         print(table)

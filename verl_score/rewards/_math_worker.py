@@ -4,6 +4,11 @@ Run as a script by ``math_pool.MathVerifyPool`` (not imported). Why a process: m
 ``signal.alarm`` (main thread only; they raise ``ValueError`` in the reward loop's threads) and sympy can spin for
 hours on ``9^{9^{9^9}}`` inside C code that no signal interrupts. Here both timeouts are off and the parent kills
 this process when a check overruns its deadline. EOF on stdin (parent gone) ends the worker.
+
+Equivalence is math-verify's, never weaker than calling it on the same text: a request names the extracted answer
+and whether it is one expression (``text: false``: read as ``\\boxed{answer}``, falling back to ``$answer$``) or
+prose around a value (``text: true``: math-verify's own extraction searches it, exactly as plain
+``parse(answer)`` would).
 """
 
 import json
@@ -14,20 +19,34 @@ logging.disable(logging.WARNING)  # math-verify warns on every call that its tim
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify  # noqa: E402
 
-GOLD_CONFIG = [LatexExtractionConfig(), ExprExtractionConfig()]
-PRED_CONFIG = [LatexExtractionConfig(), ExprExtractionConfig()]
+CONFIG = [LatexExtractionConfig(), ExprExtractionConfig()]
+_DELIMITERS = ("$", "\\boxed", "\\fbox", "\\[", "\\(")
 _gold_cache = {}
 
 
-def _wrap(answer):
-    """Answers arrive already extracted; boxing makes math-verify read exactly that one answer."""
-    return "\\boxed{" + answer + "}"
+def _parse(text):
+    return parse(text, extraction_config=CONFIG, parsing_timeout=None, raise_on_error=False)
+
+
+def _parse_expression(answer):
+    """One expression: boxing makes math-verify read exactly it; ``$..$`` catches what boxing cannot."""
+    boxed = _parse("\\boxed{" + answer + "}")
+    return boxed if _has_value(boxed) else (_parse("$" + answer + "$") or boxed)
+
+
+def _has_value(parsed):
+    return any(not isinstance(p, str) for p in parsed)
 
 
 def _parse_gold(gold):
     parsed = _gold_cache.get(gold)
     if parsed is None:
-        parsed = parse(_wrap(gold), extraction_config=GOLD_CONFIG, parsing_timeout=None, raise_on_error=False)
+        # a gold already in latex delimiters is read as written; a bare one as one expression; else as plain text
+        parsed = _parse(gold) if any(d in gold for d in _DELIMITERS) else _parse_expression(gold)
+        if not _has_value(parsed):
+            parsed = _parse(gold)
+        if not _has_value(parsed):  # only the raw string survived: a broken gold (a data bug), never "wrong"
+            parsed = []
         if len(_gold_cache) > 4096:
             _gold_cache.clear()
         _gold_cache[gold] = parsed
@@ -38,7 +57,8 @@ def handle(request):
     gold = _parse_gold(request["gold"])
     if not gold:
         return {"equal": False, "reason": "gold_unparseable"}
-    pred = parse(_wrap(request["pred"]), extraction_config=PRED_CONFIG, parsing_timeout=None, raise_on_error=False)
+    answer = request["pred"]
+    pred = _parse(answer) if request.get("text") else _parse_expression(answer)
     if not pred:
         return {"equal": False, "reason": "answer_unparseable"}
     equal = verify(gold, pred, timeout_seconds=None, raise_on_error=False)

@@ -2,8 +2,18 @@
 
 Why this shape: RL amplifies reward bugs. The public SCoRe code accepts a response if *any* number in it equals
 the gold answer and keeps only the last 300 characters; both reward wrong or hedged answers. Here exactly one
-answer is extracted (the LAST ``\\boxed{}``, "The final answer is $X$" or ``#### N``: see ``extract.py``), then
-compared by a cheap exact numeric path or by math-verify in a killable worker process (bounded time, any thread).
+answer is extracted (the LAST committed one across ``\\boxed{}`` groups, "The final answer is $X$", "the answer
+is X" and ``#### N``: see ``extract.py``), then compared by a cheap exact numeric path or by math-verify in a
+killable worker process (bounded wall clock from call to return, any thread).
+
+Extraction policy (``policy``, per data source in YAML):
+
+* ``anchored`` -- only an anchored answer counts; a response without one is ``no_answer``. For RL with a format
+  instruction ("write Final Answer: ..."): not following the format earns nothing.
+* ``math_verify`` (default) -- anchors first, exactly as ``anchored``; an anchorless response is read as a careful
+  grader reads free-form text: the value its closing sentence states ("There are 76 involutions on {1,...,6}."),
+  else math-verify's own extraction on its last ``FREE_FORM_TAIL_CHARS`` characters. For evaluation and data
+  without a format instruction.
 """
 
 from __future__ import annotations
@@ -18,11 +28,22 @@ from fractions import Fraction
 from typing import Any
 
 from verl_score.rewards.base import RewardResult
-from verl_score.rewards.extract import extract_gold_answer, extract_math_answer
+from verl_score.rewards.extract import Extracted, extract_gold_answer, extract_math_answer
 from verl_score.rewards.math_pool import MathVerifyPool
 from verl_score.rewards.registry import register_reward
 
 _PLAIN_NUMBER = re.compile(r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^-?\.\d+$")
+# A number dressed the way GSM8K answers are written: "$1,000", "\\$18.00", "28\\%", "28 percent", "12 apples",
+# "x = 11", "\\text{ dollars}", a trailing period. The unit may not contain digits or math ("5 cm^2" goes on).
+_DRESSED_NUMBER = re.compile(
+    r"^(?:[A-Za-z](?:_\{?\w+\}?)?\s*=\s*)?[€£]?\s*"
+    r"(?P<num>-?(?:\d{1,3}(?:(?:,|\{,\}|\\,)\d{3})+|\d+)(?:\.\d+)?|-?\.\d+)\s*"
+    r"(?P<pct>\\?%|\s?percent\b)?\s*"
+    r"(?:\\(?:text|mbox|mathrm|textrm)\s*\{[^{}\d]*\}|(?!.*\b(?:and|or|plus|minus|times|over|half|halves|thirds?"
+    r"|quarters?|hundreds?|thousands?|millions?|billions?|dozens?|squared|cubed)\b)[A-Za-z][A-Za-z .'/-]{0,40})?\s*\.?$"
+)
+_DOLLARS = re.compile(r"\\text\{\\\$\}|\\\$|\$")
+POLICIES = ("anchored", "math_verify")
 
 
 def plain_number(text: str) -> Fraction | None:
@@ -32,32 +53,58 @@ def plain_number(text: str) -> Fraction | None:
     return Fraction(text.replace(",", ""))
 
 
+def dressed_number(text: str, percent_values: bool = False) -> Fraction | None | tuple[Fraction, ...]:
+    """Exact value of a number written with ``$``, ``%``, a unit word, thousands separators or ``x =`` around it
+    (how GSM8K answers are written); ``None`` for anything else. Used only against a plain-number gold: a GSM8K
+    gold ``28`` for "what percent" is matched by ``28\\%``, as a human grader would. ``percent_values``: return
+    every value the text may mean (``25\\%`` -> ``(25, 1/4)``: a gold ``0.25`` is matched too)."""
+    text = text.strip()
+    if len(text) > 96:
+        return None
+    m = _DRESSED_NUMBER.match(_DOLLARS.sub("", text))  # currency and math delimiters alike
+    if m is None:
+        return None
+    value = Fraction(re.sub(r"\{,\}|\\,|,", "", m.group("num")))
+    if not percent_values:
+        return value
+    return (value, value / 100) if m.group("pct") else (value,)
+
+
 @register_reward("math")
 class MathReward:
     """Score 1.0 when the response's final answer equals the gold answer mathematically, else 0.0.
 
     Reasons in ``extra["reason"]``: ``ok`` / ``wrong`` / ``no_answer`` / ``response_too_long`` /
-    ``answer_too_long`` / ``answer_too_deep`` / ``answer_unparseable`` / ``verify_timeout`` (failed) /
-    ``gold_unparseable`` (failed: a data bug) / ``verify_error`` (failed).
+    ``answer_too_long`` / ``answer_too_deep`` / ``answer_unparseable`` (scored 0) and, counted as ``failed``
+    (never a wrong answer): ``verify_timeout`` / ``verify_error`` / ``response_not_string`` / ``gold_missing`` /
+    ``gold_unparseable`` (the last three are data bugs). Wall clock from call to return is at most ``timeout_s``
+    plus scheduling noise, whatever the input.
     """
 
     def __init__(
         self,
         workers: int = 2,
         timeout_s: float = 10.0,
+        policy: str = "math_verify",
         max_response_chars: int = 400_000,
         max_answer_chars: int = 1_000,
         max_depth: int = 64,
-        fallback: str = "none",
+        fallback: str | None = None,
         cache_size: int = 8192,
     ):
+        if policy not in POLICIES:
+            raise ValueError(f"math reward policy must be one of {POLICIES}, got {policy!r}")
+        if fallback is None:  # an explicit fallback (last_number / full_text) overrides the policy's
+            fallback = "math_verify" if policy == "math_verify" else "none"
+        self.policy = policy
+        self.timeout_s = timeout_s
         self.pool = MathVerifyPool(workers=workers, timeout_s=timeout_s)
         self.extract_kwargs = dict(
             max_response_chars=max_response_chars, max_answer_chars=max_answer_chars, max_depth=max_depth,
             fallback=fallback,
         )
         extract_math_answer("", **self.extract_kwargs)  # validate the options now, not at the first sample
-        self._cache: OrderedDict[tuple[str, str], dict] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, bool], dict] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -65,15 +112,26 @@ class MathReward:
         return await asyncio.to_thread(self.score, solution, ground_truth)
 
     def score(self, solution: str, ground_truth: Any) -> RewardResult:
-        """Synchronous scoring (safe in any thread); ``__call__`` runs it off the event loop."""
+        """Synchronous scoring (safe in any thread); ``__call__`` runs it off the event loop. Never raises on
+        bad input: a non-string response or a missing gold is a ``failed`` result with its reason."""
         start = time.perf_counter()
-        gold = extract_gold_answer(_gold_text(ground_truth))
+        deadline = time.monotonic() + self.timeout_s
+        extra: dict[str, Any] = {"answer": None, "answer_kind": "", "gold": None, "answer_found": 0.0,
+                                 "fast_path": 0.0, "policy": self.policy}
+        gold = _gold_text(ground_truth)
+        if gold is None:
+            extra["error"] = f"ground truth must be a non-empty string or a number, got {ground_truth!r}"[:300]
+            return _result(0.0, "gold_missing", extra, start, failed=True)
+        gold = extract_gold_answer(gold)
+        extra["gold"] = gold
+        if not isinstance(solution, str):
+            extra["error"] = f"response must be a str, got {type(solution).__name__}"
+            return _result(0.0, "response_not_string", extra, start, failed=True)
         found = extract_math_answer(solution, **self.extract_kwargs)
-        extra: dict[str, Any] = {"answer": found.answer, "answer_kind": found.kind, "gold": gold,
-                                 "answer_found": float(found.answer is not None), "fast_path": 0.0}
+        extra.update(answer=found.answer, answer_kind=found.kind, answer_found=float(found.answer is not None))
         if found.answer is None:
             return _result(0.0, found.reason, extra, start)
-        verdict = self.compare(gold, found.answer)
+        verdict = self.compare(gold, found, deadline=deadline)
         extra["fast_path"] = float(verdict.get("fast_path", False))
         reason = verdict["reason"]
         if reason == "ok":
@@ -84,20 +142,28 @@ class MathReward:
             extra["error"] = verdict["error"]
         return _result(0.0, reason, extra, start, failed=failed)
 
-    def compare(self, gold: str, answer: str) -> dict:
-        """``{"equal", "reason"}``: exact rational comparison for plain numbers, else math-verify (cached)."""
+    def compare(self, gold: str, answer: str | Extracted, deadline: float | None = None) -> dict:
+        """``{"equal", "reason"}``: exact rational comparison for numbers, else math-verify (cached).
+
+        ``answer``: the extracted answer (an ``Extracted`` says whether it is prose for math-verify to search)
+        or a bare answer string. ``deadline``: ``time.monotonic()`` by which to answer (default: ``timeout_s``)."""
+        text_mode = isinstance(answer, Extracted) and answer.text_mode
+        if isinstance(answer, Extracted):
+            answer = answer.answer or ""
         if _squash(gold) == _squash(answer):  # identical text (the usual correct answer): equal without sympy
             return {"equal": True, "reason": "ok", "fast_path": True}
-        g, a = plain_number(gold), plain_number(answer)
-        if g is not None and a is not None and (g == a or (g.denominator == 1 and a.denominator == 1)):
-            return {"equal": g == a, "reason": "ok", "fast_path": True}
-        key = (gold, answer)
+        g = plain_number(gold)
+        if g is not None:
+            values = dressed_number(answer, percent_values=True)
+            if values is not None and (g in values or (g.denominator == 1 and values[0].denominator == 1)):
+                return {"equal": g in values, "reason": "ok", "fast_path": True}
+        key = (gold, answer, text_mode)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        verdict = self.pool.check(gold, answer)
+        verdict = self.pool.check(gold, answer, text=text_mode, deadline=deadline)
         if verdict["reason"] in ("ok", "answer_unparseable", "gold_unparseable"):  # deterministic: cache
             with self._lock:
                 self._cache[key] = verdict
@@ -110,12 +176,16 @@ def _squash(text: str) -> str:
     return "".join(text.split())
 
 
-def _gold_text(ground_truth: Any) -> str:
+def _gold_text(ground_truth: Any) -> str | None:
+    """The gold as text; ``None`` for a missing / empty / non-finite one (a data bug, reported as failed)."""
     if isinstance(ground_truth, numbers.Real) and not isinstance(ground_truth, bool):  # incl. numpy scalars
-        return str(int(ground_truth)) if float(ground_truth).is_integer() else repr(float(ground_truth))
+        value = float(ground_truth)
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(ground_truth, str) and ground_truth.strip():
         return ground_truth
-    raise ValueError(f"math reward needs a non-empty string (or number) ground truth, got {ground_truth!r}")
+    return None
 
 
 def _result(score: float, reason: str, extra: dict, start: float, failed: bool = False) -> RewardResult:

@@ -18,12 +18,14 @@ Registered as ``guidance: smart`` for the ``score_two_attempt`` agent loop (impo
 from __future__ import annotations
 
 import asyncio
+import sys
 import logging
 import threading
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
 from verl_score.episodes.guidance import Guidance, register_guidance
+from verl_score.llm import LLMClientConfig, LLMConfigError
 from verl_score.prompts import self_correction_instruction
 from verl_score.teacher.backends import ChatBackend, EndpointBackend, PolicyBackend, TokenGenerator
 from verl_score.teacher.config import client_config_for_role, load_yaml_section
@@ -33,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "GUIDE_SYSTEM",
+    "GuideUnavailableError",
+    "probe_endpoint",
     "GuidanceCounters",
     "SmartGuidance",
     "guide_messages",
@@ -132,6 +136,14 @@ class SmartGuidance:
         template: how the hint joins the static instruction (hrl-reasoning appends "Suggestive Correction: ").
         leakage: ``LeakageConfig`` fields.
         timeout_s: overall deadline of one guide call (retries included), after which the static text is used.
+        on_unreachable: what an endpoint guide that does not answer at construction (start-up) means:
+            ``"stop"`` raises ``GuideUnavailableError`` with the URL and the reason (the run does not start);
+            ``"fallback"`` logs it once and serves the static instruction for the whole run, every such turn
+            counted as ``smart_failed`` / ``guide_unreachable``. ``None``: no start-up probe.
+        probe_timeout_s: deadline of that probe (``GET <base_url>/models``).
+
+    ``backend="auto"`` (SMART-SCoRe's default, "the base model if none provided"): an endpoint when one is named
+    (``client.base_url`` or ``$GUIDE_API_BASE``), otherwise the policy itself.
     """
 
     name = "smart"
@@ -148,9 +160,13 @@ class SmartGuidance:
         leakage: Mapping[str, Any] | None = None,
         timeout_s: float = 60.0,
         chat_backend: ChatBackend | None = None,
+        on_unreachable: str | None = None,
+        probe_timeout_s: float = 10.0,
     ):
-        if backend not in ("endpoint", "policy"):
-            raise ValueError(f"guidance backend must be 'endpoint' or 'policy', got {backend!r}")
+        if backend not in ("endpoint", "policy", "auto"):
+            raise ValueError(f"guidance backend must be 'endpoint', 'policy' or 'auto', got {backend!r}")
+        if on_unreachable not in (None, "stop", "fallback"):
+            raise ValueError(f"on_unreachable must be 'stop', 'fallback' or null, got {on_unreachable!r}")
         if "{hint}" not in template:
             raise ValueError("guidance template must contain {hint}")
         self.backend_kind = backend
@@ -162,10 +178,19 @@ class SmartGuidance:
         self.filter = LeakageFilter(leakage)
         self.counters = GuidanceCounters()
         self._backend: ChatBackend | None = chat_backend
-        if self._backend is None and backend == "endpoint":
+        self.unreachable: str | None = None  # the start-up probe's failure, when on_unreachable == "fallback"
+        if self._backend is None and backend in ("endpoint", "auto"):
             section = dict(load_yaml_section(config_path, "guide").get("client", {})) if config_path else {}
-            section.update(client or {})
-            self._backend = EndpointBackend(client_config_for_role("guide", section))
+            section.update({k: v for k, v in (client or {}).items() if v is not None})
+            client_cfg = client_config_for_role("guide", section)
+            if backend == "auto" and not _has_base_url(client_cfg):
+                backend = "policy"  # no guide named: the policy guides itself (hrl-reasoning's default)
+            else:
+                backend = "endpoint"
+                self._backend = EndpointBackend(client_cfg)
+                if on_unreachable is not None:
+                    self._probe_at_startup(client_cfg, on_unreachable, probe_timeout_s)
+        self.backend_kind = backend
 
     def attach_policy(self, generator: TokenGenerator, tokenizer: Any) -> None:
         """Use the policy as the guide (``backend="policy"``): the agent loop passes its server_manager."""
@@ -187,6 +212,8 @@ class SmartGuidance:
         """The hint-carrying instruction, or the static one (counted) on failure/rejection. Never raises for a
         guide failure: the episode must go on."""
         static = self_correction_instruction(task)
+        if self.unreachable is not None:
+            return self._fallback(static, "smart_failed", "guide_unreachable")
         if self._backend is None:
             return self._fallback(static, "smart_failed", "policy_not_attached")
         try:
@@ -231,6 +258,22 @@ class SmartGuidance:
         self.counters.convert_to_rejected(verdict.reason)
         return Guidance(text=static, source="smart_rejected")
 
+    def _probe_at_startup(self, cfg: LLMClientConfig, on_unreachable: str, timeout_s: float) -> None:
+        reason = probe_endpoint(cfg, timeout_s)
+        if reason is None:
+            return
+        where = cfg.safe_endpoint()
+        if on_unreachable == "stop":
+            raise GuideUnavailableError(
+                f"SMART guide endpoint {where} is unreachable at start-up ({reason}). Start the guide server, fix "
+                f"GUIDE_API_BASE / guidance.kwargs.client.base_url, unset it to let the policy guide itself, or set "
+                f"GUIDE_ON_UNREACHABLE=fallback (guidance.kwargs.on_unreachable) to train with the static "
+                f"instruction, each fallback counted."
+            )
+        self.unreachable = reason
+        logger.warning("SMART guide endpoint %s is unreachable at start-up (%s); every correction turn uses the "
+                       "static instruction and is counted as guidance/failed/guide_unreachable", where, reason)
+
     # ------------------------------------------------------------------------------------------ metrics
     def metrics(self, prefix: str = "guidance/") -> dict[str, float]:
         return self.counters.metrics(prefix)
@@ -241,6 +284,40 @@ class SmartGuidance:
     def _fallback(self, static: str, source: str, detail: str) -> Guidance:
         self.counters.record(source, detail)
         return Guidance(text=static, source=source)
+
+
+class GuideUnavailableError(RuntimeError):
+    """The SMART guide endpoint did not answer at start-up and ``on_unreachable`` is ``"stop"``."""
+
+
+def _has_base_url(cfg: LLMClientConfig) -> bool:
+    try:
+        return bool(cfg.resolved_base_url())
+    except LLMConfigError:
+        return False
+
+
+def probe_endpoint(cfg: LLMClientConfig, timeout_s: float = 10.0) -> str | None:
+    """``None`` when an OpenAI-compatible server answers ``GET <base_url>/models`` (any HTTP status below 500: the
+    server is up), else why not (connection refused, timeout, 5xx). Synchronous: runs once, at construction."""
+    import urllib.error
+    import urllib.request
+
+    url = cfg.resolved_base_url().rstrip("/") + "/models"
+    headers = {}
+    try:
+        key = cfg.resolved_api_key()
+    except LLMConfigError:
+        key = None
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout_s):
+            return None
+    except urllib.error.HTTPError as exc:
+        return None if exc.code < 500 else f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:  # refused, DNS, timeout
+        return f"{type(getattr(exc, 'reason', exc)).__name__}: {getattr(exc, 'reason', exc)}"
 
 
 async def screened_instruction(
@@ -289,3 +366,35 @@ def rates_from_sources(sources: Sequence[Any], prefix: str = "guidance/") -> dic
         f"{prefix}rejected_rate": rejected / n if n else 0.0,
         f"{prefix}failed_rate": failed / n if n else 0.0,
     }
+
+
+def check_startup(path: str) -> int:
+    """``python -m verl_score.teacher.guidance --check configs/guidance/smart.yaml``: build the provider a run would
+    build from that guidance block (environment variables resolved) and report which guide it uses. Exit 2 with the
+    reason when the guide endpoint is down and ``on_unreachable`` is ``stop``; 0 otherwise (a fallback is reported)."""
+    block = load_yaml_section(path)
+    if block.get("name") != "smart":
+        print(f"guidance: {block.get('name')!r} (no guide to check)")
+        return 0
+    try:
+        provider = SmartGuidance(**dict(block.get("kwargs") or {}))
+    except GuideUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if provider.backend_kind == "policy":
+        print("SMART guide: the policy itself (no guide endpoint named: GUIDE_API_BASE unset)")
+    elif provider.unreachable is not None:
+        print(f"SMART guide: endpoint UNREACHABLE at start-up ({provider.unreachable}); training continues with the "
+              f"static instruction, each turn counted as guidance/failed/guide_unreachable", file=sys.stderr)
+    else:
+        client = getattr(provider._backend, "client", None)
+        print(f"SMART guide: endpoint {getattr(client, 'endpoint', '?')} answers")
+    return 0
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m verl_score.teacher.guidance")
+    parser.add_argument("--check", required=True, metavar="YAML", help="a guidance block (configs/guidance/smart.yaml)")
+    sys.exit(check_startup(parser.parse_args().check))

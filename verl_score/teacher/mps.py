@@ -107,6 +107,14 @@ class _Counts:
 class MentoredSolver:
     """Produces one trajectory record per ``Problem`` (``await solver.solve(p)``); never raises for model errors."""
 
+    #: drop reasons that mean "the infrastructure failed, not the problem": such records are not written, so a
+    #: restart retries them (``run_datagen``); ``error:*`` (sandbox / verifier crashes) always counts as one.
+    UNWRITTEN_REASONS: tuple[str, ...] = ("student_failed",)
+    #: per-record counters that ``run_datagen`` sums into its summary
+    COUNT_KEYS: tuple[str, ...] = ("teacher_failures", "teacher_malformed", "teacher_calls", "student_calls")
+    #: progress-bar label
+    PROGRESS_DESC = "mps"
+
     def __init__(self, student: LLMClient, teacher: LLMClient, config: MPSConfig | None = None,
                  sandbox: Any = None, verifier: Any = None):
         self.student = student
@@ -193,27 +201,34 @@ class MentoredSolver:
         steps = list(steps)
         cfg = self.config
         while len(steps) < cfg.max_steps:
-            result = await self.student.chat(
-                self.student_messages(problem, steps),
-                max_tokens=cfg.student_max_tokens,
-                temperature=cfg.student_temperature,
-                stop=["Observation:"],
-            )
-            counts.student_calls += 1
-            step, final = parse_student_step(result.text)
+            step, final, text = await self._next_step(problem, steps, counts)
             if step.code:
                 step.observation = await self._run_code(steps, step.code)
                 steps.append(step)
                 continue
             if final is not None:
                 if step.thought or not steps:  # keep the reasoning; a bare answer line is not a step
-                    steps.append(step if step.thought else Step(thought=result.text.strip()))
+                    steps.append(step if step.thought else Step(thought=text.strip()))
                 return steps, final
             if not step.thought:
                 steps.append(Step(thought=""))  # empty generation: recorded (not keepable) and we stop
                 return steps, None
             steps.append(step)
         return steps, None
+
+    async def _next_step(self, problem: Problem, steps: list[Step], counts: _Counts) -> tuple[Step, str | None, str]:
+        """One generated CodeAct step: ``(step, final answer or None, raw text)``. The BC teacher overrides this to
+        check the tool protocol and re-ask (``verl_score.teacher.bc_init``)."""
+        cfg = self.config
+        result = await self.student.chat(
+            self.student_messages(problem, steps),
+            max_tokens=cfg.student_max_tokens,
+            temperature=cfg.student_temperature,
+            stop=["Observation:"],
+        )
+        counts.student_calls += 1
+        step, final = parse_student_step(result.text)
+        return step, final, result.text
 
     async def _run_code(self, prior: list[Step], code: str) -> str:
         from verl_score.sandbox import PythonSession
@@ -359,7 +374,10 @@ def load_problems(path: str | Path, limit: int | None = None) -> list[Problem]:
 # ---------------------------------------------------------------------------------------------- runner
 async def run_datagen(problems: list[Problem], output: str | Path, solver: MentoredSolver,
                       progress: bool = True) -> dict[str, Any]:
-    """Solve every problem not yet in ``output``; returns a summary (also what the CLI prints)."""
+    """Solve every problem not yet in ``output``; returns a summary (also what the CLI prints).
+
+    Shared by Mentored Problem Solving and the BC cold start (``bc_init``): any solver with ``solve``, ``config
+    .concurrency`` and the class attributes ``UNWRITTEN_REASONS`` / ``COUNT_KEYS`` / ``PROGRESS_DESC``."""
     from tqdm.auto import tqdm
 
     start = time.monotonic()
@@ -377,11 +395,11 @@ async def run_datagen(problems: list[Problem], output: str | Path, solver: Mento
             return await solver.solve(p)
 
     try:
-        bar = tqdm(total=len(todo), desc="mps", unit="problem", disable=not progress, file=sys.stderr)
+        bar = tqdm(total=len(todo), desc=solver.PROGRESS_DESC, unit="problem", disable=not progress, file=sys.stderr)
         for fut in asyncio.as_completed([one(p) for p in todo]):
             rec = await fut
             bar.update(1)
-            if _infrastructure_failure(rec):
+            if _infrastructure_failure(rec, solver.UNWRITTEN_REASONS):
                 # the student endpoint / sandbox / verifier failed: not the problem's fault, so nothing is written
                 # and a restart retries it (teacher failures ARE written: a teacher that cannot follow the schema
                 # would fail the same way again)
@@ -391,7 +409,7 @@ async def run_datagen(problems: list[Problem], output: str | Path, solver: Mento
             summary["written"] += 1
             summary["kept"] += int(rec["kept"])
             reasons[rec["drop_reason"] or "kept"] += 1
-            for k in ("teacher_failures", "teacher_malformed", "teacher_calls", "student_calls"):
+            for k in solver.COUNT_KEYS:
                 totals[k] += rec[k]
             totals["interventions"] += len(rec["interventions"])
             bar.set_postfix(kept=summary["kept"], teacher_fail=totals["teacher_failures"])
@@ -407,9 +425,9 @@ async def run_datagen(problems: list[Problem], output: str | Path, solver: Mento
     return summary
 
 
-def _infrastructure_failure(rec: Mapping[str, Any]) -> bool:
+def _infrastructure_failure(rec: Mapping[str, Any], reasons: tuple[str, ...] = ("student_failed",)) -> bool:
     reason = rec.get("drop_reason") or ""
-    return reason == "student_failed" or reason.startswith("error:")
+    return reason in reasons or reason.startswith("error:")
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,151 @@
+"""BC cold start against a scripted teacher over real loopback HTTP: what is kept, what is not, re-asks, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from tests.servers.fault_server import Ok, Status
+from tests.teacher import bc_scripted, scripted
+from verl_score.llm import LLMClient
+from verl_score.teacher.bc_init import BCConfig, BCSolver, protocol_error
+from verl_score.teacher.mps import Problem, run_datagen
+from verl_score.teacher.mps_schema import validate_record
+
+REPO = Path(__file__).resolve().parents[2]
+FAST = {"max_retries": 0, "backoff_base_s": 0.01, "timeout_s": 5.0}
+
+
+def _solver(server, **cfg) -> BCSolver:
+    return BCSolver(LLMClient(base_url=server.base_url, **FAST), BCConfig(**cfg))
+
+
+def _solve(server, problem: Problem, **cfg) -> dict:
+    solver = _solver(server, **cfg)
+    try:
+        return asyncio.run(solver.solve(problem))
+    finally:
+        solver.close()
+
+
+def test_correct_teacher_trajectory_is_kept_with_real_observations(fault_server):
+    fault_server.set_default(Ok(content_fn=bc_scripted.reply))
+    rec = _solve(fault_server, Problem("arith", bc_scripted.ARITH, "11", "unit"))
+    validate_record(rec)
+    assert rec["kept"] and rec["correct"] and rec["drop_reason"] is None and rec["final_answer"] == "11"
+    assert [s["observation"] for s in rec["steps"]] == ["8\n", "11\n", ""]  # the sandbox ran the cells (replayed)
+    assert rec["teacher_step"] is None and rec["verified_prefix_len"] == 3 and rec["interventions"] == []
+    assert (rec["teacher_calls"], rec["student_calls"], rec["protocol_violations"]) == (3, 0, 0)
+    assert rec["schema"] == "bc_trajectory_v1"
+    # the teacher never saw the reference answer
+    assert all("11" not in json.dumps(r.body["messages"][:2]) for r in fault_server.requests)
+
+
+def test_incorrect_teacher_trajectory_is_written_but_not_kept(fault_server):
+    fault_server.set_default(Ok(content_fn=bc_scripted.reply))
+    rec = _solve(fault_server, Problem("wrong", bc_scripted.WRONG, "14", "unit"))
+    validate_record(rec)
+    assert not rec["kept"] and not rec["correct"] and rec["drop_reason"] == "wrong_answer"
+    assert rec["final_answer"] == "24" and rec["steps"][0]["observation"] == "18\n"
+
+
+def test_protocol_breaking_reply_is_reasked_then_counted_never_kept(fault_server):
+    fault_server.set_default(Ok(content_fn=bc_scripted.reply))
+    rec = _solve(fault_server, Problem("broken", bc_scripted.BROKEN, "25", "unit"), protocol_attempts=3)
+    validate_record(rec)
+    assert not rec["kept"] and rec["drop_reason"] == "protocol_violation" and rec["protocol_violations"] == 1
+    assert (rec["teacher_calls"], rec["teacher_malformed"]) == (3, 3)
+    assert rec["teacher_failure_kinds"] == ["protocol:unclosed_code_block"] * 3
+    assert rec["steps"] == []  # the broken reply never became a step
+    last = fault_server.requests[-1].body["messages"]
+    assert last[-1]["role"] == "user" and "unclosed_code_block" in last[-1]["content"]
+
+
+def test_reask_that_succeeds_keeps_only_the_valid_step(fault_server):
+    fault_server.set_default(Ok(content_fn=bc_scripted.reply))
+    rec = _solve(fault_server, Problem("fix", bc_scripted.FIXABLE, "42", "unit"))
+    assert rec["kept"] and rec["teacher_malformed"] == 1 and rec["protocol_violations"] == 0
+    assert rec["teacher_failure_kinds"] == ["protocol:invented_observation"]
+    assert [s["thought"] for s in rec["steps"]] == ["6 times 7 is 42."]
+    assert "Observation" not in json.dumps(rec["steps"])
+
+
+def test_protocol_rules():
+    assert protocol_error("") == "empty"
+    assert protocol_error("Thought: x", "length") == "cut_on_length"
+    assert protocol_error("Thought: a\n```python\nx=1\n```\n```python\ny=2\n```") == "several_code_blocks"
+    assert protocol_error("Thought: a\nCode:\n```python\nx = 1\nprint(x)\n```") is None
+    assert protocol_error("Thought: done.\nFinal Answer: 3") is None
+
+
+def test_endpoint_outage_is_not_written_and_a_restart_retries(fault_server, tmp_path):
+    problems = [Problem(p["id"], p["problem"], p["ground_truth"]) for p in scripted.easy_problems(2)]
+    out = tmp_path / "bc.jsonl"
+    fault_server.set_default(Status(503))
+    s = asyncio.run(run_datagen(problems, out, _solver(fault_server), progress=False))
+    assert s["written"] == 0 and s["unwritten"] == {"teacher_call_failed": 2}
+    fault_server.set_default(Ok(content_fn=bc_scripted.reply))
+    s = asyncio.run(run_datagen(problems, out, _solver(fault_server), progress=False))
+    assert s["written"] == 2 and s["kept"] == 2 and s["teacher_calls"] == 2
+
+
+def test_resume_after_sigkill_then_convert(fault_server, tmp_path):
+    """Kill the CLI mid-run, leave a torn line, restart: each problem once; then the converter's SFT outputs."""
+    n = 10
+    inp = tmp_path / "problems.jsonl"
+    rows = scripted.easy_problems(n) + [
+        {"id": "wrong", "problem": bc_scripted.WRONG, "ground_truth": "14"},
+        {"id": "broken", "problem": bc_scripted.BROKEN, "ground_truth": "25"},
+    ]
+    inp.write_text("".join(json.dumps(p) + "\n" for p in rows))
+    out = tmp_path / "bc.jsonl"
+    fault_server.set_default(Ok(content_fn=bc_scripted.reply, latency_s=0.15))
+    cmd = [sys.executable, "-m", "verl_score.teacher.bc_init", "--input", str(inp), "--output", str(out),
+           "--config", "configs/teacher.yaml", "--teacher-base-url", fault_server.base_url, "--concurrency", "1",
+           "--no-progress"]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if out.exists() and len(out.read_bytes().splitlines()) >= 3:
+            break
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    before = out.read_bytes()
+    done_before = len(before.splitlines())
+    assert 3 <= done_before < len(rows), "the run must be killed mid-way"
+    with open(out, "ab") as fh:  # what a kill during write() would leave
+        fh.write(b'{"id": "easy-999", "problem": "torn')
+    fault_server.set_default(Ok(content_fn=bc_scripted.reply))
+    res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["skipped_existing"] == done_before and summary["repaired_bytes"] > 0
+    assert summary["written"] == len(rows) - done_before
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["id"] for r in records) == sorted(r["id"] for r in rows)  # each problem exactly once
+    assert out.read_bytes().startswith(before)
+    kept = {r["id"] for r in records if r["kept"]}
+    assert kept == {f"easy-{i:03d}" for i in range(n)}  # the wrong and the broken one are not kept
+
+    conv = subprocess.run([sys.executable, "data_preprocess/convert_parquet.py", "bc", "--input", str(out),
+                           "--out-dir", str(tmp_path / "data"), "--quiet"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert conv.returncode == 0, conv.stderr[-2000:]
+    sft = pd.read_parquet(tmp_path / "data" / "sft" / "train.parquet")
+    assert sorted(sft["id"]) == sorted(kept)
+    assert not (tmp_path / "data" / "train.parquet").exists()  # BC data never becomes RL rows
+    share = json.loads((tmp_path / "data" / "sft" / "sharegpt.json").read_text())
+    assert len(share) == n and share[0]["conversations"][0]["from"] == "human"
+    info = json.loads((tmp_path / "data" / "sft" / "dataset_info.json").read_text())
+    assert info["bc_init"]["formatting"] == "sharegpt"
