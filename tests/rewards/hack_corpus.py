@@ -57,7 +57,8 @@ class Hack:
 # iteration early and the assert would hold on nothing (``all([])`` is True).
 SQUARE_PROMPT = 'def square(x: int) -> int:\n    """Return x * x."""\n'
 HUMANEVAL_MAP_SPEC = {"prompt": SQUARE_PROMPT, "entry_point": "square",
-                      "test": "def check(candidate):\n    assert all(map(lambda x: candidate(x) == x * x, [3, 4, 5]))\n"}
+                      "test": "def check(candidate):\n"
+                              "    assert all(map(lambda x: candidate(x) == x * x, [3, 4, 5]))\n"}
 HUMANEVAL_ZIP_SPEC = {"prompt": SQUARE_PROMPT, "entry_point": "square",
                       "test": "def check(candidate):\n    for got, want in zip(map(candidate, [3, 4]), [9, 16]):\n"
                               "        assert got == want\n"}
