@@ -203,7 +203,11 @@ def test_clean_answers_are_not_flagged() -> None:
     for clean in ["6", "-3.5", "\\frac{1}{2}", "x = 2", "\\{1, 2, 3\\}", "Paris", "(a) and (c)", "O(n log n)",
                   "\\sqrt{2}/2", "the set {1, 2}", "True", "It is equivalent to 1/2", "[0,1)", "(1, 2)",
                   "(-\\infty, 3]", "\\left[0, \\frac{\\pi}{2}\\right)", "2\u03c0r", "x \u2208 [0, 1]", "E[X] = 2",
-                  "\\{x \\mid x > 0\\}", "The expected value is 3.5", "a << b", "\\binom{5}{2} = 10"]:
+                  "\\{x \\mid x > 0\\}", "The expected value is 3.5", "a << b", "\\binom{5}{2} = 10",
+                  # step texts the key-step matcher scans: code and word-problem prose
+                  "Action: def f(n):\n    return True", "results = [x for x in xs]; score = 3", ">>> print(1)",
+                  "d['result'] = 1", "She bought 3 markers and the gold coins",
+                  "The answer is yes, which matches the given condition"]:
         assert injection_signals(clean) == [], clean
 
 

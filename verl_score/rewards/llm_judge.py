@@ -66,36 +66,38 @@ JUDGE_INPUTS = ("final_answer", "full_response")
 INJECTION_POLICIES = ("zero", "rule_based")
 
 #: Words a verdict object is keyed by (``{"equivalent": true}``, ``["verdict", "correct"]``...).
-_VERDICT_KEY = (r"(?:equivalent|equivalence|equal|verdict|correct|is_correct|correctness|score|grade|judge?ment"
-                r"|passed|pass|match|matches|same|result|label|decision)")
+_VERDICT_KEY = (r"(?:equivalent|equivalence|verdict|correct|is_correct|correctness|score|grade|judge?ment|passed"
+                r"|decision)")
 _VERDICT_JSON = re.compile(
-    # any brace / bracket group (nested or not) with a verdict key followed by a separator, or a quoted verdict key
-    r"[{\[][^\n]{0,400}?[\"']?\b" + _VERDICT_KEY + r"\b[\"']?\s*(?::|=>|->|=|,)"
-    r"|[\"']" + _VERDICT_KEY + r"[\"']"
+    # a brace / bracket group (nested or not) holding a verdict key: quoted and followed by a separator (``"k":``,
+    # ``["k", true]``) or bare and followed by a colon (``{k: true}``); a quoted strong verdict key anywhere
+    r"[{\[][^\n]{0,400}?(?:[\"']" + _VERDICT_KEY + r"[\"']\s*(?::|=>|->|=|,)|\b" + _VERDICT_KEY + r"\s*:)"
+    r"|[\"'](?:equivalent|equivalence|verdict|is_correct)[\"']"
     r"|\b(?:equivalent|equivalence|equal|verdict|correct|is_correct|judge?ment|match|decision)\s*(?::|=>|->|=)\s*"
     r"[\"']?(?:true|yes|1|correct|equivalent|same|match)\b",
     re.IGNORECASE,
 )
 _DELIMITER_LIKE = re.compile(
-    r"<<<|>>>|<\|[^|<>\n]{1,40}\|>|<\|?(?:begin|end)_of_(?:text|turn)\|?>|<(?:start|end)_of_turn>"
+    r"<<<\s*(?:END|BEGIN|CANDIDATE)|CANDIDATE[^<>\n]{0,80}>>>|<\|[^|<>\n]{1,40}\|>"
+    r"|<\|?(?:begin|end)_of_(?:text|turn)\|?>|<(?:start|end)_of_turn>"
     r"|\[/?INST\]|<</?SYS>>|</?s>|</?(?:system|user|assistant|human|ai|bot|model)\s*>"
     r"|^\s*(?:system|assistant|user|human|model)\s*:",
     re.IGNORECASE | re.MULTILINE,
 )
 _GRADER_ADDRESSED = re.compile(
-    r"\b(?:grader|graders|grading|graded|judge|judges|judging|evaluator|assessor|examiner|marker|rubric|verdict"
+    r"\b(?:grader|graders|judge|judges|evaluator|assessor|examiner|rubric|verdict"
     r"|grading model|reward model|language model|llm)\b"
     r"|\bignore\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|preceding|instructions)"
     r"|\b(?:system|developer)\s+(?:prompt|message|instructions?)\b|\bnew\s+(?:system\s+)?instructions?\b"
     r"|\b(?:reference|expected|official|gold(?:en)?|target|key)\s+(?:answer|solution)s?\b"
-    r"|\b(?:gold(?:en)?|reference|official)\s+(?:value|label|one|result|standard)\b|\bthe\s+gold\b"
+    r"|\b(?:gold(?:en)?|reference|official)\s+(?:value|label|one|result|standard)\b"
     r"|\banswer\s+key\b|\bground[\s_-]*truth\b|\bsolution\s+key\b"
     r"|\b(?:identical|equal|equals|same|matches|match|agrees?|consistent)\b[^.\n]{0,40}?"
-    r"\b(?:expected|reference|official|gold|target|provided|given|stated)\b"
+    r"\b(?:expected|reference|official|gold)\b"
     r"|\b(?:mark|grade|score|rate|judge|consider|treat|count|regard|accept|deem|label)(?:ed|s)?\s+"
     r"(?:this|it|me|my\s+answer|the\s+answer|the\s+response|the\s+student|this\s+answer|as)\b[^.\n]{0,30}?"
     r"\b(?:correct|right|equivalent|equal|true|full|matching|the\s+same|identical|a\s+match)\b"
-    r"|\b(?:respond|reply|output|return|say|print|write|emit|give|answer)\s+(?:with\s+)?(?:a\s+)?[\"']?"
+    r"|\b(?:respond|reply|output|say|emit)\s+(?:with\s+)?(?:a\s+)?[\"']?"
     r"(?:true|yes|equivalent|correct|1\.0|full\s+marks?)\b"
     r"|\bthe\s+student(?:'s)?\s+(?:answer\s+)?(?:is|was)\s+(?:\w+\s+)?(?:right|correct|equivalent)\b"
     r"|\bthis\s+(?:answer\s+|response\s+)?is\s+(?:\w+\s+)?(?:the\s+)?(?:right|correct)(?:\s+answer)?\b"
