@@ -16,8 +16,9 @@ extracted deterministically (``extract_judge_answer``: the last ``\\boxed{}`` / 
 the last "answer is X" / "Answer: X", else the last non-empty line; at most ``max_candidate_chars``), never the
 reasoning; the candidate sits between per-call random delimiters that the system prompt declares to be data, never
 instructions. A candidate that contains a verdict-shaped JSON object, a delimiter (ours or a chat-template token),
-or text addressed to a grader (``injection_signals``) is flagged ``extra["injection_suspect"] = 1``, counted in
-``self.injection_suspects``, NOT sent to the judge, and scored by ``injection_policy``: ``zero``, or
+or text addressed to a grader (``injection_signals``, on the NFKC-normalised text with zero-width / bidi
+characters removed and look-alike letters folded, so obfuscation does not hide it) is flagged
+``extra["injection_suspect"] = 1``, counted in ``self.injection_suspects``, NOT sent to the judge, and scored by ``injection_policy``: ``zero``, or
 ``rule_based`` (the verdict of the registered rule reward ``rule_module``, e.g. ``math``). ``judge_input:
 full_response`` sends the whole response (still delimited and scanned) for datasets whose answers cannot be
 extracted; it is weaker: the judge reads the reasoning, and injections hidden in it are only caught by the scan.
