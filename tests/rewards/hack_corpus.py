@@ -50,6 +50,22 @@ class Hack:
     why_zero: str  # why the strict harness must pay nothing
     program: str
     pays_in_shared_process: bool = False
+    spec: dict | None = None  # tests of its own (None: the style's MBPP_SPEC / HUMANEVAL_SPEC)
+
+
+# Tests that iterate over the program's results (map / zip): a StopIteration raised by the program would end the
+# iteration early and the assert would hold on nothing (``all([])`` is True).
+SQUARE_PROMPT = 'def square(x: int) -> int:\n    """Return x * x."""\n'
+HUMANEVAL_MAP_SPEC = {"prompt": SQUARE_PROMPT, "entry_point": "square",
+                      "test": "def check(candidate):\n"
+                              "    assert all(map(lambda x: candidate(x) == x * x, [3, 4, 5]))\n"}
+HUMANEVAL_ZIP_SPEC = {"prompt": SQUARE_PROMPT, "entry_point": "square",
+                      "test": "def check(candidate):\n    for got, want in zip(map(candidate, [3, 4]), [9, 16]):\n"
+                              "        assert got == want\n"}
+MBPP_MAP_SPEC = {"test_list": ["assert all(map(lambda x: square(x) == x * x, [3, 4]))",
+                               "assert all(got == want for got, want in zip(map(square, [2]), [4]))"],
+                 "test_setup_code": "", "test_imports": []}
+_STOP = "def square(x):\n    raise StopIteration\n"
 
 
 _ALWAYS_EQUAL = """
@@ -310,6 +326,14 @@ HACKS: list[Hack] = [
     Hack("steal_stdin_via_bwrap_init", "mbpp", "reading the request (nonce, tests) from the sandbox's stdin pipe",
          "the program starts only after the harness read stdin to EOF (and a root host's pipe is 0600 anyway)",
          _STEAL_STDIN + MBPP_FUNCS_WRONG),
+    Hack("stopiteration_in_map_he", "humaneval", "control-flow exception: StopIteration ends the test's map()",
+         "a StopIteration from the program is re-raised in the harness as ProgramError, which fails the test",
+         _STOP, pays_in_shared_process=True, spec=HUMANEVAL_MAP_SPEC),
+    Hack("stopiteration_in_zip_he", "humaneval", "control-flow exception: StopIteration ends the test's zip loop",
+         "as above: the for loop over zip(map(candidate, ...)) gets ProgramError, not an early end",
+         _STOP, pays_in_shared_process=True, spec=HUMANEVAL_ZIP_SPEC),
+    Hack("stopiteration_in_map_mbpp", "mbpp", "control-flow exception: StopIteration ends the assert's map()",
+         "as above (MBPP-style asserts)", _STOP, pays_in_shared_process=True, spec=MBPP_MAP_SPEC),
     Hack("kill_harness_he", "humaneval", "killing the harness before it reports failures",
          "no DONE record: the run counts as died, score 0",
          "import os\ndef sort_list(xs):\n    os.kill(os.getppid(), 9)\n    return []\n"),

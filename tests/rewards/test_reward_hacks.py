@@ -11,15 +11,23 @@ import asyncio
 import pytest
 
 from tests.rewards.hack_corpus import (
-    HACKS, HUMANEVAL_HONEST, HUMANEVAL_SPEC, HUMANEVAL_WRONG, MBPP_HONEST, MBPP_SPEC, MBPP_WRONG,
+    HACKS, HUMANEVAL_HONEST, HUMANEVAL_MAP_SPEC, HUMANEVAL_SPEC, HUMANEVAL_WRONG, HUMANEVAL_ZIP_SPEC, MBPP_HONEST,
+    MBPP_MAP_SPEC, MBPP_SPEC, MBPP_WRONG,
 )
 from verl_score.rewards.registry import build_reward
 
 SANDBOX = {"timeout_s": 4, "cpu_s": 3, "max_concurrency": 8, "test_timeout_s": 2}
 
 
-def _spec(style: str) -> dict:
-    return MBPP_SPEC if style == "mbpp" else HUMANEVAL_SPEC
+def _spec(hack) -> dict:
+    if hack.spec is not None:
+        return hack.spec
+    return MBPP_SPEC if hack.style == "mbpp" else HUMANEVAL_SPEC
+
+
+_SQUARE = "def square(x):\n    return x * x\n"
+#: Honest programs on the corpus's own extra specs (map / zip tests): they must still score 1.
+EXTRA_HONEST = [(HUMANEVAL_MAP_SPEC, _SQUARE), (HUMANEVAL_ZIP_SPEC, "    return x * x\n"), (MBPP_MAP_SPEC, _SQUARE)]
 
 
 def _fenced(program: str) -> str:
@@ -32,11 +40,12 @@ def outcomes():
     shared = build_reward("code_tests", partial_credit=True, harness="shared_process", sandbox=SANDBOX)
     controls = [(_fenced(MBPP_HONEST), MBPP_SPEC), (HUMANEVAL_HONEST, HUMANEVAL_SPEC),
                 (_fenced(MBPP_WRONG), MBPP_SPEC), (_fenced(HUMANEVAL_WRONG), HUMANEVAL_SPEC)]
+    controls += [(_fenced(program), spec) for spec, program in EXTRA_HONEST]
 
     async def run():
         return await asyncio.gather(
-            *(strict(_fenced(h.program), _spec(h.style), {}) for h in HACKS),
-            *(shared(_fenced(h.program), _spec(h.style), {}) for h in HACKS),
+            *(strict(_fenced(h.program), _spec(h), {}) for h in HACKS),
+            *(shared(_fenced(h.program), _spec(h), {}) for h in HACKS),
             *(strict(resp, spec, {}) for resp, spec in controls),
         )
 
@@ -63,7 +72,8 @@ def test_every_hack_scores_zero_in_the_strict_harness(outcomes):
 
 
 def test_honest_programs_score_one_and_wrong_ones_zero(outcomes):
-    honest_mbpp, honest_he, wrong_mbpp, wrong_he = outcomes["controls"]
+    honest_mbpp, honest_he, wrong_mbpp, wrong_he, *extra = outcomes["controls"]
+    assert [(r.score, r.extra["reason"]) for r in extra] == [(1.0, "ok")] * len(EXTRA_HONEST)
     assert (honest_mbpp.score, honest_mbpp.extra["tests_passed"]) == (1.0, 4.0)
     assert honest_he.score == 1.0 and honest_he.extra["reason"] == "ok"
     assert (wrong_mbpp.score, wrong_mbpp.extra["reason"]) == (0.0, "wrong")

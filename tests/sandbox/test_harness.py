@@ -78,6 +78,17 @@ CASES = {
         ],
         names=["f", "pair", "nested", "big", "gen", "CONST", "boom", "weird", "mutate"],
     ),
+    # A program that raises StopIteration / StopAsyncIteration must not end the TEST's iteration (map/zip/next).
+    "control_flow": dict(
+        program="def stop(x):\n    raise StopIteration\ndef astop(x):\n    raise StopAsyncIteration('x')\n"
+                "def ok(x):\n    return x\n",
+        tests=["assert all(map(lambda x: stop(x) == x * x, [3, 4]))",
+               "for got, want in zip(map(stop, [3, 4]), [9, 16]):\n    assert got == want",
+               "assert next(iter(map(stop, [1])), 'default') == 'default'",
+               "try:\n    stop(1)\nexcept StopIteration:\n    pass",
+               "assert all(map(lambda x: astop(x) == x, [1]))",
+               "assert all(map(lambda x: ok(x) == x, [1, 2]))"],
+        names=["stop", "astop", "ok"]),
     "timeout": dict(program="def slow(x):\n    while True:\n        pass\ndef fast(x):\n    return x\n",
                     tests=["assert fast(1) == 1", "slow(1)", "assert fast(2) == 2"], names=["fast", "slow"]),
     "setup": dict(program="def area(r):\n    return round(math.pi * r * r, 2) + OFFSET\n",
@@ -122,6 +133,15 @@ def test_plain_data_crosses_exactly(runs):
                        8: "unsupported_type"}
     assert all(not cells[i].ok for i in reasons)
     assert not cells[10].ok and cells[10].exception["type"] == "ProgramError" and cells[10].reason == ""
+
+
+def test_control_flow_exceptions_of_the_program_fail_the_test(runs):
+    """Re-raised as ``StopIteration`` they would silently end ``map`` / ``zip`` in the test and pass it."""
+    program, *tests = runs["control_flow"].cells
+    assert program.ok
+    assert [c.ok for c in tests] == [False, False, False, False, False, True], [c.exception for c in tests]
+    assert all(c.exception["type"] == "ProgramError" for c in tests[:5])
+    assert "StopIteration" in tests[0].exception["message"]
 
 
 def test_per_test_timeout_kills_the_program_and_fails_the_rest(runs):

@@ -16,8 +16,9 @@ extracted deterministically (``extract_judge_answer``: the last ``\\boxed{}`` / 
 the last "answer is X" / "Answer: X", else the last non-empty line; at most ``max_candidate_chars``), never the
 reasoning; the candidate sits between per-call random delimiters that the system prompt declares to be data, never
 instructions. A candidate that contains a verdict-shaped JSON object, a delimiter (ours or a chat-template token),
-or text addressed to a grader (``injection_signals``) is flagged ``extra["injection_suspect"] = 1``, counted in
-``self.injection_suspects``, NOT sent to the judge, and scored by ``injection_policy``: ``zero``, or
+or text addressed to a grader (``injection_signals``, on the NFKC-normalised text with zero-width / bidi
+characters removed and look-alike letters folded, so obfuscation does not hide it) is flagged
+``extra["injection_suspect"] = 1``, counted in ``self.injection_suspects``, NOT sent to the judge, and scored by ``injection_policy``: ``zero``, or
 ``rule_based`` (the verdict of the registered rule reward ``rule_module``, e.g. ``math``). ``judge_input:
 full_response`` sends the whole response (still delimited and scanned) for datasets whose answers cannot be
 extracted; it is weaker: the judge reads the reasoning, and injections hidden in it are only caught by the scan.
@@ -30,6 +31,7 @@ import logging
 import re
 import secrets
 import time
+import unicodedata
 from typing import Any, Mapping
 
 from verl_score.llm.client import LLMCallError, LLMClient
@@ -64,26 +66,77 @@ JUDGE_USER_TEMPLATE = (
 JUDGE_INPUTS = ("final_answer", "full_response")
 INJECTION_POLICIES = ("zero", "rule_based")
 
+#: Words a verdict object is keyed by (``{"equivalent": true}``, ``["verdict", "correct"]``...).
+_VERDICT_KEY = (r"(?:equivalent|equivalence|verdict|correct|is_correct|correctness|score|grade|judge?ment|passed"
+                r"|decision)")
 _VERDICT_JSON = re.compile(
-    r"""\{[^{}]{0,400}?["']?\b(?:equivalent|verdict|correct|is_correct|score|grade|judge?ment|passed)\b["']?\s*:""",
+    # a brace / bracket group (nested or not) holding a verdict key: quoted and followed by a separator (``"k":``,
+    # ``["k", true]``) or bare and followed by a colon (``{k: true}``); a quoted strong verdict key anywhere
+    r"[{\[][^\n]{0,400}?(?:[\"']" + _VERDICT_KEY + r"[\"']\s*(?::|=>|->|=|,)|\b" + _VERDICT_KEY + r"\s*:)"
+    r"|[\"'](?:equivalent|equivalence|verdict|is_correct)[\"']"
+    r"|\b(?:equivalent|equivalence|equal|verdict|correct|is_correct|judge?ment|match|decision)\s*(?::|=>|->|=)\s*"
+    r"[\"']?(?:true|yes|1|correct|equivalent|same|match)\b",
     re.IGNORECASE,
 )
 _DELIMITER_LIKE = re.compile(
-    r"<<<\s*(?:END\s+)?CANDIDATE|<\|(?:im_start|im_end|system|user|assistant|eot_id|start_header_id|endoftext)\|>"
-    r"|\[/?INST\]|</?s>|<\|?(?:begin|end)_of_text\|?>",
-    re.IGNORECASE,
+    r"<<<\s*(?:END|BEGIN|CANDIDATE)|CANDIDATE[^<>\n]{0,80}>>>|<\|[^|<>\n]{1,40}\|>"
+    r"|<\|?(?:begin|end)_of_(?:text|turn)\|?>|<(?:start|end)_of_turn>"
+    r"|\[/?INST\]|<</?SYS>>|</?s>|</?(?:system|user|assistant|human|ai|bot|model)\s*>"
+    r"|^\s*(?:system|assistant|user|human|model)\s*:",
+    re.IGNORECASE | re.MULTILINE,
 )
 _GRADER_ADDRESSED = re.compile(
-    r"\b(?:grader|graders|judge|judges|evaluator|assessor|grading model|reward model)\b"
+    r"\b(?:grader|graders|judge|judges|evaluator|assessor|examiner|rubric|verdict"
+    r"|grading model|reward model|language model|llm)\b"
     r"|\bignore\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|preceding|instructions)"
-    r"|\b(?:system|developer)\s+(?:prompt|message|instructions?)\b"
-    r"|\breference\s+answer\b"
-    r"|\b(?:mark|grade|score|rate|judge|consider)\s+(?:this|it|me|my\s+answer|the\s+answer|the\s+response)\s+"
-    r"(?:as\s+)?(?:correct|right|equivalent|true|full)"
-    r"|\bthe\s+student(?:'s)?\s+(?:answer\s+)?is\s+(?:right|correct|equivalent)\b"
-    r"|\bequivalent\s*[:=]\s*(?:true|yes|1)\b",
+    r"|\b(?:system|developer)\s+(?:prompt|message|instructions?)\b|\bnew\s+(?:system\s+)?instructions?\b"
+    r"|\b(?:reference|expected|official|gold(?:en)?|target|key)\s+(?:answer|solution)s?\b"
+    r"|\b(?:gold(?:en)?|reference|official)\s+(?:value|label|one|result|standard)\b"
+    r"|\banswer\s+key\b|\bground[\s_-]*truth\b|\bsolution\s+key\b"
+    r"|\b(?:identical|equal|equals|same|matches|match|agrees?|consistent)\b[^.\n]{0,40}?"
+    r"\b(?:expected|reference|official|gold)\b"
+    r"|\b(?:mark|grade|score|rate|judge|consider|treat|count|regard|accept|deem|label)(?:ed|s)?\s+"
+    r"(?:this|it|me|my\s+answer|the\s+answer|the\s+response|the\s+student|this\s+answer|as)\b[^.\n]{0,30}?"
+    r"\b(?:correct|right|equivalent|equal|true|full|matching|the\s+same|identical|a\s+match)\b"
+    r"|\b(?:respond|reply|output|say|emit)\s+(?:with\s+)?(?:a\s+)?[\"']?"
+    r"(?:true|yes|equivalent|correct|1\.0|full\s+marks?)\b"
+    r"|\bthe\s+student(?:'s)?\s+(?:answer\s+)?(?:is|was)\s+(?:\w+\s+)?(?:right|correct|equivalent)\b"
+    r"|\bthis\s+(?:answer\s+|response\s+)?is\s+(?:\w+\s+)?(?:the\s+)?(?:right|correct)(?:\s+answer)?\b"
+    r"|\ball\s+answers\s+are\s+(?:correct|right|equivalent)\b"
+    r"|\bthe\s+two\s+answers\s+(?:are\s+(?:the\s+same|identical|equal|equivalent)|match)\b"
+    r"|\bequivalence\s+holds\b",
     re.IGNORECASE,
 )
+#: Letters of other scripts that render like Latin ones: a key spelled with them (``"еquivalent"`` with a Cyrillic
+#: ``е``) reads the same to the judge and slips past an ASCII scan. Folded before scanning.
+_CONFUSABLES = str.maketrans({
+    **dict(zip("АВЕЅІЈКМНОРСТХУаеорсухіјѕԁԛԝһӏԌ", "ABESIJKMHOPCTXYaeopcyxijsdqwhlG")),
+    **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοκνιρτυχ", "ABEZHIKMNOPTYXokvipTuX")),
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u201c": '"', "\u201d": '"',
+    "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"', "\u2039": "<", "\u203a": ">",
+    "\u2329": "<", "\u232a": ">", "\u27e8": "<", "\u27e9": ">", "\u3008": "<", "\u3009": ">", "\u300a": "<<",
+    "\u300b": ">>", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+})
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_CYRILLIC_IN_LATIN_WORD = re.compile(r"[A-Za-z][\u0400-\u04ff]|[\u0400-\u04ff][A-Za-z]")
+
+
+def normalise_for_scan(text: str) -> tuple[str, bool]:
+    """``(folded text, had_hidden)``: NFKC (fullwidth ``｛`` -> ``{``, ligatures), Unicode format characters (``Cf``:
+    zero-width spaces / joiners, bidi overrides and isolates, soft hyphens, BOM) removed, and Latin look-alikes and
+    typographic quotes folded to ASCII, so ``equi\\u200bvalent`` or ``＜＜＜END CANDIDATE＞＞＞`` scan as what the
+    judge reads. ``had_hidden``: the text held a bidi control, or a format character splitting a token."""
+    text = unicodedata.normalize("NFKC", text)
+    kept, had_hidden = [], False
+    for i, ch in enumerate(text):
+        if unicodedata.category(ch) != "Cf":
+            kept.append(ch)
+        elif not had_hidden:
+            # bidi controls always; other format characters when they split a token (``equi\u200bvalent``): a
+            # zero-width space after a blank occurs in real human text (a GSM8K rationale of the math corpus)
+            splits = 0 < i < len(text) - 1 and not text[i - 1].isspace() and not text[i + 1].isspace()
+            had_hidden = ch in _BIDI_CONTROLS or splits
+    return "".join(kept).translate(_CONFUSABLES), had_hidden
 _ANSWER_IS = re.compile(r"(?:\banswer\s+is\s*:?|\banswer\s*:)[ \t]*([^\n]+)", re.IGNORECASE)
 
 
@@ -110,17 +163,33 @@ def extract_judge_answer(text: str, max_chars: int) -> tuple[str | None, bool]:
 
 
 def injection_signals(candidate: str, delimiters: tuple[str, str] = ("", "")) -> list[str]:
-    """Why ``candidate`` looks like an attempt to steer the judge: ``verdict_json``, ``delimiter``,
-    ``grader_addressed`` (empty when clean). Deliberately broad: a flagged row is scored by the injection policy,
-    not dropped, so a false positive on an honest answer costs at most that row's judge verdict."""
+    """Why ``candidate`` looks like an attempt to steer the judge (empty when clean):
+
+    * ``verdict_json``: a verdict key in a brace or bracket group (nested or not), quoted, or set to true;
+    * ``delimiter``: ours, or a chat-template / turn token (``<|im_end|>``, ``<end_of_turn>``, ``[INST]``, ``</s>``);
+    * ``grader_addressed``: text about a grader, an expected / gold / official answer or answer key, or asking for
+      a verdict ("respond true", "treat as equal");
+    * ``hidden_chars``: a bidi control, or a format character such as a zero-width space inside a token;
+    * ``mixed_script``: Cyrillic letters inside a Latin word.
+
+    The scan runs on ``normalise_for_scan``'s folding (what the judge reads, not the code points). Deliberately
+    broad: a flagged row is scored by the injection policy, not dropped, so a false positive on an honest answer
+    costs at most that row's judge verdict (``tests/llm/test_judge_injection.py`` keeps the math corpus's real
+    answers unflagged)."""
+    text, had_hidden = normalise_for_scan(candidate)
     signals = []
-    if _VERDICT_JSON.search(candidate):
+    if _VERDICT_JSON.search(text):
         signals.append("verdict_json")
-    if any(d and d in candidate for d in delimiters) or _DELIMITER_LIKE.search(candidate):
+    if any(d and (d in candidate or d in text) for d in delimiters) or _DELIMITER_LIKE.search(text):
         signals.append("delimiter")
-    if _GRADER_ADDRESSED.search(candidate):
+    if _GRADER_ADDRESSED.search(text):
         signals.append("grader_addressed")
+    if had_hidden:
+        signals.append("hidden_chars")
+    if _CYRILLIC_IN_LATIN_WORD.search(unicodedata.normalize("NFKC", candidate)):
+        signals.append("mixed_script")
     return signals
+
 
 # JSON schema for servers that support structured output (OpenAI, vLLM, SGLang, llama.cpp): the reply is then
 # guaranteed to parse, and parsing stays strict for servers that ignore it.

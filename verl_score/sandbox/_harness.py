@@ -375,7 +375,15 @@ class ProxyError(BaseException):
 
 
 class ProgramError(Exception):
-    """The program raised an exception that is not a builtin ``Exception`` class (re-raised by name)."""
+    """The program raised an exception that is not re-raised by name: not a builtin ``Exception`` class, or one
+    that would steer the test's control flow (``StopIteration``, ``StopAsyncIteration``)."""
+
+
+#: Exceptions that steer the TEST's control flow rather than fail it: a ``StopIteration`` raised inside ``map`` /
+#: ``zip`` / ``filter`` / ``next(it, d)`` silently ends the iteration, so ``assert all(map(lambda x: f(x) == x * x,
+#: xs))`` would pass on a program that only raises it. Re-raised as ``ProgramError`` (an ordinary failure) instead.
+#: (``GeneratorExit`` / ``KeyboardInterrupt`` are ``BaseException``s and never re-raised by name anyway.)
+_CONTROL_FLOW = (StopIteration, StopAsyncIteration)
 
 
 class _Link:
@@ -431,7 +439,8 @@ class _Link:
             return reply[1]
         if type(reply) is tuple and len(reply) == 3 and reply[0] == "exc" and all(type(x) is str for x in reply):
             cls = builtins.__dict__.get(reply[1])
-            if isinstance(cls, type) and issubclass(cls, Exception) and not issubclass(cls, ProxyError):
+            if (isinstance(cls, type) and issubclass(cls, Exception) and not issubclass(cls, ProxyError)
+                    and not issubclass(cls, _CONTROL_FLOW)):
                 raise cls(reply[2])
             raise ProgramError("%s: %s" % (reply[1], reply[2]))
         if type(reply) is tuple and len(reply) == 3 and reply[0] == "bad" and all(type(x) is str for x in reply):
