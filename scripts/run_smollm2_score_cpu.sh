@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SCoRe Stage I → Stage II on a REAL model on CPU: SmolLM2-135M-Instruct (the bundled asset) on easy procedural
-# arithmetic (reasoning-gym basic_arithmetic: 1-digit operands (reasoning-gym draws 0–10), '+' only, 2–3 terms — the family where the
-# base model's greedy Acc@t1 sits in the 20–60 % band, see docs/smollm2-task.md) with the real math verifier, through
-# the real `python -m verl.trainer.main_ppo`. Ends with the per-step training table and the held-out greedy
+# arithmetic (reasoning-gym basic_arithmetic, two operands 0–10, '+' only: the family where the base model's greedy
+# Acc@t1 sits in the 20–60 % band, measured in README § "A real model") with the real math verifier, through the real
+# `python -m verl.trainer.main_ppo`. Ends with the per-step training table and the held-out greedy
 # Acc@t1 / Acc@t2 / Δ / Δi→c / Δc→i before vs after training, with standard errors (verl's validation at step 0 and
 # at the last step, dumped per episode to $RUN_DIR/val). verl's own console output goes to $RUN_DIR/main_ppo.log.
 #   STAGE1_STEPS=1 STAGE2_STEPS=1 HELDOUT_SIZE=8 bash scripts/run_smollm2_score_cpu.sh   # a short run
@@ -24,7 +24,7 @@ HELDOUT_SIZE="${HELDOUT_SIZE:-32}"
 DATA_SEED="${DATA_SEED:-42}"
 # reasoning-gym generator options (data_preprocess/sources/rg_config.py checks them against the dataset's config)
 RG_TASK="${RG_TASK:-basic_arithmetic}"
-RG_CONFIG="${RG_CONFIG:-min_digits=1 max_digits=1 operators=+ min_terms=2 max_terms=3 allow_negation=false allow_parentheses=false}"
+RG_CONFIG="${RG_CONFIG:-min_digits=1 max_digits=1 operators=+ min_terms=2 max_terms=2 allow_negation=false allow_parentheses=false}"
 REWARD_FN="${REWARD_FN:-$PWD/verl_score/rewards/score_fn.py}"
 EXPERIMENT="${EXPERIMENT:-smollm2_score_cpu}"
 VERBOSE="${VERBOSE:-0}"
@@ -73,9 +73,12 @@ overrides=(
 python -m verl_score.model_check "$MODEL"
 rg_args=()
 for kv in $RG_CONFIG; do rg_args+=(--rg-config "$kv"); done
-if [[ ! -f "$DATA_DIR/train.parquet" ]]; then
-  python data_preprocess/convert_parquet.py reasoning_gym --rg-tasks "$RG_TASK" "${rg_args[@]}" \
-    --size 2000 --seed "$DATA_SEED" --test-size "$HELDOUT_SIZE" --out-dir "$DATA_DIR" --quiet
+convert=(python data_preprocess/convert_parquet.py reasoning_gym --rg-tasks "$RG_TASK" "${rg_args[@]}"
+  --size 2000 --seed "$DATA_SEED" --test-size "$HELDOUT_SIZE" --out-dir "$DATA_DIR" --quiet)
+# (Re)convert when the folder was made by other options (a changed RG_CONFIG must not reuse stale data).
+if [[ ! -f "$DATA_DIR/train.parquet" || "$(cat "$DATA_DIR/.convert_args" 2>/dev/null)" != "${convert[*]}" ]]; then
+  "${convert[@]}"
+  echo "${convert[*]}" >"$DATA_DIR/.convert_args"
 fi
 
 
@@ -90,7 +93,8 @@ else
   verl_main_ppo "${overrides[@]}" "$@" >"$RUN_DIR/main_ppo.log" 2>&1 &
   pid=$!
   seen=0
-  trap 'kill -INT "$pid" 2>/dev/null; wait "$pid"' INT TERM  # never leave main_ppo (and its Ray) behind
+  # Never leave main_ppo (and its Ray) behind: SIGTERM its python (a background job ignores SIGINT), which stops Ray.
+  trap 'pkill -TERM -P "$pid" 2>/dev/null; kill -TERM "$pid" 2>/dev/null; wait "$pid"; exit 143' INT TERM
   while kill -0 "$pid" 2>/dev/null; do
     sleep 5
     n=0 s=0

@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=2000)
     p.add_argument("--samples", type=int, default=4, help="T=0.7 samples per held-out problem")
     p.add_argument("--rg-task", default="basic_arithmetic")
-    p.add_argument("--rg-config", default="min_digits=1 max_digits=1 operators=+ min_terms=2 max_terms=3 "
+    p.add_argument("--rg-config", default="min_digits=1 max_digits=1 operators=+ min_terms=2 max_terms=2 "
                    "allow_negation=false allow_parentheses=false")  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="build data, compose-check every arm, write no results")
     args = p.parse_args(argv)
