@@ -18,6 +18,9 @@ MODEL="${MODEL:-$(python -c "from verl_score.assets import asset_path; print(ass
 STAGE1_STEPS="${STAGE1_STEPS:-2}"
 STAGE2_STEPS="${STAGE2_STEPS:-4}"
 LR="${LR:-1e-5}"
+# Training-sample temperature. The paper samples at 1.0; a 135M model at 1.0 almost never solves a sum (measured: 0 of
+# 8 episodes in the first two steps, greedy held-out Acc@t1 15.6 %), so every advantage is 0 and nothing is learned.
+TEMPERATURE="${TEMPERATURE:-0.7}"
 PROMPTS_PER_STEP="${PROMPTS_PER_STEP:-2}"
 SAMPLES_PER_PROMPT="${SAMPLES_PER_PROMPT:-2}"
 HELDOUT_SIZE="${HELDOUT_SIZE:-32}"
@@ -44,6 +47,7 @@ overrides=(
   data.max_response_length=320
   data.filter_overlong_prompts=True
   actor_rollout_ref.rollout.n="$SAMPLES_PER_PROMPT"
+  actor_rollout_ref.rollout.temperature="$TEMPERATURE"
   actor_rollout_ref.actor.optim.lr="$LR"
   actor_rollout_ref.actor.ppo_mini_batch_size="$PROMPTS_PER_STEP"
   actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4
@@ -85,7 +89,7 @@ fi
 # A fresh run's logs only (verl's file logger appends).
 rm -rf "$RUN_DIR/val" "$METRICS"
 echo "[smollm2] SCoRe Stage I ($STAGE1_STEPS steps) → Stage II ($STAGE2_STEPS steps), $PROMPTS_PER_STEP prompts ×" \
-  "$SAMPLES_PER_PROMPT samples, lr $LR; held-out validation before and after; verl log: $RUN_DIR/main_ppo.log"
+  "$SAMPLES_PER_PROMPT samples at T=$TEMPERATURE, lr $LR; held-out validation before and after; verl log: $RUN_DIR/main_ppo.log"
 t0=$SECONDS
 if [[ "$VERBOSE" == 1 ]]; then
   verl_main_ppo "${overrides[@]}" "$@" 2>&1 | tee "$RUN_DIR/main_ppo.log"
