@@ -118,6 +118,7 @@ else
 fi
 echo "[smollm2] main_ppo finished in $((SECONDS - t0)) s"
 echo
-python -m verl_score.training.report "$METRICS"
+export PYTHONWARNINGS=ignore  # verl's "engine not available" import warnings are noise in the summary
+python -m verl_score.training.report "$METRICS" 2> >(grep -v "Platform override" >&2)
 echo
 python -m verl_score.eval.heldout "$RUN_DIR/val" --json "$RUN_DIR/heldout.json"
