@@ -19,6 +19,9 @@ EXPERIMENT="${EXPERIMENT:-tiny_score_cpu}"
 mkdir -p "$RUN_DIR"
 export VERL_FILE_LOGGER_ROOT="${VERL_FILE_LOGGER_ROOT:-$RUN_DIR/logs}"
 
+# A chat model (one clear line, before Ray, when MODEL has no chat template); skipped by the compose-only dry run.
+[[ "${VERL_SCORE_COMPOSE_ONLY:-0}" != 0 ]] || python -m verl_score.model_check "$MODEL"
+
 # The bundled GSM8K sample as two-attempt episodes (agent_name=score_two_attempt); 4 problems held out.
 if [[ ! -f "$DATA_DIR/train.parquet" ]]; then
   python data_preprocess/convert_parquet.py gsm8k --target score --out-dir "$DATA_DIR" \

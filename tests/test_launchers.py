@@ -42,7 +42,7 @@ def _launcher_args(script: str, tmp_path: pathlib.Path, model: str, extra_env: d
 def test_every_launcher_is_covered():
     expected = {"run_tiny_grpo_cpu.sh", "run_tiny_score_cpu.sh", "run_qwen2.5-7b_score.sh", "run_qwen2.5-7b_score_rl.sh",
                 "run_tiny_score_rl_cpu.sh", "run_score_sft.sh", "run_score_sft_cpu.sh", "run_bc_init_sft.sh",
-                "run_bc_init_sft_cpu.sh"}
+                "run_bc_init_sft_cpu.sh", "run_smollm2_score_cpu.sh"}
     assert expected <= set(LAUNCHERS), LAUNCHERS
 
 

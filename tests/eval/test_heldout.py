@@ -1,0 +1,55 @@
+"""The main job's before/after held-out table: read from verl's validation dumps, paired standard errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from verl_score.eval import heldout
+
+
+def _dump(path, pairs, found=None):
+    with open(path, "w") as f:
+        for i, (s1, s2) in enumerate(pairs):
+            rec = {"input": "q", "output": "a", "score": s2, "step": 0, "score_t1": s1, "score_t2": s2}
+            if found is not None:
+                rec["answer_found"] = found[i]
+            f.write(json.dumps(rec) + "\n")
+
+
+def test_rates_and_paired_standard_errors():
+    recs = [{"score_t1": a, "score_t2": b} for a, b in [(1, 1), (1, 0), (0, 1), (0, 1), (0, 0)]]
+    m = heldout.heldout_metrics(recs)
+    assert m["n"] == 5
+    assert m["acc@t1"][0] == pytest.approx(0.4) and m["acc@t2"][0] == pytest.approx(0.6)
+    assert m["delta_t1_t2"][0] == pytest.approx(0.2)
+    assert m["delta_i2c"][0] == pytest.approx(0.4) and m["delta_c2i"][0] == pytest.approx(0.2)
+    # paired: sd of (c2 - c1) = sd([0, -1, 1, 1, 0]) with ddof=1, over sqrt(5)
+    d = [0, -1, 1, 1, 0]
+    mean = sum(d) / 5
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / 4)
+    assert m["delta_t1_t2"][1] == pytest.approx(sd / math.sqrt(5))
+    assert "no_answer_t2" not in m  # not in the records: not invented
+
+
+def test_first_and_last_dump_make_before_and_after(tmp_path, capsys):
+    _dump(tmp_path / "0.jsonl", [(0, 0), (1, 0), (0, 0), (1, 1)], found=[0, 1, 1, 1])
+    _dump(tmp_path / "3.jsonl", [(0, 1), (1, 1), (0, 0), (1, 1)], found=[1, 1, 1, 1])
+    _dump(tmp_path / "12.jsonl", [(1, 1), (1, 1), (0, 1), (1, 1)], found=[1, 1, 1, 1])
+    assert heldout.main([str(tmp_path), "--json", str(tmp_path / "h.json")]) == 0
+    out = capsys.readouterr().out
+    assert "before (step 0)" in out and "after (step 12)" in out  # numeric order, not "12" < "3"
+    assert "| Acc@t1 | 50.0 ± 28.9 | 75.0 ± 25.0 | +25.0 |" in out
+    assert "| Δ(t1,t2) | -25.0 ± 25.0 | +25.0 ± 25.0 | +50.0 |" in out
+    assert "| no answer (t2) | 25.0 ± 25.0 | 0.0 ± 0.0 | -25.0 |" in out
+    saved = json.loads((tmp_path / "h.json").read_text())
+    assert saved["steps"] == [0, 12]
+
+
+def test_missing_dumps_and_missing_attempt_scores_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="validation_data_dir"):
+        heldout.main([str(tmp_path)])
+    with pytest.raises(ValueError, match="score_t1"):
+        heldout.heldout_metrics([{"score": 1.0}])

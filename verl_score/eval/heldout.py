@@ -1,0 +1,128 @@
+"""Held-out self-correction before vs after training, with standard errors, from verl's validation dumps.
+
+    python -m verl_score.eval.heldout runs/smollm2_score_cpu/val
+
+With ``trainer.validation_data_dir=DIR`` verl writes ``DIR/<global_step>.jsonl`` at every validation, one line per
+episode with the reward's extra info (``score_t1`` … ``score_tK`` from ``verl_score/rewards/score_fn.py``). With
+``trainer.val_before_train=True`` the first file is the untrained model, the last the trained one; both come from
+the same engine, prompts and greedy decoding, so the difference is the training. The point estimates are those of
+``verl_score.metrics.self_correction_metrics`` (what training and validation log); the standard errors are of a
+mean over N held-out problems: ``sqrt(p(1-p)/N)`` for a rate and the paired ``sd(c2 - c1)/sqrt(N)`` for Δ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from verl_score.metrics import CORRECT_THRESHOLD, is_correct
+
+#: (row title, key of :func:`heldout_metrics`)
+ROWS: tuple[tuple[str, str], ...] = (
+    ("Acc@t1", "acc@t1"),
+    ("Acc@t2", "acc@t2"),
+    ("Δ(t1,t2)", "delta_t1_t2"),
+    ("Δi→c", "delta_i2c"),
+    ("Δc→i", "delta_c2i"),
+    ("no answer (t2)", "no_answer_t2"),
+)
+
+
+def read_dump(path: str | Path) -> list[dict[str, Any]]:
+    lines = Path(path).read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def dump_files(folder: str | Path) -> list[tuple[int, Path]]:
+    """``(step, path)`` of every ``<step>.jsonl`` in ``folder``, by step; a clear error when there is none."""
+    out = sorted(
+        (int(m.group(1)), p) for p in Path(folder).glob("*.jsonl") if (m := re.fullmatch(r"(\d+)\.jsonl", p.name))
+    )
+    if not out:
+        raise FileNotFoundError(f"{folder}: no <step>.jsonl validation dumps (is trainer.validation_data_dir set?)")
+    return out
+
+
+def _mean_se(x: np.ndarray) -> tuple[float, float]:
+    n = len(x)
+    if n == 0:
+        return math.nan, math.nan
+    sd = float(np.std(x, ddof=1)) if n > 1 else 0.0
+    return float(np.mean(x)), sd / math.sqrt(n)
+
+
+def heldout_metrics(records: Sequence[Mapping[str, Any]], threshold: float = CORRECT_THRESHOLD) -> dict[str, Any]:
+    """``{key: (mean, standard error)}`` plus ``n`` for one validation dump (first vs last attempt)."""
+    if not records:
+        raise ValueError("no validation records")
+    ks = sorted(int(k[len("score_t") :]) for k in records[0] if re.fullmatch(r"score_t\d+", k))
+    if not ks:
+        raise ValueError(
+            "validation records carry no score_t1..score_tK (the two-attempt reward fills them: "
+            "reward.custom_reward_function.path=verl_score/rewards/score_fn.py)"
+        )
+    first, last = f"score_t{ks[0]}", f"score_t{ks[-1]}"
+    c1 = is_correct(np.array([float(r[first]) for r in records]), threshold).astype(np.float64)
+    c2 = is_correct(np.array([float(r[last]) for r in records]), threshold).astype(np.float64)
+    out: dict[str, Any] = {
+        "n": len(records),
+        "acc@t1": _mean_se(c1),
+        "acc@t2": _mean_se(c2),
+        "delta_t1_t2": _mean_se(c2 - c1),
+        "delta_i2c": _mean_se((1 - c1) * c2),
+        "delta_c2i": _mean_se(c1 * (1 - c2)),
+    }
+    if all("answer_found" in r and r["answer_found"] is not None for r in records):
+        out["no_answer_t2"] = _mean_se(np.array([1.0 - float(r["answer_found"]) for r in records]))
+    return out
+
+
+def _cell(v: tuple[float, float] | None, signed: bool = False) -> str:
+    if v is None:
+        return "–"
+    mean, se = v
+    return f"{100 * mean:+.1f} ± {100 * se:.1f}" if signed else f"{100 * mean:.1f} ± {100 * se:.1f}"
+
+
+def render(before: Mapping[str, Any], after: Mapping[str, Any], step_before: int, step_after: int) -> str:
+    """Markdown table in percent: before, after, after − before."""
+    rows = [
+        f"Held-out, greedy: N = {after['n']} problems; mean ± standard error, in %",
+        "",
+        f"| metric | before (step {step_before}) | after (step {step_after}) | change |",
+        "|---|---|---|---|",
+    ]
+    for title, key in ROWS:
+        b, a = before.get(key), after.get(key)
+        signed = key.startswith("delta")
+        change = "–" if a is None or b is None else f"{100 * (a[0] - b[0]):+.1f}"
+        rows.append(f"| {title} | {_cell(b, signed)} | {_cell(a, signed)} | {change} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", help="trainer.validation_data_dir of the run")
+    parser.add_argument("--threshold", type=float, default=CORRECT_THRESHOLD)
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    args = parser.parse_args(argv)
+    files = dump_files(args.folder)
+    (s0, p0), (s1, p1) = files[0], files[-1]
+    before = heldout_metrics(read_dump(p0), args.threshold)
+    after = heldout_metrics(read_dump(p1), args.threshold)
+    if len(files) == 1:
+        print(f"note: one validation dump only (step {s0}); before and after are the same")
+    print(render(before, after, s0, s1))
+    if args.json:
+        args.json.write_text(json.dumps({"before": before, "after": after, "steps": [s0, s1]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
