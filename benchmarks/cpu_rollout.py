@@ -264,6 +264,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--skip-run", action="store_true")
     ap.add_argument("--skip-threads", action="store_true")
+    ap.add_argument("--thread-models", default=None, help="models for the 1-vs-2-thread probe (default: --models)")
     ap.add_argument("--probe-threads", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("extra", nargs="*", help="hydra overrides passed to the main_ppo run")
     args = ap.parse_args()
@@ -280,7 +281,7 @@ def main() -> None:
         print(f"| plain HF generate, once per request | {tp['plain_hf_generate']:.1f} | 1.00 |")
         print(f"| hfcpu, 1 request at a time | {tp['hfcpu_1']:.1f} | {tp['ratio_1']:.2f} (target >= 1.0) |")
         print(f"| hfcpu, 16 concurrent requests | {tp['hfcpu_16']:.1f} | {tp['ratio_16']:.2f} (target >= 3) |")
-        if not args.skip_threads:
+        if not args.skip_threads and name in (args.thread_models or args.models).split(","):
             rows = threads_compare(name, args.max_tokens, args.seq_len)
             print(f"\n## {name}: torch threads (fresh process each; load {load_avg()})")
             print(f"| threads | hfcpu 16 concurrent tok/s | actor update 16 x {args.seq_len} tokens (s) |\n|---|---|---|")
