@@ -254,6 +254,15 @@ def _is_python(pid: int) -> bool:
         return False
 
 
+def print_throughput(name: str, max_tokens: int) -> None:
+    tp = generation_throughput(name, max_tokens)
+    print(f"\n## {name}: generation throughput (sampled, T=1, {max_tokens} tokens/request, 1 thread; load {load_avg()})")
+    print("| engine | tokens/s | vs plain |\n|---|---|---|")
+    print(f"| plain HF generate, once per request | {tp['plain_hf_generate']:.1f} | 1.00 |")
+    print(f"| hfcpu, 1 request at a time | {tp['hfcpu_1']:.1f} | {tp['ratio_1']:.2f} (target >= 1.0) |")
+    print(f"| hfcpu, 16 concurrent requests | {tp['hfcpu_16']:.1f} | {tp['ratio_16']:.2f} (target >= 3) |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="tiny_qwen,smollm2")
@@ -263,6 +272,7 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=4)
     ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--skip-run", action="store_true")
+    ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-threads", action="store_true")
     ap.add_argument("--thread-models", default=None, help="models for the 1-vs-2-thread probe (default: --models)")
     ap.add_argument("--probe-threads", type=int, default=0, help=argparse.SUPPRESS)
@@ -275,12 +285,8 @@ def main() -> None:
 
     print(f"load average at start: {load_avg()} ({os.cpu_count()} cores)")
     for name in models:
-        tp = generation_throughput(name, args.max_tokens)
-        print(f"\n## {name}: generation throughput (sampled, T=1, {args.max_tokens} tokens/request, 1 thread; load {load_avg()})")
-        print("| engine | tokens/s | vs plain |\n|---|---|---|")
-        print(f"| plain HF generate, once per request | {tp['plain_hf_generate']:.1f} | 1.00 |")
-        print(f"| hfcpu, 1 request at a time | {tp['hfcpu_1']:.1f} | {tp['ratio_1']:.2f} (target >= 1.0) |")
-        print(f"| hfcpu, 16 concurrent requests | {tp['hfcpu_16']:.1f} | {tp['ratio_16']:.2f} (target >= 3) |")
+        if not args.skip_throughput:
+            print_throughput(name, args.max_tokens)
         if not args.skip_threads and name in (args.thread_models or args.models).split(","):
             rows = threads_compare(name, args.max_tokens, args.seq_len)
             print(f"\n## {name}: torch threads (fresh process each; load {load_avg()})")
