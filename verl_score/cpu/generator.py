@@ -122,6 +122,7 @@ class HFGenerator:
         # Engine state: touched only by the engine thread, except the waiting queue (under _cond).
         self._cond = threading.Condition()
         self._waiting: deque[_Request] = deque()
+        self._requests: dict[int, _Request] = {}  # submitted, unfinished (under _cond): what abort() sees
         self._running: list[_Request] = []
         self._cache: Optional[SlotCache] = None
         self._mask: Optional[torch.Tensor] = None  # [rows, columns] 1 = real token
@@ -153,6 +154,7 @@ class HFGenerator:
             return future
         with self._cond:
             self._waiting.append(req)
+            self._requests[id(req)] = req
             self._ensure_thread()
             self._cond.notify()
         return future
@@ -173,8 +175,8 @@ class HFGenerator:
     def abort(self, request_id: Optional[str] = None) -> list[str]:
         """Abort one request (or all, ``None``): it returns its tokens so far with ``stop_reason="aborted"``."""
         aborted = []
-        with self._cond:
-            for req in list(self._waiting) + list(self._running):
+        with self._cond:  # every unfinished request, whether waiting, being admitted or running
+            for req in self._requests.values():
                 if request_id is None or req.request_id == request_id:
                     req.aborted = True
                     aborted.append(req.request_id)
@@ -183,7 +185,7 @@ class HFGenerator:
 
     def num_pending(self) -> int:
         with self._cond:
-            return len(self._waiting) + len(self._running)
+            return len(self._requests)
 
     # ------------------------------------------------------------------ engine
     def _ensure_thread(self) -> None:
@@ -213,7 +215,9 @@ class HFGenerator:
                         self._decode_step()
             except Exception as exc:  # a model failure fails the requests in flight, not the server
                 logger.exception("hfcpu engine step failed")
-                for req in self._running:
+                for req in self._running + [r for r in admitted if r not in self._running]:
+                    with self._cond:
+                        self._requests.pop(id(req), None)
                     if not req.future.done():
                         req.future.set_exception(exc)
                 self._running, self._cache, self._mask = [], None, None
@@ -295,6 +299,8 @@ class HFGenerator:
         self._cache = self._cache.select(rows, drop)
 
     def _finish(self, req: _Request, reason: str) -> None:
+        with self._cond:
+            self._requests.pop(id(req), None)
         if not req.future.done():
             req.future.set_result(self._output(req, reason))
 
