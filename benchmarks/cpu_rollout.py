@@ -1,11 +1,20 @@
-"""CPU rollout backend figures: hfcpu tokens/s vs plain HF generate, and the tiny main_ppo run's step breakdown + memory.
+"""CPU path figures, on the tiny random Qwen2 and on SmolLM2-135M, in one run (issue 14). Nothing is asserted.
 
-    python benchmarks/cpu_rollout.py                 # both parts
-    python benchmarks/cpu_rollout.py --skip-run      # generation throughput only (~1 min)
-    python benchmarks/cpu_rollout.py --model smollm2 # throughput on the real 135M model
+    /work/heavy python benchmarks/cpu_rollout.py                      # everything, both models (~15-25 min loaded)
+    python benchmarks/cpu_rollout.py --skip-run --skip-threads        # generation throughput only
+    python benchmarks/cpu_rollout.py --models smollm2 --steps 3       # one model
 
-Targets (issue #2): backend ≥ 0.9x plain HF generate tokens/s; tiny run peak memory ≤ 6 GB. Figures only; nothing
-here is asserted. CPU timings on a shared 2-core machine vary 2-3x between runs: compare within one run.
+Per model it prints:
+1. hfcpu tokens/s with 1 and with 16 concurrent requests vs plain HF ``generate`` called once per request on the same
+   prompts (sampled at T=1, fixed length). Targets: >= 1.0x at 1, >= 3x at 16.
+2. 1 vs 2 torch threads for generation (16 concurrent) and for one actor update (forward + backward + AdamW on a
+   16-sequence batch), each in a fresh process.
+3. A real ``main_ppo`` GRPO run (``scripts/run_tiny_grpo_cpu.sh``, 4 prompts x 4 samples): per-phase step breakdown
+   and peak memory, sampled every 0.5 s as the sum of PSS over the run's process tree (PSS splits shared pages, so
+   the sum is the job's footprint at that instant, not a sum of per-process peaks) and as system used memory minus
+   the baseline (includes other users of a shared machine). Targets: SmolLM2 step <= 30 s, peak <= 8 GB.
+
+CPU timings on a shared 2-core machine vary 2-3x between runs: compare within one run; load averages are printed.
 """
 
 from __future__ import annotations
@@ -30,8 +39,119 @@ PROMPTS = [
     "Write one sentence about the sea.",
     "List three prime numbers.",
 ]
+PHASES = ("gen", "old_log_prob", "ref", "adv", "update_actor", "update_weights", "step")
 
 
+def load_avg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _load(model_name: str):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from verl_score.assets import asset_path
+
+    path = asset_path(model_name)
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa").eval()
+    prompts = [
+        tok.encode(tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False), add_special_tokens=False)
+        for p in PROMPTS
+    ]
+    return model, prompts
+
+
+def generation_throughput(model_name: str, max_tokens: int) -> dict[str, float]:
+    """Tokens/s: plain HF generate per request, hfcpu one request at a time, hfcpu 16 requests at once."""
+    import torch
+
+    from verl_score.cpu.generator import HFGenerator
+
+    torch.set_num_threads(1)
+    model, prompts = _load(model_name)
+    gen = HFGenerator(model=model, prompt_length=256, response_length=max_tokens, num_threads=1)
+    params = {"temperature": 1.0, "max_tokens": max_tokens, "ignore_eos": True}
+
+    def plain(ps) -> float:
+        t = time.perf_counter()
+        for ids in ps:
+            with torch.inference_mode():
+                model.generate(torch.tensor([ids]), max_new_tokens=max_tokens, min_new_tokens=max_tokens, do_sample=True,
+                               temperature=1.0, top_p=1.0, top_k=0, pad_token_id=0)
+        return len(ps) * max_tokens / (time.perf_counter() - t)
+
+    def hfcpu(ps, concurrent: bool) -> float:
+        async def run():
+            if concurrent:
+                await asyncio.gather(*[gen.generate(f"r{i}", prompt_ids=p, sampling_params=params) for i, p in enumerate(ps)])
+            else:
+                for i, p in enumerate(ps):
+                    await gen.generate(f"r{i}", prompt_ids=p, sampling_params=params)
+
+        t = time.perf_counter()
+        asyncio.run(run())
+        return len(ps) * max_tokens / (time.perf_counter() - t)
+
+    plain(prompts[:1]), hfcpu(prompts[:1], False)  # warm-up
+    # Interleaved, so load changes on the shared machine hit all three alike.
+    res = {"plain_hf_generate": plain(prompts), "hfcpu_1": hfcpu(prompts, False), "hfcpu_16": hfcpu(prompts * 4, True)}
+    res["plain_hf_generate"] = (res["plain_hf_generate"] + plain(prompts)) / 2
+    res["ratio_1"] = res["hfcpu_1"] / res["plain_hf_generate"]
+    res["ratio_16"] = res["hfcpu_16"] / res["plain_hf_generate"]
+    res["max_batch_seen"] = gen.max_batch_seen
+    return res
+
+
+def thread_probe(model_name: str, threads: int, max_tokens: int, seq_len: int) -> dict[str, float]:
+    """In a fresh process: hfcpu tokens/s with 16 concurrent requests, and seconds per actor update step."""
+    import torch
+
+    from verl_score.cpu.generator import HFGenerator
+
+    torch.set_num_threads(threads)
+    model, prompts = _load(model_name)
+    gen = HFGenerator(model=model, prompt_length=256, response_length=max_tokens, num_threads=threads)
+    params = {"temperature": 1.0, "max_tokens": max_tokens, "ignore_eos": True}
+
+    async def run():
+        await asyncio.gather(*[gen.generate(f"r{i}", prompt_ids=p, sampling_params=params) for i, p in enumerate(prompts * 4)])
+
+    asyncio.run(run())  # warm-up
+    t = time.perf_counter()
+    asyncio.run(run())
+    gen_tok_s = 16 * max_tokens / (time.perf_counter() - t)
+
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    batch = torch.randint(0, model.config.vocab_size - 1, (16, seq_len))
+    times = []
+    for _ in range(2):  # the first step allocates optimizer state
+        t = time.perf_counter()
+        for micro in batch.split(4):  # the launchers' ppo_micro_batch_size_per_gpu=4
+            model(input_ids=micro, labels=micro).loss.backward()
+        opt.step()
+        opt.zero_grad()
+        times.append(time.perf_counter() - t)
+    return {"threads": threads, "gen_tok_s": gen_tok_s, "update_s": times[-1]}
+
+
+def threads_compare(model_name: str, max_tokens: int, seq_len: int) -> list[dict[str, float]]:
+    out = []
+    for n in (1, 2):
+        env = {**os.environ, "OMP_NUM_THREADS": str(n), "PYTHONPATH": str(REPO)}
+        proc = subprocess.run(
+            [sys.executable, __file__, "--probe-threads", str(n), "--models", model_name, "--max-tokens", str(max_tokens),
+             "--seq-len", str(seq_len)],
+            env=env, capture_output=True, text=True, cwd=REPO,
+        )
+        if proc.returncode != 0:
+            raise SystemExit(f"thread probe failed:\n{proc.stderr[-3000:]}")
+        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return out
+
+
+# ---------------------------------------------------------------------- main_ppo run
 def _used_memory_bytes() -> int:
     info = {}
     with open("/proc/meminfo") as f:
@@ -41,109 +161,150 @@ def _used_memory_bytes() -> int:
     return info["MemTotal"] - info["MemAvailable"]
 
 
-def generation_throughput(model_name: str, max_tokens: int, repeats: int) -> dict[str, float]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
 
+
+def _pss_bytes(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            continue
+    return total
+
+
+def main_ppo_run(model_name: str, steps: int, prompts: int, samples: int, extra: list[str]) -> dict[str, object]:
     from verl_score.assets import asset_path
-    from verl_score.cpu.generator import HFGenerator, LocalServerManager
 
-    torch.set_num_threads(1)
-    path = asset_path(model_name)
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa").eval()
-    prompts = [
-        tok.encode(tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False), add_special_tokens=False)
-        for p in PROMPTS
-    ]
-    manager = LocalServerManager(HFGenerator(model=model, response_length=max_tokens, num_threads=1))
-    params = {"temperature": 0.0, "max_tokens": max_tokens, "ignore_eos": True}
-
-    def plain() -> int:
-        n = 0
-        for ids in prompts:
-            with torch.inference_mode():
-                out = model.generate(torch.tensor([ids]), max_new_tokens=max_tokens, min_new_tokens=max_tokens, do_sample=False, pad_token_id=0)
-            n += out.shape[1] - len(ids)
-        return n
-
-    async def backend() -> int:
-        n = 0
-        for i, ids in enumerate(prompts):
-            out = await manager.generate(f"r{i}", prompt_ids=ids, sampling_params=params)
-            n += len(out.token_ids)
-        return n
-
-    plain()  # warm-up
-    asyncio.run(backend())
-    results: dict[str, list[float]] = {"plain_hf_generate": [], "hfcpu_backend": []}
-    for _ in range(repeats):  # interleave so load changes hit both alike
-        t = time.perf_counter(); n = plain(); results["plain_hf_generate"].append(n / (time.perf_counter() - t))
-        t = time.perf_counter(); n = asyncio.run(backend()); results["hfcpu_backend"].append(n / (time.perf_counter() - t))
-    best = {k: max(v) for k, v in results.items()}
-    best["ratio"] = best["hfcpu_backend"] / best["plain_hf_generate"]
-    return best
-
-
-def tiny_run(steps: int) -> dict[str, object]:
-    run_dir = pathlib.Path(tempfile.mkdtemp(prefix="bench_tiny_grpo_"))
+    run_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"bench_grpo_{model_name}_"))
     baseline = _used_memory_bytes()
-    peak = [baseline]
+    peak = {"pss": 0, "system": baseline, "procs": 0}
     done = threading.Event()
+    proc_holder: list[subprocess.Popen] = []
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], _used_memory_bytes())
+            if proc_holder:
+                pids = _tree(proc_holder[0].pid)
+                peak["pss"] = max(peak["pss"], _pss_bytes(pids))
+                peak["procs"] = max(peak["procs"], sum(1 for p in pids if _is_python(p)))
+            peak["system"] = max(peak["system"], _used_memory_bytes())
             time.sleep(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    cmd = [
+        "bash", "scripts/run_tiny_grpo_cpu.sh",
+        f"reward.custom_reward_function.path={REPO / 'tests/cpu/varying_reward.py'}",
+        f"trainer.total_training_steps={steps}", f"data.train_batch_size={prompts}", f"actor_rollout_ref.rollout.n={samples}",
+        f"actor_rollout_ref.actor.ppo_mini_batch_size={prompts}", *extra,
+    ]
     start = time.perf_counter()
-    proc = subprocess.run(
-        ["bash", "scripts/run_tiny_grpo_cpu.sh", f"reward.custom_reward_function.path={REPO / 'tests/cpu/varying_reward.py'}",
-         f"trainer.total_training_steps={steps}"],
-        cwd=REPO, env={**os.environ, "RUN_DIR": str(run_dir)}, capture_output=True, text=True,
-    )
+    log_path = run_dir / "launcher.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "RUN_DIR": str(run_dir), "MODEL": str(asset_path(model_name))},
+                                stdout=log, stderr=subprocess.STDOUT)
+        proc_holder.append(proc)
+        rc = proc.wait()
     wall = time.perf_counter() - start
     done.set()
     sampler.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"tiny run failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    if rc != 0:
+        raise SystemExit(f"main_ppo run failed (log {log_path}):\n{log_path.read_text()[-3000:]}")
     lines = [json.loads(x) for x in (run_dir / "logs/verl_score/tiny_grpo_cpu.jsonl").read_text().splitlines()]
-    phases = ("gen", "old_log_prob", "ref", "adv", "update_actor", "update_weights", "step")
-    breakdown = {m["step"]: {p: round(m["data"].get(f"timing_s/{p}", float("nan")), 3) for p in phases} for m in lines}
+    breakdown = {m["step"]: {p: round(m["data"].get(f"timing_s/{p}", float("nan")), 2) for p in PHASES} for m in lines}
     return {
         "wall_s": round(wall, 1),
         "steps": breakdown,
-        "peak_job_memory_gb": round((peak[0] - baseline) / 2**30, 2),
-        "actor_cpu_memory_used_gb": round(max(m["data"].get("actor/perf/cpu_memory_used_gb", 0) for m in lines), 2),
+        "response_length": [round(m["data"].get("response_length/mean", 0), 1) for m in lines],
+        "peak_pss_gb": round(peak["pss"] / 2**30, 2),
+        "peak_system_delta_gb": round((peak["system"] - baseline) / 2**30, 2),
+        "python_processes": peak["procs"],
+        "log": str(log_path),
+        "log_lines": sum(1 for _ in open(log_path)),
     }
+
+
+def _is_python(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            comm = f.read().strip()
+        return comm.startswith(("python", "ray::", "raylet", "gcs_server")) or "ray::" in comm
+    except OSError:
+        return False
+
+
+def print_throughput(name: str, max_tokens: int) -> None:
+    tp = generation_throughput(name, max_tokens)
+    print(f"\n## {name}: generation throughput (sampled, T=1, {max_tokens} tokens/request, 1 thread; load {load_avg()})")
+    print("| engine | tokens/s | vs plain |\n|---|---|---|")
+    print(f"| plain HF generate, once per request | {tp['plain_hf_generate']:.1f} | 1.00 |")
+    print(f"| hfcpu, 1 request at a time | {tp['hfcpu_1']:.1f} | {tp['ratio_1']:.2f} (target >= 1.0) |")
+    print(f"| hfcpu, 16 concurrent requests | {tp['hfcpu_16']:.1f} | {tp['ratio_16']:.2f} (target >= 3) |")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default="tiny_qwen", choices=["tiny_qwen", "smollm2"])
-    ap.add_argument("--max-tokens", type=int, default=64)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--models", default="tiny_qwen,smollm2")
+    ap.add_argument("--max-tokens", type=int, default=48)
+    ap.add_argument("--seq-len", type=int, default=192, help="tokens per sequence in the thread probe's actor update")
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--prompts", type=int, default=4)
+    ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--skip-run", action="store_true")
+    ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--skip-threads", action="store_true")
+    ap.add_argument("--thread-models", default=None, help="models for the 1-vs-2-thread probe (default: --models)")
+    ap.add_argument("--probe-threads", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("extra", nargs="*", help="hydra overrides passed to the main_ppo run")
     args = ap.parse_args()
-
-    tp = generation_throughput(args.model, args.max_tokens, args.repeats)
-    print(f"\n## Generation throughput ({args.model}, greedy, {len(PROMPTS)} prompts x {args.max_tokens} tokens, 1 thread, best of {args.repeats})")
-    print("| engine | tokens/s |\n|---|---|")
-    print(f"| plain HF generate | {tp['plain_hf_generate']:.1f} |\n| hfcpu backend (with log-probs) | {tp['hfcpu_backend']:.1f} |")
-    print(f"ratio backend/plain = {tp['ratio']:.2f} (target >= 0.9)")
-    if args.skip_run:
+    models = args.models.split(",")
+    if args.probe_threads:
+        print(json.dumps(thread_probe(models[0], args.probe_threads, args.max_tokens, args.seq_len)))
         return
-    run = tiny_run(args.steps)
-    print(f"\n## Tiny main_ppo GRPO run ({args.steps} steps, wall {run['wall_s']} s incl. Ray start)")
-    phases = list(next(iter(run["steps"].values())))
-    print("| step | " + " | ".join(phases) + " |\n|" + "---|" * (len(phases) + 1))
-    for step, t in run["steps"].items():
-        print(f"| {step} | " + " | ".join(str(t[p]) for p in phases) + " |")
-    print(f"peak memory of the job (system used - baseline): {run['peak_job_memory_gb']} GB (target <= 6 GB); "
-          f"actor/perf/cpu_memory_used_gb max {run['actor_cpu_memory_used_gb']}")
+
+    print(f"load average at start: {load_avg()} ({os.cpu_count()} cores)")
+    for name in models:
+        if not args.skip_throughput:
+            print_throughput(name, args.max_tokens)
+        if not args.skip_threads and name in (args.thread_models or args.models).split(","):
+            rows = threads_compare(name, args.max_tokens, args.seq_len)
+            print(f"\n## {name}: torch threads (fresh process each; load {load_avg()})")
+            print(f"| threads | hfcpu 16 concurrent tok/s | actor update 16 x {args.seq_len} tokens (s) |\n|---|---|---|")
+            for r in rows:
+                print(f"| {r['threads']} | {r['gen_tok_s']:.1f} | {r['update_s']:.2f} |")
+        if not args.skip_run:
+            run = main_ppo_run(name, args.steps, args.prompts, args.samples, args.extra)
+            print(f"\n## {name}: main_ppo GRPO, {args.prompts} prompts x {args.samples} samples, {args.steps} steps "
+                  f"(wall {run['wall_s']} s incl. Ray start; load {load_avg()})")
+            print("| step | " + " | ".join(PHASES) + " |\n|" + "---|" * (len(PHASES) + 1))
+            for step, t in run["steps"].items():
+                print(f"| {step} | " + " | ".join(str(t[p]) for p in PHASES) + " |")
+            print(f"response_length/mean per step: {run['response_length']}")
+            print(f"peak memory: {run['peak_pss_gb']} GB (sum of PSS over the run's processes, sampled; target <= 8 GB "
+                  f"with SmolLM2); system used - baseline {run['peak_system_delta_gb']} GB (shared machine)")
+            print(f"python/ray processes at peak: {run['python_processes']}; log: {run['log']} ({run['log_lines']} lines)")
+    print(f"\nload average at end: {load_avg()}")
 
 
 if __name__ == "__main__":

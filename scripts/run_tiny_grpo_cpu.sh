@@ -21,7 +21,7 @@ if [[ ! -f "$DATA_DIR/train.parquet" ]]; then
 fi
 REWARD_FN="${REWARD_FN:-$PWD/verl_score/rewards/score_fn.py}"
 
-verl_main_ppo \
+cpu_logged verl_main_ppo \
   "${CPU_COMMON_OVERRIDES[@]}" \
   algorithm.adv_estimator=grpo \
   reward.custom_reward_function.path="$REWARD_FN" \

@@ -30,7 +30,7 @@ fi
 
 # Tiny shapes: 2 prompts x 2 samples per step; 224 response tokens hold attempt 1, the instruction turn (83 tokens
 # with Qwen2.5's template) and attempt 2.
-verl_main_ppo \
+cpu_logged verl_main_ppo \
   --config-path="$PWD/configs" --config-name=score_math \
   "${CPU_COMMON_OVERRIDES[@]}" \
   actor_rollout_ref.model.path="$MODEL" \

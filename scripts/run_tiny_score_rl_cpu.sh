@@ -26,7 +26,7 @@ if [[ ! -f "$DATA_DIR/train.parquet" ]]; then
   python data_preprocess/convert_parquet.py mps --input "$MPS_INPUT" --out-dir "$DATA_DIR" --quiet
 fi
 
-verl_main_ppo \
+cpu_logged verl_main_ppo \
   --config-path="$PWD/configs" --config-name=score_rl \
   hydra.run.dir="$RUN_DIR/hydra" \
   "${CPU_COMMON_OVERRIDES[@]}" \

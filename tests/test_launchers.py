@@ -20,7 +20,7 @@ from verl_score import config_check
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 LAUNCHERS = sorted(p.name for p in (REPO / "scripts").glob("*.sh") if re.search(
-    r"^\s*(\w+=\S+\s+)*verl_(main_ppo|sft_trainer)\b|^exec bash scripts/run_\S+\.sh", p.read_text(), re.M))
+    r"^\s*(\w+=\S+\s+)*(cpu_logged\s+)?verl_(main_ppo|sft_trainer)\b|^exec bash scripts/run_\S+\.sh", p.read_text(), re.M))
 
 #: environment variants a launcher documents (one composition per variant)
 VARIANTS: dict[str, list[dict[str, str]]] = {

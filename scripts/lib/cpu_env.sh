@@ -6,14 +6,42 @@ export VERL_SCORE_CPU_THREADS="${VERL_SCORE_CPU_THREADS:-1}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
 export WANDB_MODE=disabled TOKENIZERS_PARALLELISM=false
 export RAY_DEDUP_LOGS=0 RAY_USAGE_STATS_ENABLED=0
-export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+# Threads (measured, docs/cpu.md): hfcpu generation is fastest with 1 (VERL_SCORE_CPU_THREADS); the actor update's
+# large matmuls gain from 2. OMP_NUM_THREADS sets every other process's torch pool, the actor/ref workers' included
+# (TransferQueue resets torch to it after each put/get); the hfcpu server overrides it with VERL_SCORE_CPU_THREADS.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+# TransferQueue asks torch for TQ_NUM_THREADS=8 threads around every put/get and, on a 2-core machine, logs a
+# "target_num_threads 8 should not exceed total physical CPU cores" warning each time (150 lines per 3-step run).
+# Its tensors here are a few KB: one thread, no warning. Its ZMQ clients default to 8 I/O threads per process.
+export TQ_NUM_THREADS="${TQ_NUM_THREADS:-1}" TQ_CLIENT_ZMQ_IO_THREADS="${TQ_CLIENT_ZMQ_IO_THREADS:-1}"
+# Python warnings silenced in every process (Ray workers inherit the environment). Why each one:
+#  - verl.workers.engine tries to import five optional engines (veomni, torchtitan, mindspeed, megatron, automodel)
+#    and warns for each missing one in every process that imports it (60 lines per run); FSDP is the only CPU engine;
+#  - the replay-buffer hook (custom_sampler, see below) is loaded by verl itself through its own deprecated
+#    load_extern_type, which warns FutureWarning at every start; nothing for us to change.
+_quiet=(
+  "ignore:veomni engine is not available:UserWarning"
+  "ignore:torchtitan engine is not available:UserWarning"
+  "ignore:mindspeed engine is not available:UserWarning"
+  "ignore:megatron engine is not available:UserWarning"
+  "ignore:automodel engine is not available:UserWarning"
+  "ignore:Warning:FutureWarning:verl.trainer.ppo.v1.trainer_base"  # "Warning: Function ...load_extern_type is deprecated"
+)
+PYTHONWARNINGS="$(IFS=,; echo "${_quiet[*]}")${PYTHONWARNINGS:+,$PYTHONWARNINGS}"
+export PYTHONWARNINGS
+unset _quiet
 
 # Hydra overrides every CPU run needs (verl 0.9.1 on a machine without a GPU). Why each one:
 #  - one fake GPU for Ray so verl places exactly one actor/ref/rollout worker ("device") on this node; no Ray
 #    dashboard (its ten processes hold ~1.2 GB);
 #  - num_cpus=16: verl's TransferQueue / agent-loop / reward actors each reserve CPUs and would deadlock on 2 real cores;
 #  - FSDP2 (FSDP1 insists on an accelerator), fp32 everywhere (bf16 mixed precision would make rollout and actor
-#    log-probs disagree), sdpa attention (no flash-attn on CPU), no remove-padding kernels.
+#    log-probs disagree), sdpa attention (no flash-attn on CPU), no remove-padding kernels;
+#  - hfcpu decodes up to max_num_seqs requests together (continuous batching; vLLM's knob, verl's default 1024 would
+#    let a 60-problem validation hold 60 KV caches at once);
+#  - verl's replay buffer polls TransferQueue every 2 s with no config key, which rounded every `gen` phase up to a
+#    multiple of 2 s: verl_score.cpu.replay_buffer builds the same buffer with a 0.1 s poll, through verl's
+#    custom-sampler hook (trainer.v1.sampler.sampler_kwargs.poll_interval=... to change it).
 CPU_COMMON_OVERRIDES=(
   trainer.device=cpu
   trainer.n_gpus_per_node=1
@@ -25,6 +53,9 @@ CPU_COMMON_OVERRIDES=(
   data.dataloader_num_workers=0
   actor_rollout_ref.rollout.name=hfcpu
   actor_rollout_ref.rollout.tensor_model_parallel_size=1
+  actor_rollout_ref.rollout.max_num_seqs=32
+  trainer.v1.sampler.custom_sampler.path=pkg://verl_score.cpu.replay_buffer
+  trainer.v1.sampler.custom_sampler.name=make_replay_buffer
   actor_rollout_ref.rollout.agent.num_workers=1
   reward.num_workers=1
   actor_rollout_ref.model.use_remove_padding=False
@@ -38,3 +69,20 @@ CPU_COMMON_OVERRIDES=(
   actor_rollout_ref.actor.use_torch_compile=False
   actor_rollout_ref.ref.use_torch_compile=False
 )
+
+# cpu_logged CMD...: run CMD with its full output (stdout + stderr) in $CPU_LOG (default $RUN_DIR/main_ppo.log, path
+# printed first) and on the console minus the lines below, which repeat once per Ray process and say nothing about
+# the run. Exit status is CMD's.
+CPU_CONSOLE_NOISE=(
+  'Platform override from VERL_PLATFORM'          # verl logs it in each of its ~6 processes; we set it ourselves
+  'Failed to set NUMA affinity: libnuma'          # verl's worker tries NUMA pinning; a CPU box without libnuma skips it
+)
+cpu_logged() {
+  # Dry runs (scripts/lib/verl_entry.sh) exec and end the script: keep that, and their stdout untouched.
+  if [[ "${VERL_SCORE_COMPOSE_ONLY:-0}" != 0 ]]; then "$@"; return; fi
+  local log="${CPU_LOG:-${RUN_DIR:-.}/main_ppo.log}"
+  mkdir -p "$(dirname "$log")"
+  echo "[verl-score] full log: $log" >&2
+  "$@" 2>&1 | tee "$log" | { grep --line-buffered -v -F "${CPU_CONSOLE_NOISE[@]/#/-e}" || true; }
+  return "${PIPESTATUS[0]}"
+}

@@ -1,27 +1,43 @@
-"""A transformers-based token generator that honours verl's rollout ``generate`` contract on CPU.
+"""A transformers-based token generator that honours verl's rollout ``generate`` contract on CPU, with continuous batching.
 
 verl's agent loops talk to an inference server through ``generate(request_id, *, prompt_ids, sampling_params) ->
 TokenOutput`` (token ids in, token ids + log-probs out; generated tokens are never re-encoded). SGLang/vLLM implement
-it on GPU. ``HFGenerator`` implements the same contract with plain ``model.generate`` so that the *same* agent loops,
-rewards and trainer run on a CPU machine: inside the ``hfcpu`` rollout backend (``verl_score.cpu.rollout``), behind
-``LocalServerManager`` in tests, and as the local-model engine of the eval CLI.
+it on GPU. ``HFGenerator`` implements the same contract on CPU so that the *same* agent loops, rewards and trainer run
+on a CPU machine: inside the ``hfcpu`` rollout backend (``verl_score.cpu.rollout``), behind ``LocalServerManager`` in
+tests, and as the local-model engine of the eval CLI.
 
-Log-probs follow vLLM/SGLang's convention: ``log_softmax(raw_logits / T)`` at the sampled token, which is also what
+Why batching: the agent loops send all of a step's requests concurrently. Decoding one token for 16 sequences costs
+little more than for one on CPU (the weights are read once per step), so an engine thread decodes every running
+request together (continuous batching, as vLLM/SGLang do): a request is prefilled when it arrives and joins the
+running batch at the next step; one that stops (EOS, a stop token, its ``max_tokens``) leaves at once and its slot
+goes to the next waiting request. The KV cache layout is in ``verl_score.cpu.kv_cache``, sampling in
+``verl_score.cpu.sampling``.
+
+Log-probs follow vLLM/SGLang's convention: ``log_softmax(raw_logits / T)`` at the chosen token, which is also what
 verl's actor computes (it divides logits by the rollout temperature), so rollout and actor log-probs agree.
+
+Errors stay per request: a prompt longer than the context or an unsupported sampling parameter fails that request's
+``generate`` call with a ``ValueError``; a cancelled caller or ``abort_request`` removes only that request from the
+batch (an aborted request returns its tokens so far with ``stop_reason="aborted"``, as SGLang does).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 import torch
 
 from verl.workers.rollout.replica import TokenOutput
+
+from verl_score.cpu.kv_cache import SlotCache
+from verl_score.cpu.sampling import SamplingSpec, choose_tokens, parse_sampling_params
 
 logger = logging.getLogger(__name__)
 
@@ -29,24 +45,42 @@ logger = logging.getLogger(__name__)
 #: them to detect truncation: they check whether the last token is an EOS instead.
 STOP = "completed"
 LENGTH = "length"
+ABORTED = "aborted"
+
+#: Default cap on sequences decoded together (``rollout.max_num_seqs`` overrides it in the hfcpu server).
+DEFAULT_MAX_BATCH = 32
 
 
 def resolve_num_threads(default: int = 1) -> int:
-    """Threads for CPU generation: ``VERL_SCORE_CPU_THREADS`` or ``default``.
-
-    One thread is ~4x faster than two for the tiny decode kernels here (OpenMP overhead dominates), see
-    shared/notes/offline-assets.md.
-    """
+    """Threads for CPU generation: ``VERL_SCORE_CPU_THREADS`` or ``default`` (see docs/design.md, CPU threads)."""
     return int(os.environ.get("VERL_SCORE_CPU_THREADS", default))
 
 
+@dataclass
+class _Request:
+    request_id: str
+    prompt_ids: list[int]
+    spec: SamplingSpec
+    future: concurrent.futures.Future
+    token_ids: list[int] = field(default_factory=list)
+    log_probs: list[float] = field(default_factory=list)
+    aborted: bool = False
+
+    @property
+    def position(self) -> int:
+        """Position id of the next token to feed (= number of tokens in the sequence so far, minus one)."""
+        return len(self.prompt_ids) + len(self.token_ids) - 1
+
+
 class HFGenerator:
-    """Serial, single-sequence generation with a causal LM held in fp32 on CPU.
+    """Continuous-batching generation with a causal LM held in fp32 on CPU.
 
     Args:
         model_path: HF directory (weights + tokenizer/generation config).
-        prompt_length / response_length: verl's rollout budget; used for the vLLM-style default ``max_tokens``.
-        num_threads: ``torch.set_num_threads`` value for the generation thread.
+        prompt_length / response_length: verl's rollout budget; their sum is the context (vLLM's ``max_model_len``)
+            and gives the vLLM-style default ``max_tokens``.
+        num_threads: ``torch.set_num_threads`` value for the engine thread.
+        max_batch_size: most sequences decoded together; later requests wait for a free slot.
         model: an already-built model (tests); ``model_path`` is then only informative.
     """
 
@@ -57,6 +91,7 @@ class HFGenerator:
         prompt_length: int = 1024,
         response_length: int = 512,
         num_threads: int | None = None,
+        max_batch_size: int = DEFAULT_MAX_BATCH,
         model: torch.nn.Module | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> None:
@@ -65,6 +100,9 @@ class HFGenerator:
         self.prompt_length = prompt_length
         self.response_length = response_length
         self.num_threads = num_threads if num_threads is not None else resolve_num_threads()
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+        self.max_batch_size = max_batch_size
         torch.set_num_threads(self.num_threads)
         if model is None:
             if model_path is None:
@@ -77,68 +115,203 @@ class HFGenerator:
         self.eos_token_ids: list[int] = [eos] if isinstance(eos, int) else list(eos or [])
         if not self.eos_token_ids:
             raise ValueError(f"model at {model_path!r} declares no eos_token_id; generation could never stop")
+        self.max_model_len = prompt_length + response_length
         self.global_steps: int | None = None
         self.num_generated_tokens = 0
-        # One worker thread: generation and weight loads never overlap, and torch's thread setting sticks.
-        self._executor = ThreadPoolExecutor(max_workers=1, initializer=torch.set_num_threads, initargs=(self.num_threads,))
-        self._lock = threading.Lock()
+        self.max_batch_seen = 0  # largest number of sequences decoded in one step (tests, benchmarks)
+        # Engine state: touched only by the engine thread, except the waiting queue (under _cond).
+        self._cond = threading.Condition()
+        self._waiting: deque[_Request] = deque()
+        self._requests: dict[int, _Request] = {}  # submitted, unfinished (under _cond): what abort() sees
+        self._running: list[_Request] = []
+        self._cache: Optional[SlotCache] = None
+        self._mask: Optional[torch.Tensor] = None  # [rows, columns] 1 = real token
+        self._step_lock = threading.Lock()  # one forward at a time; weight loads wait for the step boundary
+        self._thread: Optional[threading.Thread] = None
 
-    # ------------------------------------------------------------------ generation
+    # ------------------------------------------------------------------ public API
     def default_max_tokens(self, num_prompt_tokens: int) -> int:
         """vLLM's default: the response budget, clipped so prompt + response fits the total budget."""
-        return max(0, min(self.response_length, self.prompt_length + self.response_length - num_prompt_tokens))
+        return max(0, min(self.response_length, self.max_model_len - num_prompt_tokens))
 
-    def generate_sync(self, prompt_ids: list[int], sampling_params: Mapping[str, Any]) -> TokenOutput:
-        """Generate one continuation of ``prompt_ids``; see the module docstring for log-prob semantics."""
-        params = dict(sampling_params)
-        max_tokens = params.get("max_tokens", params.get("max_new_tokens"))
-        max_tokens = self.default_max_tokens(len(prompt_ids)) if max_tokens is None else int(max_tokens)
-        if max_tokens <= 0:
-            return TokenOutput(token_ids=[], log_probs=[], stop_reason=LENGTH, extra_fields=self._extra())
+    def submit(self, request_id: str, prompt_ids: list[int], sampling_params: Mapping[str, Any]) -> concurrent.futures.Future:
+        """Queue one request; its future resolves to a ``TokenOutput``. Bad input raises here, for this request only."""
+        prompt_ids = [int(t) for t in prompt_ids]
+        if not prompt_ids:
+            raise ValueError(f"request {request_id!r}: empty prompt")
+        if len(prompt_ids) > self.max_model_len:
+            raise ValueError(
+                f"request {request_id!r}: prompt has {len(prompt_ids)} tokens, more than the context of "
+                f"{self.max_model_len} (rollout prompt_length {self.prompt_length} + response_length "
+                f"{self.response_length})"
+            )
+        spec = parse_sampling_params(sampling_params, self.default_max_tokens(len(prompt_ids)), request_id)
+        spec.max_tokens = min(spec.max_tokens, self.max_model_len - len(prompt_ids))
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        req = _Request(request_id, prompt_ids, spec, future)
+        if spec.max_tokens <= 0:
+            future.set_result(self._output(req, LENGTH))
+            return future
+        with self._cond:
+            self._waiting.append(req)
+            self._requests[id(req)] = req
+            self._ensure_thread()
+            self._cond.notify()
+        return future
 
-        temperature = float(params.get("temperature", 1.0))
-        do_sample = temperature > 0
-        top_k = int(params.get("top_k", -1))
-        gen_kwargs: dict[str, Any] = dict(
-            max_new_tokens=max_tokens,
-            do_sample=do_sample,
-            output_logits=True,
-            return_dict_in_generate=True,
-            pad_token_id=self.eos_token_ids[0],
-            eos_token_id=None if params.get("ignore_eos") else self.eos_token_ids,
-        )
-        if do_sample:
-            gen_kwargs.update(temperature=temperature, top_p=float(params.get("top_p", 1.0)), top_k=top_k if top_k > 0 else 0)
-        else:  # greedy: make sure no sampling defaults from generation_config leak in
-            gen_kwargs.update(temperature=None, top_p=None, top_k=None)
-        if params.get("repetition_penalty", 1.0) not in (None, 1.0):
-            gen_kwargs["repetition_penalty"] = float(params["repetition_penalty"])
-        if params.get("seed") is not None:
-            torch.manual_seed(int(params["seed"]))
-
-        input_ids = torch.tensor([prompt_ids], dtype=torch.long)
-        with self._lock, torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **gen_kwargs)
-        token_ids = out.sequences[0, len(prompt_ids) :].tolist()
-        scale = temperature if do_sample else 1.0
-        logits = torch.stack([step[0] for step in out.logits[: len(token_ids)]]).float() / scale
-        log_probs = torch.log_softmax(logits, dim=-1).gather(-1, torch.tensor(token_ids)[:, None])[:, 0].tolist()
-        self.num_generated_tokens += len(token_ids)
-        stopped = bool(token_ids) and token_ids[-1] in self.eos_token_ids and not params.get("ignore_eos")
-        return TokenOutput(
-            token_ids=token_ids,
-            log_probs=log_probs,
-            stop_reason=STOP if stopped or len(token_ids) < max_tokens else LENGTH,
-            num_preempted=0,
-            extra_fields=self._extra(),
-        )
+    def generate_sync(self, prompt_ids: list[int], sampling_params: Mapping[str, Any], request_id: str = "") -> TokenOutput:
+        """Blocking form of ``generate`` (one request; concurrent callers are still batched together)."""
+        return self.submit(request_id, list(prompt_ids), dict(sampling_params)).result()
 
     async def generate(
         self, request_id: str = "", *, prompt_ids: list[int], sampling_params: Mapping[str, Any], **_: Any
     ) -> TokenOutput:
-        """verl's async contract; multimodal kwargs are accepted and ignored (text-only backend)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.generate_sync, list(prompt_ids), dict(sampling_params))
+        """verl's async contract; multimodal kwargs are accepted and ignored (text-only backend).
+
+        Cancelling the awaiting task cancels the request: the engine drops it from the batch at the next step.
+        """
+        return await asyncio.wrap_future(self.submit(request_id, list(prompt_ids), dict(sampling_params)))
+
+    def abort(self, request_id: Optional[str] = None) -> list[str]:
+        """Abort one request (or all, ``None``): it returns its tokens so far with ``stop_reason="aborted"``."""
+        aborted = []
+        with self._cond:  # every unfinished request, whether waiting, being admitted or running
+            for req in self._requests.values():
+                if request_id is None or req.request_id == request_id:
+                    req.aborted = True
+                    aborted.append(req.request_id)
+            self._cond.notify()
+        return aborted
+
+    def num_pending(self) -> int:
+        with self._cond:
+            return len(self._requests)
+
+    # ------------------------------------------------------------------ engine
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._engine_loop, name="hfcpu-engine", daemon=True)
+            self._thread.start()
+
+    def _engine_loop(self) -> None:
+        torch.set_num_threads(self.num_threads)
+        while True:
+            with self._cond:
+                while not self._waiting and not self._running:
+                    self._cond.wait()
+                admitted = []
+                while self._waiting and len(self._running) + len(admitted) < self.max_batch_size:
+                    admitted.append(self._waiting.popleft())
+                aborted_waiting = [r for r in self._waiting if r.aborted or r.future.cancelled()]
+                for r in aborted_waiting:
+                    self._waiting.remove(r)
+            for r in aborted_waiting:
+                self._finish(r, ABORTED)
+            try:
+                with self._step_lock, torch.inference_mode():
+                    for req in admitted:
+                        self._prefill(req)
+                    if self._running:
+                        self._decode_step()
+            except Exception as exc:  # a model failure fails the requests in flight, not the server
+                logger.exception("hfcpu engine step failed")
+                for req in self._running + [r for r in admitted if r not in self._running]:
+                    with self._cond:
+                        self._requests.pop(id(req), None)
+                    if not req.future.done():
+                        req.future.set_exception(exc)
+                self._running, self._cache, self._mask = [], None, None
+
+    def _prefill(self, req: _Request) -> None:
+        """Run the prompt alone (no padding to mask), pick its first token, and add it to the running batch."""
+        if req.aborted or req.future.cancelled():
+            self._finish(req, ABORTED)
+            return
+        ids = torch.tensor([req.prompt_ids], dtype=torch.long)
+        out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)  # lm_head on the last position only
+        tokens, logps = choose_tokens(out.logits[:, -1].float(), [req.spec], [req.prompt_ids])
+        cache = SlotCache.from_cache(out.past_key_values)
+        mask = torch.ones(1, len(req.prompt_ids), dtype=torch.long)
+        if self._cache is None:
+            self._cache, self._mask = cache, mask
+        else:
+            width = max(self._mask.shape[1], mask.shape[1])
+            self._mask = torch.cat([_pad_mask(self._mask, width), _pad_mask(mask, width)])
+            self._cache = SlotCache.concat(self._cache, cache)
+        self._running.append(req)
+        self._append(req, tokens[0], logps[0])
+        self._retire()
+
+    def _decode_step(self) -> None:
+        """Feed every running request its last token; one new token each."""
+        rows = self._running
+        self.max_batch_seen = max(self.max_batch_seen, len(rows))
+        input_ids = torch.tensor([[r.token_ids[-1]] for r in rows], dtype=torch.long)
+        position_ids = torch.tensor([[r.position] for r in rows], dtype=torch.long)
+        self._mask = torch.cat([self._mask, self._mask.new_ones(len(rows), 1)], dim=1)
+        out = self.model(
+            input_ids=input_ids, attention_mask=self._mask, position_ids=position_ids,
+            past_key_values=self._cache, use_cache=True,
+        )
+        histories = [r.prompt_ids + r.token_ids if r.spec.repetition_penalty != 1.0 else [] for r in rows]
+        tokens, logps = choose_tokens(out.logits[:, -1].float(), [r.spec for r in rows], histories)
+        for req, tok, lp in zip(rows, tokens, logps):
+            self._append(req, tok, lp)
+        self._retire()
+
+    def _append(self, req: _Request, token: int, log_prob: float) -> None:
+        req.token_ids.append(token)
+        req.log_probs.append(log_prob)
+        self.num_generated_tokens += 1
+
+    def _stop_reason(self, req: _Request) -> Optional[str]:
+        if req.aborted or req.future.cancelled():
+            return ABORTED
+        last = req.token_ids[-1]
+        if not req.spec.ignore_eos and last in self.eos_token_ids or last in req.spec.stop_token_ids:
+            return STOP
+        if len(req.token_ids) >= req.spec.max_tokens:
+            return LENGTH
+        return None
+
+    def _retire(self) -> None:
+        """Finish requests that stopped and drop their rows (and padding columns no one needs) from the cache."""
+        keep: list[int] = []
+        done: list[tuple[_Request, str]] = []
+        for i, req in enumerate(self._running):
+            reason = self._stop_reason(req)
+            if reason is None:
+                keep.append(i)
+            else:
+                done.append((req, reason))
+        if not done:
+            return
+        for req, reason in done:
+            self._finish(req, reason)
+        if not keep:
+            self._running, self._cache, self._mask = [], None, None
+            return
+        rows = torch.tensor(keep, dtype=torch.long)
+        mask = self._mask[rows]
+        drop = int(mask.any(dim=0).long().argmax())  # leftmost column some kept row still uses
+        self._running = [self._running[i] for i in keep]
+        self._mask = mask[:, drop:]
+        self._cache = self._cache.select(rows, drop)
+
+    def _finish(self, req: _Request, reason: str) -> None:
+        with self._cond:
+            self._requests.pop(id(req), None)
+        if not req.future.done():
+            req.future.set_result(self._output(req, reason))
+
+    def _output(self, req: _Request, reason: str) -> TokenOutput:
+        return TokenOutput(
+            token_ids=list(req.token_ids),
+            log_probs=list(req.log_probs),
+            stop_reason=reason,
+            num_preempted=0,
+            extra_fields=self._extra(),
+        )
 
     def _extra(self) -> dict[str, Any]:
         # verl's v1 trainer reads global_steps back to tag samples with the weight version that produced them.
@@ -149,9 +322,9 @@ class HFGenerator:
         """Load the actor's full (unsharded) weights; every model parameter must be covered.
 
         ``strict=False`` alone would silently ignore LoRA-only or renamed tensors, so unexpected keys and missing
-        non-tied parameters are errors.
+        non-tied parameters are errors. Waits for the current decode step to end (never mid-forward).
         """
-        with self._lock:
+        with self._step_lock:
             own = self.model.state_dict()
             state = {k: v.to(dtype=own[k].dtype) for k, v in named_tensors.items() if k in own}
             unexpected = sorted(set(named_tensors) - set(own))
@@ -167,6 +340,12 @@ class HFGenerator:
 
     def set_global_steps(self, global_steps: int) -> None:
         self.global_steps = global_steps
+
+
+def _pad_mask(mask: torch.Tensor, width: int) -> torch.Tensor:
+    if mask.shape[1] == width:
+        return mask
+    return torch.cat([mask.new_zeros(mask.shape[0], width - mask.shape[1]), mask], dim=1)
 
 
 class LocalServerManager:

@@ -4,14 +4,16 @@ It is the CPU counterpart of verl's SGLang backend and has the same three parts,
 ("inference framework developer") describes:
 
 * ``HFCpuServer`` — the server, one Ray actor per replica: ``generate`` (token ids in, token ids + log-probs out,
-  via ``HFGenerator``), weight loading, and the lifecycle calls the trainer fans out (no-ops on CPU: there is no
-  GPU memory to release, no KV cache to clear).
+  via ``HFGenerator``, which decodes concurrent requests together), weight loading, aborts, and the lifecycle calls
+  the trainer fans out (no-ops on CPU: there is no GPU memory to release; the KV cache lives only while a request
+  runs).
 * ``HFCpuReplica(RolloutReplica)`` — launches the server; verl's ``LLMServerManager`` routes agent-loop requests to it.
 * ``HFCpuServerAdapter(BaseRollout)`` — lives in the actor worker (hybrid engine) and pushes the actor's new weights
   to the server after every step, through verl's default ``naive`` checkpoint engine.
 
-Limits, on purpose: one server per replica, tensor parallel 1, serial generation; aborts are no-ops, so only the
-``sync`` trainer mode is supported. This backend exists to run the real trainer end to end on a CPU machine.
+Limits, on purpose: one server per replica, tensor parallel 1; only the ``sync`` trainer mode is tested (aborts
+return partial tokens with ``stop_reason="aborted"``, but partial-rollout resume is not exercised). This backend
+exists to run the real trainer end to end on a CPU machine.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class HFCpuServer:
             model_config.local_path,
             prompt_length=config.prompt_length,
             response_length=config.response_length,
+            # vLLM's knob for the same thing: sequences decoded together (the CPU launchers set it, see cpu_env.sh).
+            max_batch_size=config.max_num_seqs,
         )
         self.weight_updates = 0
 
@@ -83,6 +87,7 @@ class HFCpuServer:
             "weight_updates": self.weight_updates,
             "global_steps": self.generator.global_steps,
             "generated_tokens": self.generator.num_generated_tokens,
+            "max_batch_seen": self.generator.max_batch_seen,
         }
 
     async def state_dict_checksum(self) -> float:
@@ -90,7 +95,8 @@ class HFCpuServer:
         with torch.no_grad():
             return float(sum(p.double().sum() for p in self.generator.model.parameters()))
 
-    # Lifecycle calls verl fans out to every server. CPU has no device memory to free and no KV cache to keep.
+    # Lifecycle calls verl fans out to every server. CPU has no device memory to free and no KV cache to keep
+    # between requests.
     async def wake_up(self) -> None: ...
     async def sleep(self) -> None: ...
     async def clear_kv_cache(self) -> None: ...
@@ -102,11 +108,12 @@ class HFCpuServer:
     async def stop_profile(self) -> None: ...
 
     async def abort_all_requests(self, reject_request: bool = False) -> dict[str, Any]:
-        # Generation is serial and never interrupted: nothing is in flight to abort (sync trainer only).
-        return {"aborted_count": 0, "request_ids": []}
+        """Every waiting/running request returns its tokens so far with ``stop_reason="aborted"``."""
+        ids = self.generator.abort()
+        return {"aborted_count": len(ids), "request_ids": ids}
 
     async def abort_request(self, request_id: str) -> dict[str, Any]:
-        return {"aborted": False, "request_id": request_id}
+        return {"aborted": bool(self.generator.abort(request_id)), "request_id": request_id}
 
 
 class HFCpuReplica(RolloutReplica):

@@ -148,7 +148,7 @@ class _RecordingGuidance:
 class LocalEngine:
     """A transformers checkpoint on this machine, through ``score_two_attempt`` + ``LocalServerManager``.
 
-    Generation is serial (one ``HFGenerator`` thread), so concurrency only overlaps guidance calls and scoring.
+    Concurrent episodes are decoded together (``HFGenerator`` batches whatever requests are in flight).
     ``guidance`` / ``guidance_kwargs`` are the agent loop's own kwargs: the loop builds the provider from the registry.
     """
 
