@@ -44,14 +44,16 @@ TIMEOUT_S = 900
 
 
 def index_url() -> str:
-    """The index pip uses here: $PIP_INDEX_URL, else pip's configured index-url, else PyPI."""
+    """The index pip uses here: $PIP_INDEX_URL, else pip's configured index-url, else pip's own default index."""
     if os.environ.get("PIP_INDEX_URL"):
         return os.environ["PIP_INDEX_URL"]
     for key in ("install.index-url", "global.index-url"):
         out = subprocess.run([sys.executable, "-m", "pip", "config", "get", key], capture_output=True, text=True)
         if out.returncode == 0 and out.stdout.strip():
             return out.stdout.strip()
-    return "https://pypi.org/simple"
+    from pip._internal.models.index import PyPI  # pip's default, taken from pip rather than written here
+
+    return PyPI.simple_url
 
 
 def unreachable_reason(url: str, timeout: float = 15.0) -> str | None:
