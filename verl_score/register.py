@@ -12,9 +12,11 @@ from verl_score.versions import check as _check_versions
 _check_versions()  # first: unsupported Python/torch/verl -> a message naming the supported versions
 
 from verl_score.cpu.platform import register_cpu_engines  # noqa: E402  registers the "cpu" platform on import
+from verl_score.log_filters import install_log_filters  # noqa: E402
 from verl_score.cpu.patches import apply_cpu_patches  # noqa: E402
 from verl_score.cpu.rollout import register_hfcpu_rollout  # noqa: E402
 
+install_log_filters()
 register_hfcpu_rollout()
 if apply_cpu_patches():  # only with VERL_PLATFORM=cpu
     register_cpu_engines()
