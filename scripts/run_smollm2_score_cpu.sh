@@ -13,7 +13,10 @@ source scripts/lib/cpu_env.sh
 source scripts/lib/verl_entry.sh
 
 RUN_DIR="${RUN_DIR:-runs/smollm2_score_cpu}"
-DATA_DIR="${DATA_DIR:-$RUN_DIR/data}"
+# DATA_DIR given by the caller (e.g. scripts/experiments/miniature_comparison.py) is used as is, never reconverted;
+# the default folder under RUN_DIR is the launcher's own and follows RG_TASK / RG_CONFIG / HELDOUT_SIZE / DATA_SEED.
+OWN_DATA=0
+[[ -n "${DATA_DIR:-}" ]] || { DATA_DIR="$RUN_DIR/data"; OWN_DATA=1; }
 MODEL="${MODEL:-$(python -c "from verl_score.assets import asset_path; print(asset_path('smollm2'))")}"
 STAGE1_STEPS="${STAGE1_STEPS:-2}"
 STAGE2_STEPS="${STAGE2_STEPS:-4}"
@@ -39,6 +42,7 @@ METRICS="$VERL_FILE_LOGGER_ROOT/verl_score/$EXPERIMENT.jsonl"
 overrides=(
   --config-path="$PWD/configs" --config-name=score_math
   "${CPU_COMMON_OVERRIDES[@]}"
+  "${CPU_REUSE_ROLLOUT_LOG_PROBS[@]}"
   actor_rollout_ref.model.path="$MODEL"
   data.train_files="$DATA_DIR/train.parquet"
   data.val_files="$DATA_DIR/test.parquet"
@@ -80,7 +84,11 @@ for kv in $RG_CONFIG; do rg_args+=(--rg-config "$kv"); done
 convert=(python data_preprocess/convert_parquet.py reasoning_gym --rg-tasks "$RG_TASK" "${rg_args[@]}"
   --size 2000 --seed "$DATA_SEED" --test-size "$HELDOUT_SIZE" --out-dir "$DATA_DIR" --quiet)
 # (Re)convert when the folder was made by other options (a changed RG_CONFIG must not reuse stale data).
-if [[ ! -f "$DATA_DIR/train.parquet" || "$(cat "$DATA_DIR/.convert_args" 2>/dev/null)" != "${convert[*]}" ]]; then
+if [[ "$OWN_DATA" == 0 ]]; then
+  for f in train test; do
+    [[ -f "$DATA_DIR/$f.parquet" ]] || { echo "error: DATA_DIR=$DATA_DIR has no $f.parquet (a DATA_DIR you pass is used as is; unset it to let the launcher convert)" >&2; exit 2; }
+  done
+elif [[ ! -f "$DATA_DIR/train.parquet" || "$(cat "$DATA_DIR/.convert_args" 2>/dev/null)" != "${convert[*]}" ]]; then
   "${convert[@]}"
   echo "${convert[*]}" >"$DATA_DIR/.convert_args"
 fi

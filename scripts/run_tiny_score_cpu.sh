@@ -33,6 +33,7 @@ fi
 cpu_logged verl_main_ppo \
   --config-path="$PWD/configs" --config-name=score_math \
   "${CPU_COMMON_OVERRIDES[@]}" \
+  "${CPU_REUSE_ROLLOUT_LOG_PROBS[@]}" \
   actor_rollout_ref.model.path="$MODEL" \
   data.train_files="$DATA_DIR/train.parquet" \
   data.val_files="$DATA_DIR/test.parquet" \

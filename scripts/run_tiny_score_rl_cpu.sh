@@ -30,6 +30,7 @@ cpu_logged verl_main_ppo \
   --config-path="$PWD/configs" --config-name=score_rl \
   hydra.run.dir="$RUN_DIR/hydra" \
   "${CPU_COMMON_OVERRIDES[@]}" \
+  "${CPU_REUSE_ROLLOUT_LOG_PROBS[@]}" \
   data.train_files="$DATA_DIR/train.parquet" \
   data.val_files="$DATA_DIR/train.parquet" \
   data.train_batch_size=2 \

@@ -50,3 +50,10 @@ def test_unknown_method_and_bad_stage_split_are_refused(tmp_path):
         mini.main(["--out", str(tmp_path), "--methods", "score,ppo", "--dry-run"])
     with pytest.raises(SystemExit, match="--stage1"):
         mini.main(["--out", str(tmp_path), "--steps", "2", "--stage1", "3", "--dry-run"])
+
+
+def test_only_the_base_donor_validates_before_training():
+    # the base row is the step-0 greedy validation of one trained arm; the others skip that identical pass
+    assert mini.base_donor(["grpo", "naive", "score"]) == "score"
+    assert mini.base_donor(["grpo", "naive"]) == "grpo"
+    assert mini.base_donor([]) is None

@@ -116,7 +116,13 @@ def build_data(out: Path, args: argparse.Namespace) -> dict[str, Path]:
     return dirs
 
 
-def train(m: Method, out: Path, data: dict[str, Path], args: argparse.Namespace) -> Path:
+def base_donor(trained: list[str]) -> str | None:
+    """The arm whose step-0 validation is the base model's greedy row (SCoRe's when it runs): only it validates
+    before training, the others skip that identical pass (same model, prompts and greedy decoding)."""
+    return "score" if "score" in trained else (trained[0] if trained else None)
+
+
+def train(m: Method, out: Path, data: dict[str, Path], args: argparse.Namespace, donor: str | None = None) -> Path:
     """Run the launcher for one arm; returns its run folder (metrics, val dumps, merged HF checkpoint)."""
     run_dir = out / m.name
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -133,6 +139,8 @@ def train(m: Method, out: Path, data: dict[str, Path], args: argparse.Namespace)
     }
     overrides = [*m.overrides, f"actor_rollout_ref.rollout.seed={args.seed}", f"data.seed={args.seed}",
                  f"trainer.save_freq={total}", f"score.beta2={args.beta2}"]  # fmt: skip
+    if m.name != donor:
+        overrides.append("trainer.val_before_train=False")
     if args.dry_run:
         env["VERL_SCORE_COMPOSE_ONLY"] = "1"
         _run(["bash", str(LAUNCHER), *overrides], env, log=run_dir / "compose.log")
@@ -168,7 +176,8 @@ def render(rows: list[dict], command: str, commit: str, args: argparse.Namespace
         f"Command: `{command}`  ",
         f"Commit: `{commit}`; data seed {args.data_seed}, rollout seed {args.seed}; {args.steps} steps per trained "
         f"arm ({args.prompts} prompts × {args.samples_per_prompt} samples), lr {args.lr}, β2 {args.beta2}, "
-        f"α {args.alpha}; held-out N = {rows[0]['greedy'].get('n', '?') if rows else '?'}.",
+        f"α {args.alpha}; held-out N = {rows[0]['greedy'].get('n', '?') if rows else '?'}; "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(launcher default)')}.",
         "",
         "Greedy held-out (mean ± s.e., %):",
         "",
@@ -255,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     data = build_data(args.out, args)
     test = data["score"] / "test.parquet"
-    runs = {m: train(registry[m], args.out, data, args) for m in chosen if registry[m].trains}
+    donor_name = base_donor([m for m in chosen if registry[m].trains])
+    runs = {m: train(registry[m], args.out, data, args, donor_name) for m in chosen if registry[m].trains}
 
     rows = []
     for name in chosen:
@@ -270,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             if m.trains:
                 step, path = dump_files(run_dir / "val")[-1]
             else:
-                donor = next((runs[k] for k in chosen if k in runs), None)
+                donor = runs.get(donor_name) if donor_name else None
                 step, path = dump_files(donor / "val")[0] if donor else (None, None)
             row["greedy"] = heldout_metrics(read_dump(path)) if path else {}
             model = run_dir / "hf" if m.trains else Path(asset_path("smollm2"))

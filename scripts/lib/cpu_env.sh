@@ -70,6 +70,16 @@ CPU_COMMON_OVERRIDES=(
   actor_rollout_ref.ref.use_torch_compile=False
 )
 
+# SCoRe launchers reuse the rollout's log-probs as the PPO "old" log-probs (verl's rollout_correction.bypass_mode),
+# skipping a full actor forward per step (6-12 s a step on CPU). Exact here: hfcpu samples from the same fp32 weights
+# the actor holds and reports log_softmax(logits / T) like the actor (tests/cpu/test_batching.py: within 1e-6;
+# tests/cpu/test_main_ppo_grpo.py keeps the recompute and asserts rollout/actor agreement in main_ppo, Pearson > 0.9999),
+# and verl recomputes old log-probs with the very weights that generated, before the step's first update. GPU
+# launchers keep verl's recompute (SGLang/vLLM kernels in bf16 differ from the FSDP actor's).
+CPU_REUSE_ROLLOUT_LOG_PROBS=(
+  algorithm.rollout_correction.bypass_mode=True
+)
+
 # cpu_logged CMD...: run CMD with its full output (stdout + stderr) in $CPU_LOG (default $RUN_DIR/main_ppo.log, path
 # printed first) and on the console minus the lines below, which repeat once per Ray process and say nothing about
 # the run. Exit status is CMD's.
