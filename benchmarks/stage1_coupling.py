@@ -9,16 +9,18 @@ policy tokens of the batch as the worker does). Step 2 of this loop reproduces `
 (attempt-1 KL 0.031 vs 0.032, all-token KL 0.066 vs 0.066).
 
 What it prints per step: attempt-1 / attempt-2 reward rates of the step's rollouts (32 episodes, SE <= 0.09), the
-attempt-1 KL term and the all-token KL term (both / all policy tokens). What it showed (2026-11-26, seed 0, 8 steps):
-at β2 = 0 attempt 1's rate rises with attempt 2's (r1 0.72 -> 0.97, r2 0.59 -> 0.97) and the attempt-1 KL is half of
-the total (0.116 of 0.232), i.e. attempt 1 moves as much as attempt 2 although it gets no reward. β2 = 1 (10x the
-paper's) holds the attempt-1 KL at 0.04-0.05 (0.040 vs 0.116 at step 8) and attempt 1's rate near its start (mean of
-steps 2-8 0.75 vs 0.72), but attempt 2 then rises only to about the same level (mean 0.79, Δ over those 224 episodes
-+0.04, SE ~0.04; both attempts' base rate is ~0.66); β2 = 5 holds attempt 2 back too. The reason is the model, not the
-loss: at an attempt's first token the random 2-layer model's next-token logits are set by the current token
-(``assistant\\n``) — the same top-8 candidates in both contexts, context moving them by ~0.05 against a spread of 0.23
-— so any parameter change that raises attempt 2's rewarded tokens raises attempt 1's, and the KL term can only trade
-the two off. (Top-20 sampling from a near-flat 152k-token softmax also lets a rate move with a tiny KL.)
+attempt-1 KL term and the all-token KL term (both / all policy tokens). What it showed (2026-11-26, seed 0, 8
+steps): at β2 = 0 attempt 1's rate rises with attempt 2's (r1 0.72 -> 0.97, r2 0.59 -> 0.97) and the attempt-1 KL is
+half of the total (0.116 of 0.232), i.e. attempt 1 moves as much as attempt 2 although it gets no reward. β2 = 1
+(10x the paper's) holds the attempt-1 KL at 0.04-0.05 (0.040 vs 0.116 at step 8) and attempt 1's rate near its start
+(mean of steps 2-8 0.75 vs 0.72), but attempt 2 then rises only to about the same level (mean 0.79, Δ over those 224
+episodes +0.04, SE ~0.04; both attempts' base rate is ~0.66); Seed 1 alike: β2 = 0 r1 0.69 -> 0.91-1.0 with r2; β2 =
+1 attempt-1 KL 0.025 vs 0.089 at step 8, yet r1 0.84 (steps 2-8) vs 0.69 at step 1 and r2 0.81: Δ -0.03. β2 = 5
+(same loop) holds attempt 2 back too. The reason is the model, not the loss: at an attempt's first token the random
+2-layer model's next-token logits are set by the current token (``assistant\\n``) — 6-7 of the top-8 candidates
+shared by both contexts, context moving their logits by 0.01-0.17 against a spread (std) of 0.23 — so any parameter
+change that raises attempt 2's rewarded tokens raises attempt 1's, and the KL term can only trade the two off.
+(Top-20 sampling from a near-flat 152k-token softmax also lets a rate move with a tiny KL.)
 
     PYTHONPATH=$PWD python benchmarks/stage1_coupling.py --beta2 0 1 --steps 8
 """
