@@ -12,11 +12,21 @@ which keeps each step cheap.
 
 Tolerances are stated where they are asserted, with the sample sizes they rest on.
 
-Not here (issue 10 asks for it): a Stage I run showing attempt 2 rising while attempt 1 stays flat. With this
-stand-in the two attempts' first tokens are generated in near-identical contexts (both right after
-``<|im_start|>assistant\n``) by a 2-layer random model, so the parameters that raise attempt 2's rewarded tokens
-raise attempt 1's too; a 6-step trial (β2 = 0.1) moved attempt 1 as much as attempt 2. Showing Stage I needs a
-stand-in whose attempt-2 context is distinguishable, or a pre-trained model.
+Not here (issue 10 asks for it): a Stage I run showing attempt 2 rising while attempt 1 stays flat. On this model it
+cannot be shown at any β2, and the loss is not the reason (measured 2026-11-26). ``benchmarks/stage1_coupling.py``
+runs the Stage I objective offline with these shapes through verl-score's own ``score_loss_terms``; its step 2
+reproduces ``main_ppo``'s (attempt-1 KL 0.031 vs 0.032, all-token KL 0.066 vs 0.066). At an attempt's first token
+the random 2-layer model's logits are set by the current token (``assistant\\n``): both attempts share 6-7 of their
+top-8 candidates, the context moving their logits by 0.01-0.17 against a spread (std) of 0.23. So whatever raises
+attempt 2's rewarded tokens raises attempt 1's, although attempt 1 gets no reward: at β2 = 0, ``main_ppo`` Stage I
+went r1 0.69 → 0.94 with r2 0.62 → 0.81 in one update, the attempt-1 KL half of the total (and offline r1 → 0.97 by
+step 8); β2 = 1 (offline, 8 steps) holds the attempt-1 KL at ~0.045 where β2 = 0 lets it grow to 0.12, but attempt 2
+then rises only to about attempt 1's level: seed 0 r1 0.75 (steps 2-8) vs 0.72 at step 1, r2 0.79 (Δ +0.04, SE
+~0.04); seed 1 attempt-1 KL 0.025 vs 0.089, yet r1 0.84 vs 0.69, r2 0.81 (Δ -0.03); β2 = 5 holds attempt 2 back too.
+A comparative ``main_ppo`` test (β2 = 0 vs β2 = 1, same seed) could show only that trade-off and needs two runs of ≥
+4 steps (the β2 term has no gradient at step 1, where π = π_ref): ≥ 8 min each here (steps 1-2 took 216 s and 266 s
+at load 4-13), past the suite's budget. Showing Stage I needs a model whose first-token distribution depends on its
+context (a pre-trained one).
 """
 
 from __future__ import annotations
