@@ -74,3 +74,40 @@ def test_weight_update_changes_generation_and_rejects_foreign_tensors(tiny, asse
     assert torch.allclose(torch.tensor(out.log_probs), expected, atol=1e-4)
     with pytest.raises(ValueError, match="unexpected"):
         gen.load_weights({"lora_A.weight": torch.zeros(2, 2)})
+
+
+def test_chunked_weight_update_holds_decoding_and_checks_coverage(tiny, assets):
+    """The streamed update (begin / chunk… / end) loads exactly what a one-shot update loads, refuses a
+    mis-shaped tensor, and refuses to finish when a parameter never arrived (releasing the engine either way)."""
+    model, _tok, _gen, prompt = tiny
+    fresh = AutoModelForCausalLM.from_pretrained(assets["tiny_qwen"], dtype=torch.float32).eval()
+    gen = HFGenerator(model=fresh, prompt_length=128, response_length=8, num_threads=1)
+    shifted = AutoModelForCausalLM.from_pretrained(assets["tiny_qwen"], dtype=torch.float32).eval()
+    with torch.no_grad():
+        for p in shifted.parameters():  # unique parameters: tied embedding / lm_head stay one tensor
+            p.add_(0.05 * torch.randn_like(p))
+    new_state = {k: v.clone() for k, v in shifted.state_dict().items()}
+    names = list(new_state)
+    gen.begin_weight_update()
+    assert not gen._step_lock.acquire(blocking=False)  # decoding is held between chunks
+    for i in range(0, len(names), 3):
+        gen.load_weight_chunk({k: new_state[k] for k in names[i : i + 3]})
+    gen.end_weight_update()
+    assert gen._step_lock.acquire(blocking=False)
+    gen._step_lock.release()
+    for k, v in gen.model.state_dict().items():
+        assert torch.equal(v, new_state[k]), k
+
+    gen.begin_weight_update()
+    with pytest.raises(ValueError, match="shape of"):
+        gen.load_weight_chunk({names[0]: new_state[names[0]][:1]})
+    gen.end_weight_update(check=False)
+    gen.begin_weight_update()
+    gen.load_weight_chunk({names[0]: new_state[names[0]]})
+    with pytest.raises(ValueError, match="missing="):
+        gen.end_weight_update()
+    assert gen._step_lock.acquire(blocking=False)  # released despite the error
+    gen._step_lock.release()
+    with pytest.raises(RuntimeError, match="outside begin_weight_update"):
+        gen.load_weight_chunk({names[0]: new_state[names[0]]})
+    LocalServerManager(gen)  # still usable

@@ -127,6 +127,7 @@ class HFGenerator:
         self._cache: Optional[SlotCache] = None
         self._mask: Optional[torch.Tensor] = None  # [rows, columns] 1 = real token
         self._step_lock = threading.Lock()  # one forward at a time; weight loads wait for the step boundary
+        self._update_names: Optional[set[str]] = None  # names loaded since begin_weight_update (None: no update)
         self._thread: Optional[threading.Thread] = None
 
     # ------------------------------------------------------------------ public API
@@ -319,24 +320,66 @@ class HFGenerator:
 
     # ------------------------------------------------------------------ weights
     def load_weights(self, named_tensors: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-        """Load the actor's full (unsharded) weights; every model parameter must be covered.
+        """Load the actor's full (unsharded) weights in one call; every model parameter must be covered."""
+        self.begin_weight_update()
+        ok = False
+        try:
+            self.load_weight_chunk(named_tensors)
+            ok = True
+        finally:
+            info = self.end_weight_update(check=ok)
+        return info
 
-        ``strict=False`` alone would silently ignore LoRA-only or renamed tensors, so unexpected keys and missing
-        non-tied parameters are errors. Waits for the current decode step to end (never mid-forward).
+    def begin_weight_update(self) -> None:
+        """Hold decoding at the next step boundary until :meth:`end_weight_update`.
+
+        The actor streams its weights in chunks (``HFCpuServerAdapter.update_weights``) so that no process holds a
+        second full copy of the model at once; the engine must not decode with a model that is half old, half new.
         """
-        with self._step_lock:
-            own = self.model.state_dict()
-            state = {k: v.to(dtype=own[k].dtype) for k, v in named_tensors.items() if k in own}
-            unexpected = sorted(set(named_tensors) - set(own))
-            result = self.model.load_state_dict(state, strict=False)
-            tied = set(getattr(self.model, "_tied_weights_keys", None) or [])
-            if isinstance(getattr(self.model, "_tied_weights_keys", None), dict):
-                tied = set(self.model._tied_weights_keys)
-            missing = [k for k in result.missing_keys if k not in tied and not k.endswith("lm_head.weight")]
-            if unexpected or missing:
-                raise ValueError(f"weight update does not match the rollout model: unexpected={unexpected[:5]} missing={missing[:5]}")
-            self.model.tie_weights()
-        return {"loaded": len(state), "missing": result.missing_keys}
+        self._step_lock.acquire()
+        self._update_names = set()
+
+    def load_weight_chunk(self, named_tensors: Mapping[str, torch.Tensor]) -> int:
+        """Copy some of the weights in place (inside a begin/end pair). Foreign or mis-shaped tensors are errors:
+        ``strict=False`` loading would silently ignore LoRA-only or renamed tensors."""
+        names = self._update_names
+        if names is None:
+            raise RuntimeError("load_weight_chunk outside begin_weight_update / end_weight_update")
+        own = self.model.state_dict()
+        unexpected = sorted(set(named_tensors) - set(own))
+        if unexpected:
+            raise ValueError(f"weight update does not match the rollout model: unexpected={unexpected[:5]}")
+        bad = [k for k, v in named_tensors.items() if tuple(v.shape) != tuple(own[k].shape)]
+        if bad:
+            raise ValueError(
+                f"weight update does not match the rollout model: shape of {bad[0]!r} is "
+                f"{tuple(named_tensors[bad[0]].shape)}, the rollout model's is {tuple(own[bad[0]].shape)}"
+            )
+        with torch.no_grad():
+            for k, v in named_tensors.items():
+                own[k].copy_(v)
+        names.update(named_tensors)
+        return len(named_tensors)
+
+    def end_weight_update(self, check: bool = True) -> dict[str, Any]:
+        """Release decoding; with ``check``, every non-tied parameter must have been loaded since the begin."""
+        names = self._update_names or set()
+        try:
+            if check:
+                tied = getattr(self.model, "_tied_weights_keys", None) or []
+                tied = set(tied)
+                missing = [
+                    k
+                    for k in self.model.state_dict()
+                    if k not in names and k not in tied and not k.endswith("lm_head.weight")
+                ]
+                if missing:
+                    raise ValueError(f"weight update does not match the rollout model: missing={missing[:5]}")
+                self.model.tie_weights()
+        finally:
+            self._update_names = None
+            self._step_lock.release()
+        return {"loaded": len(names)}
 
     def set_global_steps(self, global_steps: int) -> None:
         self.global_steps = global_steps

@@ -35,6 +35,9 @@ from verl_score.cpu.generator import HFGenerator
 logger = logging.getLogger(__name__)
 
 ROLLOUT_NAME = "hfcpu"
+# Weight sync streams the actor's tensors to the server in chunks of about this size (fp32 bytes): big enough that
+# Ray's per-call overhead is negligible (SmolLM2-135M: ~9 calls), small enough that no process holds a model copy.
+WEIGHT_CHUNK_BYTES = 64 * 2**20
 
 
 def server_actor_name(replica_rank: int) -> str:
@@ -71,11 +74,29 @@ class HFCpuServer:
         return await self.generator.generate(request_id, prompt_ids=prompt_ids, sampling_params=sampling_params)
 
     async def update_weights(self, named_tensors: dict[str, torch.Tensor], global_steps: Optional[int]) -> dict[str, Any]:
-        info = self.generator.load_weights(named_tensors)
-        if global_steps is not None:
-            self.generator.set_global_steps(global_steps)
-        self.weight_updates += 1
-        logger.info("hfcpu replica %d: weights v%s loaded (%d tensors)", self.replica_rank, global_steps, info["loaded"])
+        """All weights in one call (tests, small models). ``main_ppo`` streams them: begin / chunk… / end."""
+        await self.begin_weight_update()
+        ok = False
+        try:
+            await self.load_weight_chunk(named_tensors)
+            ok = True
+        finally:
+            info = await self.end_weight_update(global_steps, check=ok)
+        return info
+
+    async def begin_weight_update(self) -> None:
+        self.generator.begin_weight_update()
+
+    async def load_weight_chunk(self, named_tensors: dict[str, torch.Tensor]) -> int:
+        return self.generator.load_weight_chunk(named_tensors)
+
+    async def end_weight_update(self, global_steps: Optional[int], check: bool = True) -> dict[str, Any]:
+        info = self.generator.end_weight_update(check=check)
+        if check:
+            if global_steps is not None:
+                self.generator.set_global_steps(global_steps)
+            self.weight_updates += 1
+            logger.info("hfcpu replica %d: weights v%s loaded (%d tensors)", self.replica_rank, global_steps, info["loaded"])
         return info
 
     async def set_global_steps(self, global_steps: int) -> None:
@@ -180,15 +201,33 @@ class HFCpuServerAdapter(BaseRollout):
             raise NotImplementedError(f"hfcpu accepts full named tensors only, not {wire_format!r}")
         if peft_config is not None:
             raise NotImplementedError("hfcpu needs merged weights: set actor_rollout_ref.model.lora.merge=True")
+        # Streamed in chunks of WEIGHT_CHUNK_BYTES: the old way (one dict of every tensor) held three extra copies of
+        # the model at once (the actor's dict, Ray's object store, the server's deserialised dict), 1.6 GB for
+        # SmolLM2-135M at the step's memory peak. The server holds decoding from begin to end.
         # Every rank must drain the generator: full_tensor() on a DTensor is a collective.
-        state: dict[str, torch.Tensor] = {}
-        for name, tensor in weights:
-            if hasattr(tensor, "full_tensor"):
-                tensor = tensor.full_tensor()
-            if self.rollout_rank == 0:
-                state[name] = tensor.detach().to("cpu", torch.float32).clone()
-        if self.rollout_rank == 0:
-            await self._server_handle().update_weights.remote(state, global_steps)
+        server = self._server_handle() if self.rollout_rank == 0 else None
+        if server is not None:
+            await server.begin_weight_update.remote()
+        ok = False
+        try:
+            chunk: dict[str, torch.Tensor] = {}
+            size = 0
+            for name, tensor in weights:
+                if hasattr(tensor, "full_tensor"):
+                    tensor = tensor.full_tensor()
+                if server is None:
+                    continue
+                chunk[name] = tensor.detach().to("cpu", torch.float32).clone()
+                size += chunk[name].numel() * 4
+                if size >= WEIGHT_CHUNK_BYTES:
+                    await server.load_weight_chunk.remote(chunk)
+                    chunk, size = {}, 0
+            if server is not None and chunk:
+                await server.load_weight_chunk.remote(chunk)
+            ok = True
+        finally:
+            if server is not None:
+                await server.end_weight_update.remote(global_steps, check=ok)
 
 
 def _load_replica() -> type[RolloutReplica]:
