@@ -262,6 +262,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"unknown method(s) {unknown}; known: {list(registry)}")
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
+    # the code every arm runs is the tree at the start (record it now: a commit made during a long run must not be
+    # credited with results it did not produce)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True,
+                      text=True).stdout.strip():
+        commit += " (with uncommitted changes)"
     data = build_data(args.out, args)
     test = data["score"] / "test.parquet"
     donor_name = base_donor([m for m in chosen if registry[m].trains])
@@ -289,7 +295,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         print(f"dry run: data in {args.out / 'data'}, {len(runs)} arm(s) composed ({time.time() - t0:.0f} s)")
         return 0
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     command = "python " + " ".join(shlex.quote(a) for a in [str(Path(sys.argv[0])), *(argv or sys.argv[1:])])
     (args.out / "results.md").write_text(render(rows, command, commit, args))
     (args.out / "results.json").write_text(json.dumps(rows, indent=1, default=str))
