@@ -10,6 +10,10 @@ export RAY_DEDUP_LOGS=0 RAY_USAGE_STATS_ENABLED=0
 # large matmuls gain from 2. OMP_NUM_THREADS sets every other process's torch pool, the actor/ref workers' included
 # (TransferQueue resets torch to it after each put/get); the hfcpu server overrides it with VERL_SCORE_CPU_THREADS.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+# glibc gives each thread its own malloc arena (up to 8 per core) and keeps freed memory in them; a Ray worker has
+# dozens of threads. Two arenas: SmolLM2 main job peak 9.02 GB vs 9.86 GB (sum of PSS; actor 4.68 vs 5.11 GB,
+# rollout server 1.27 vs 1.69 GB), same step times within noise (docs/cpu.md §4).
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 # TransferQueue asks torch for TQ_NUM_THREADS=8 threads around every put/get and, on a 2-core machine, logs a
 # "target_num_threads 8 should not exceed total physical CPU cores" warning each time (150 lines per 3-step run).
 # Its tensors here are a few KB: one thread, no warning. Its ZMQ clients default to 8 I/O threads per process.
