@@ -366,8 +366,7 @@ class HFGenerator:
         names = self._update_names or set()
         try:
             if check:
-                tied = getattr(self.model, "_tied_weights_keys", None) or []
-                tied = set(tied)
+                tied = set(getattr(self.model, "_tied_weights_keys", None) or [])  # a list, or a dict keyed by name
                 missing = [
                     k
                     for k in self.model.state_dict()

@@ -73,17 +73,7 @@ class HFCpuServer:
             raise NotImplementedError("the hfcpu rollout backend is text-only")
         return await self.generator.generate(request_id, prompt_ids=prompt_ids, sampling_params=sampling_params)
 
-    async def update_weights(self, named_tensors: dict[str, torch.Tensor], global_steps: Optional[int]) -> dict[str, Any]:
-        """All weights in one call (tests, small models). ``main_ppo`` streams them: begin / chunk… / end."""
-        await self.begin_weight_update()
-        ok = False
-        try:
-            await self.load_weight_chunk(named_tensors)
-            ok = True
-        finally:
-            info = await self.end_weight_update(global_steps, check=ok)
-        return info
-
+    # The actor streams its weights (HFCpuServerAdapter.update_weights): begin, load_weight_chunk..., end.
     async def begin_weight_update(self) -> None:
         self.generator.begin_weight_update()
 
