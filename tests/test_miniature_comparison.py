@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -17,8 +18,8 @@ _spec.loader.exec_module(mini)
 
 
 def test_arms_differ_only_in_what_the_paper_compares():
-    arms = mini.methods(steps=12, stage1=4, alpha=10.0)
-    assert list(arms) == ["base", "grpo", "naive", "score"]
+    arms = mini.methods(steps=12, stage1=4, alpha=10.0, beta2=0.1)
+    assert list(arms) == ["base", "grpo", "naive", "score", "stage1", "stage1_nokl"]
     assert not arms["base"].trains
     # SCoRe: Stage I then Stage II, progress shaping with α
     assert arms["score"].env == {"STAGE1_STEPS": "4", "STAGE2_STEPS": "8"}
@@ -29,6 +30,39 @@ def test_arms_differ_only_in_what_the_paper_compares():
     # single-turn GRPO: one-attempt training rows, verl's stock trainer, same step budget
     assert arms["grpo"].train_target == "plain" and "trainer.v1.trainer_mode=sync" in arms["grpo"].overrides
     assert arms["grpo"].env["STAGE2_STEPS"] == "12"
+    # the Stage I study (issue 10): Stage I for the whole budget, with the command line's β2 and with β2 = 0
+    for name in ("stage1", "stage1_nokl"):
+        assert arms[name].env == {"STAGE1_STEPS": "12", "STAGE2_STEPS": "0"}
+    assert arms["stage1"].beta2 is None and "0.1" in arms["stage1"].title
+    assert arms["stage1_nokl"].beta2 == 0.0
+
+
+def test_each_arm_trains_with_its_own_beta2(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(mini, "_run", lambda cmd, env=None, log=None: calls.append(cmd))
+    args = argparse.Namespace(lr=1e-5, prompts=2, samples_per_prompt=4, seed=1, beta2=0.1, dry_run=True)
+    data = {"score": tmp_path / "score", "grpo": tmp_path / "grpo"}
+    arms = mini.methods(steps=4, stage1=2, alpha=10.0, beta2=0.1)
+    for name in ("stage1", "stage1_nokl"):
+        mini.train(arms[name], tmp_path, data, args, donor="stage1")
+    assert "score.beta2=0.1" in calls[0] and "score.beta2=0.0" in calls[1]
+    assert "trainer.val_before_train=False" not in calls[0] and "trainer.val_before_train=False" in calls[1]
+
+
+def test_training_summary_reads_first_and_last_steps(tmp_path):
+    log = tmp_path / "logs" / "verl_score" / "mini_stage1.jsonl"
+    log.parent.mkdir(parents=True)
+    rows = [{"step": i + 1, "data": {"score/acc@t1": a, "score/acc@t2": b, "actor/score/kl_attempt1": k}}
+            for i, (a, b, k) in enumerate([(0.2, 0.1, 0.0), (0.4, 0.3, 0.01), (0.3, 0.5, 0.02), (0.3, 0.7, 0.04)])]
+    log.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    t = mini.training_summary(tmp_path, "stage1")
+    assert t["score/acc@t1"] == pytest.approx((0.3, 0.3))
+    assert t["score/acc@t2"] == pytest.approx((0.2, 0.6))
+    assert t["actor/score/kl_attempt1"] == pytest.approx((0.005, 0.03))
+    args = argparse.Namespace(data_seed=42, seed=1, steps=4, prompts=2, samples_per_prompt=4, lr=1e-5, beta2=0.1,
+                              alpha=10.0, samples=4)
+    md = mini.render([{"title": "Stage I only", "greedy": {}, "train": t}], "cmd", "abc", args)
+    assert "| Stage I only | 30.0 → 30.0 | 20.0 → 60.0 | 0.0050 → 0.0300 |" in md
 
 
 def test_table_reports_mean_and_standard_error():
@@ -56,4 +90,5 @@ def test_only_the_base_donor_validates_before_training():
     # the base row is the step-0 greedy validation of one trained arm; the others skip that identical pass
     assert mini.base_donor(["grpo", "naive", "score"]) == "score"
     assert mini.base_donor(["grpo", "naive"]) == "grpo"
+    assert mini.base_donor(["stage1_nokl", "stage1", "naive"]) == "stage1"
     assert mini.base_donor([]) is None

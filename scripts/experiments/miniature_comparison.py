@@ -14,7 +14,13 @@ grpo          single-turn GRPO, the paper's "w/o multi-turn training": one-attem
               (``single_turn_agent``), verl's stock ``sync`` trainer; evaluated with two attempts like the others
 naive         naive multi-turn RL: both attempts rewarded from step 1 (Stage II only), no Stage I, no shaping
 score         SCoRe: Stage I (``--stage1`` steps) → Stage II with progress shaping α = ``--alpha`` (paper: 10)
+stage1        Stage I alone for all ``--steps`` (issue 10): reward on attempt 2 only, attempt 1 held to the base model
+              by the β2 KL — attempt 2 should rise while attempt 1 stays put
+stage1_nokl   the same with β2 = 0: what the attempt-1 KL is for (attempt 1 free to drift, or to collapse onto
+              attempt 2)
 ============  =====================================================================================================
+
+The default ``--methods`` is the paper's four; ``--methods base,stage1,stage1_nokl,naive`` is the Stage I study.
 
 Each method is evaluated on the held-out split greedily (verl validation at the last step, per-episode dump) and —
 after its final checkpoint is merged to Hugging Face format with verl's model merger (``<out>/<method>/hf``) — at
@@ -54,10 +60,11 @@ class Method:
     overrides: list[str] = field(default_factory=list)
     train_target: str = "score"  # the converter's --target for the training rows
     trains: bool = True
+    beta2: float | None = None  # Stage I's attempt-1 KL weight; None: the command line's --beta2
 
 
-def methods(steps: int, stage1: int, alpha: float) -> dict[str, Method]:
-    """The four arms, registered by name (``--methods`` picks a subset, in this order)."""
+def methods(steps: int, stage1: int, alpha: float, beta2: float = 0.1) -> dict[str, Method]:
+    """The paper's four arms and the two Stage I arms, registered by name (``--methods`` picks a subset, in order)."""
     return {
         "base": Method("base", "base model (no training)", trains=False),
         "grpo": Method(
@@ -78,6 +85,17 @@ def methods(steps: int, stage1: int, alpha: float) -> dict[str, Method]:
             f"SCoRe (Stage I → II, α={alpha:g})",
             env={"STAGE1_STEPS": str(stage1), "STAGE2_STEPS": str(steps - stage1)},
             overrides=[f"score.shaping.alpha={alpha}"],
+        ),
+        "stage1": Method(
+            "stage1",
+            f"Stage I only, β2 = {beta2:g}",
+            env={"STAGE1_STEPS": str(steps), "STAGE2_STEPS": "0"},
+        ),
+        "stage1_nokl": Method(
+            "stage1_nokl",
+            "Stage I only, β2 = 0",
+            env={"STAGE1_STEPS": str(steps), "STAGE2_STEPS": "0"},
+            beta2=0.0,
         ),
     }
 
@@ -119,7 +137,10 @@ def build_data(out: Path, args: argparse.Namespace) -> dict[str, Path]:
 def base_donor(trained: list[str]) -> str | None:
     """The arm whose step-0 validation is the base model's greedy row (SCoRe's when it runs): only it validates
     before training, the others skip that identical pass (same model, prompts and greedy decoding)."""
-    return "score" if "score" in trained else (trained[0] if trained else None)
+    for preferred in ("score", "stage1"):
+        if preferred in trained:
+            return preferred
+    return trained[0] if trained else None
 
 
 def train(m: Method, out: Path, data: dict[str, Path], args: argparse.Namespace, donor: str | None = None) -> Path:
@@ -138,7 +159,7 @@ def train(m: Method, out: Path, data: dict[str, Path], args: argparse.Namespace,
         "VERL_FILE_LOGGER_ROOT": str(run_dir / "logs"),
     }
     overrides = [*m.overrides, f"actor_rollout_ref.rollout.seed={args.seed}", f"data.seed={args.seed}",
-                 f"trainer.save_freq={total}", f"score.beta2={args.beta2}"]  # fmt: skip
+                 f"trainer.save_freq={total}", f"score.beta2={args.beta2 if m.beta2 is None else m.beta2}"]  # fmt: skip
     if m.name != donor:
         overrides.append("trainer.val_before_train=False")
     if args.dry_run:
@@ -160,6 +181,26 @@ def sampled_eval(model: Path, test: Path, run_dir: Path, args: argparse.Namespac
               "--num-samples", str(args.samples), "--temperature", "0.7", "--seed", str(args.seed),
               "--max-tokens", "128", "--out-dir", str(out), "--quiet", "--no-progress"], log=run_dir / "eval_t07.log")
     return json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
+
+
+TRAIN_KEYS = ("score/acc@t1", "score/acc@t2", "actor/score/kl_attempt1")
+
+
+def training_summary(run_dir: Path, name: str, window: int = 2) -> dict[str, tuple[float, float]]:
+    """Per training metric: the mean over the first and over the last ``window`` steps (training samples, at the
+    launcher's temperature: the on-policy view of what the update did; the held-out tables are the evaluation)."""
+    from verl_score.eval.plots import read_history
+
+    log = run_dir / "logs" / "verl_score" / f"mini_{name}.jsonl"
+    if not log.exists():
+        return {}
+    hist = read_history(log)
+    out = {}
+    for key in TRAIN_KEYS:
+        if key in hist and hist[key][1]:
+            v = hist[key][1]
+            out[key] = (sum(v[:window]) / len(v[:window]), sum(v[-window:]) / len(v[-window:]))
+    return out
 
 
 def render(rows: list[dict], command: str, commit: str, args: argparse.Namespace) -> str:
@@ -196,6 +237,15 @@ def render(rows: list[dict], command: str, commit: str, args: argparse.Namespace
         fmt = lambda k: "–" if s.get(k) is None else f"{100 * s[k]:.1f}"  # noqa: E731
         lines.append(f"| {r['title']} | {s.get('n', '–')} | {fmt('acc@t1')} | {fmt('acc@t2')} | "
                      f"{fmt('delta_t1_t2')} | {fmt('delta_i2c_uncond')} | {fmt('delta_c2i_uncond')} |")  # fmt: skip
+    trained = [r for r in rows if r.get("train")]
+    if trained:
+        lines += ["", "Training episodes (the launcher's sampling temperature; first two steps → last two steps):", "",
+                  "| method | Acc@t1 (%) | Acc@t2 (%) | attempt-1 KL |", "|---|---|---|---|"]
+        for r in trained:
+            t = r["train"]
+            pct = lambda k: "–" if k not in t else f"{100 * t[k][0]:.1f} → {100 * t[k][1]:.1f}"  # noqa: E731
+            kl = "–" if "actor/score/kl_attempt1" not in t else "{:.4f} → {:.4f}".format(*t["actor/score/kl_attempt1"])
+            lines.append(f"| {r['title']} | {pct('score/acc@t1')} | {pct('score/acc@t2')} | {kl} |")
     return "\n".join(lines) + "\n"
 
 
@@ -255,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     from verl_score.assets import asset_path
     from verl_score.eval.heldout import dump_files, heldout_metrics, read_dump
 
-    registry = methods(args.steps, args.stage1, args.alpha)
+    registry = methods(args.steps, args.stage1, args.alpha, args.beta2)
     chosen = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(chosen) - set(registry))
     if unknown:
@@ -291,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
             row["greedy"] = heldout_metrics(read_dump(path)) if path else {}
             model = run_dir / "hf" if m.trains else Path(asset_path("smollm2"))
             row["sampled"] = sampled_eval(model, test, run_dir, args)
+            if m.trains:
+                row["train"] = training_summary(run_dir, name)
         rows.append(row)
     if args.dry_run:
         print(f"dry run: data in {args.out / 'data'}, {len(runs)} arm(s) composed ({time.time() - t0:.0f} s)")
