@@ -127,6 +127,7 @@ fi
 echo "[smollm2] main_ppo finished in $((SECONDS - t0)) s"
 echo
 export PYTHONWARNINGS=ignore  # verl's "engine not available" import warnings are noise in the summary
-python -m verl_score.training.report "$METRICS" 2> >(grep -v "Platform override" >&2)
+# training table only: the held-out before/after table below is the validation summary
+python -m verl_score.training.report --no-validation "$METRICS" 2> >(grep -v "Platform override" >&2)
 echo
 python -m verl_score.eval.heldout "$RUN_DIR/val" --json "$RUN_DIR/heldout.json"

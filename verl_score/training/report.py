@@ -46,15 +46,19 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def render(steps: list[dict[str, Any]]) -> str:
-    """Markdown: one row per training step, then the last validation's ``score/*`` metrics per data source."""
+def render(steps: list[dict[str, Any]], validation: bool = True) -> str:
+    """Markdown: one row per training step, then (``validation``) the last validation's ``score/*`` metrics per data
+    source. A logged line with no training metric (verl's step-0 validation before training) is not a training step
+    and gets no row."""
     head = "| step | " + " | ".join(title for title, _ in TRAIN_COLUMNS) + " |"
     rows = [head, "|" + "---|" * (len(TRAIN_COLUMNS) + 1)]
     for rec in steps:
         data = rec["data"]
+        if all(data.get(key) is None for _, key in TRAIN_COLUMNS):
+            continue
         rows.append(f"| {rec['step']} | " + " | ".join(_fmt(data.get(key)) for _, key in TRAIN_COLUMNS) + " |")
     val = {k: v for rec in steps for k, v in rec["data"].items() if k.startswith("val-core/") and "/score/" in k}
-    if val:
+    if val and validation:
         rows += ["", "| validation metric | value |", "|---|---|"]
         rows += [f"| {k} | {_fmt(v)} |" for k, v in sorted(val.items())]
     return "\n".join(rows)
@@ -63,11 +67,16 @@ def render(steps: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("jsonl", help="verl file-logger output ($VERL_FILE_LOGGER_ROOT/<project>/<experiment>.jsonl)")
+    parser.add_argument(
+        "--no-validation",
+        action="store_true",
+        help="training table only (a launcher that prints its own held-out before/after table)",
+    )
     args = parser.parse_args(argv)
     steps = read_steps(args.jsonl)
     if not steps:
         raise SystemExit(f"{args.jsonl}: no logged steps")
-    print(render(steps))
+    print(render(steps, validation=not args.no_validation))
     return 0
 
 

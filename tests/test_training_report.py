@@ -1,0 +1,31 @@
+"""The training-run report (``python -m verl_score.training.report``): one row per training step, validation apart."""
+
+from __future__ import annotations
+
+import json
+
+from verl_score.training import report
+
+LINES = [
+    # verl's file logger: the step-0 validation before training has validation metrics only
+    {"step": 0, "data": {"val-core/rg/score/acc@t1": 0.25, "val-core/rg/score/acc@t2": 0.0}},
+    {"step": 1, "data": {"score/stage": 1, "score/acc@t1": 0.5, "score/acc@t2": 0.25, "timing_s/step": 37.2}},
+    {"step": 2, "data": {"score/stage": 2, "score/acc@t1": 0.0, "score/acc@t2": 0.5, "actor/score/kl_attempt1": 0.0012,
+                         "val-core/rg/score/acc@t1": 0.5, "val-core/rg/score/acc@t2": 0.75}},
+]
+
+
+def test_rows_are_training_steps_and_validation_is_separate(tmp_path, capsys):
+    path = tmp_path / "run.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in LINES) + "\n")
+    assert report.main([str(path)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
+    assert [r.split("|")[1].strip() for r in rows] == ["1", "2"]  # no empty row for the step-0 validation
+    assert rows[0].startswith("| 1 | 1 | 0.500 | 0.250 |")
+    assert "| 0.001 |" in rows[1]  # attempt-1 KL
+    assert "| val-core/rg/score/acc@t2 | 0.750 |" in out  # the last validation's value
+
+    assert report.main([str(path), "--no-validation"]) == 0
+    out = capsys.readouterr().out
+    assert "val-core" not in out and "| 2 | 2 |" in out
