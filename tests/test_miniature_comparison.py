@@ -92,3 +92,23 @@ def test_only_the_base_donor_validates_before_training():
     assert mini.base_donor(["grpo", "naive"]) == "grpo"
     assert mini.base_donor(["stage1_nokl", "stage1", "naive"]) == "stage1"
     assert mini.base_donor([]) is None
+
+
+def test_training_plot_has_a_line_per_arm(tmp_path, monkeypatch):
+    # regression: the first committed run's training_acc.png was empty (series keyed "arm:metric" were filtered out)
+    from verl_score.eval import plots as P
+
+    rows = []
+    for name in ("stage1", "stage1_nokl"):
+        log = tmp_path / name / "logs" / "verl_score" / f"mini_{name}.jsonl"
+        log.parent.mkdir(parents=True)
+        log.write_text("\n".join(json.dumps({"step": i, "data": {"score/acc@t1": 0.1 * i, "score/acc@t2": 0.2,
+                                                               "actor/score/kl_attempt1": 0.001 * i}})
+                                 for i in (1, 2, 3)) + "\n")
+        rows.append({"name": name, "run_dir": str(tmp_path / name)})
+    figs = []
+    real = P.plot_compare
+    monkeypatch.setattr(P, "plot_compare", lambda *a, **k: figs.append(real(*a, **k)) or figs[-1])
+    written = mini.plots(rows, tmp_path)
+    assert written == [tmp_path / "plots" / "training_acc.png"] and written[0].exists()
+    assert [[ln.get_label() for ln in ax.lines] for ax in figs[0].axes] == [["stage1", "stage1_nokl"]] * 3

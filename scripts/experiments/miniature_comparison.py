@@ -250,20 +250,18 @@ def render(rows: list[dict], command: str, commit: str, args: argparse.Namespace
 
 
 def plots(rows: list[dict], out: Path) -> list[Path]:
-    """Training curves (Acc@t1/Acc@t2 per arm) and, per arm, the sampled eval's transition chart and edit distances."""
+    """Training curves (Acc@t1, Acc@t2, attempt-1 KL; one line per arm) and, per arm, the sampled eval's transition
+    chart and edit-distance histogram."""
     from verl_score.eval import plots as P
 
     pdir = out / "plots"
     pdir.mkdir(parents=True, exist_ok=True)
     written = []
-    series = {}
+    histories = {}
     for r in rows:
         log = Path(r["run_dir"]) / "logs" / "verl_score" / f"mini_{r['name']}.jsonl"
         if log.exists():
-            hist = P.read_history(log)
-            for key in ("score/acc@t1", "score/acc@t2"):
-                if key in hist:
-                    series[f"{r['name']}:{key}"] = hist[key]
+            histories[r["name"]] = P.read_history(log)
         samples = Path(r["run_dir"]) / "eval_t07" / "samples.jsonl"
         if samples.exists():
             recs = [json.loads(x) for x in samples.read_text().splitlines() if x.strip()]
@@ -271,9 +269,9 @@ def plots(rows: list[dict], out: Path) -> list[Path]:
                 path = pdir / f"{r['name']}_{name}.png"
                 fn(recs, path)
                 written.append(path)
-    if series:
+    if histories:
         path = pdir / "training_acc.png"
-        P.plot_history(series, path)
+        P.plot_compare(histories, TRAIN_KEYS, path, title="training episodes")
         written.append(path)
     return written
 

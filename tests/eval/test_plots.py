@@ -120,3 +120,16 @@ def test_cli_writes_all_pngs(tmp_path, capsys):
     write_log(empty, [(1, {"actor/lr": 1.0})])
     with pytest.raises(SystemExit, match="no score"):
         plots.main(["history", "--log", str(empty), "--out", str(tmp_path / "q")])
+
+
+def test_compare_draws_one_line_per_run_and_names_a_missing_metric(tmp_path):
+    a = plots.read_history(training_log(tmp_path))
+    b = {"score/acc@t1": ([1, 2], [0.5, 0.25])}
+    fig = plots.plot_compare({"arm_a": a, "arm_b": b}, ["score/acc@t1", "score/acc@t2", "actor/none"], tmp_path / "c.png",
+                             title="t")
+    t1, t2, none = fig.axes
+    assert [ln.get_label() for ln in t1.lines] == ["arm_a", "arm_b"]
+    assert list(t1.lines[1].get_ydata()) == [0.5, 0.25]
+    assert [ln.get_label() for ln in t2.lines] == ["arm_a"]  # arm_b did not log it
+    assert not none.lines and none.get_title() == "t: actor/none (not logged by any run)"
+    assert (tmp_path / "c.png").read_bytes()[:8] == PNG

@@ -106,6 +106,29 @@ def plot_history(series: Mapping[str, tuple[Sequence[int], Sequence[float]]], ou
     return fig
 
 
+def plot_compare(runs: Mapping[str, Mapping[str, tuple[Sequence[int], Sequence[float]]]], metrics: Sequence[str],
+                 out: str | Path | None = None, title: str = "training") -> Figure:
+    """Several runs side by side: one panel per metric, one line per run (``runs``: run name -> ``read_history``
+    output). A metric no run logged still gets its panel, saying so, rather than a silently empty figure."""
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(9, 3.0 * len(metrics)), sharex=True, squeeze=False)
+    for ax, metric in zip(axes[:, 0], metrics):
+        drawn = 0
+        for name, series in runs.items():
+            if metric in series and series[metric][0]:
+                steps, values = series[metric]
+                ax.plot(steps, values, marker=".", label=name)
+                drawn += 1
+        ax.set_title(f"{title}: {metric}" if drawn else f"{title}: {metric} (not logged by any run)")
+        ax.set_ylabel(metric.rsplit("/", 1)[-1])
+        ax.grid(alpha=0.3)
+        if drawn:
+            ax.legend(fontsize=7, loc="best")
+    axes[-1, 0].set_xlabel("step")
+    fig.tight_layout()
+    _save(fig, out)
+    return fig
+
+
 # ---------------------------------------------------------------------------------------------------- eval
 def _scored(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [r for r in records if r.get("status") == "ok" and r.get("edit_distance_ratio") is not None]
