@@ -26,7 +26,10 @@ then rises only to about attempt 1's level: seed 0 r1 0.75 (steps 2-8) vs 0.72 a
 A comparative ``main_ppo`` test (β2 = 0 vs β2 = 1, same seed) could show only that trade-off and needs two runs of ≥
 4 steps (the β2 term has no gradient at step 1, where π = π_ref): ≥ 8 min each here (steps 1-2 took 216 s and 266 s
 at load 4-13), past the suite's budget. Showing Stage I needs a model whose first-token distribution depends on its
-context (a pre-trained one).
+context (a pre-trained one): ``results/stage1/results.md`` is that run on SmolLM2-135M-Instruct (Stage I alone, β2 =
+0.1 vs 0; attempt 1 held at the base model while attempt 2 rises, and attempt 1 drifting without β2), made by
+``scripts/experiments/miniature_comparison.py --methods base,stage1,stage1_nokl`` in ~47 min — an experiment, not a
+test, for the suite's budget.
 """
 
 from __future__ import annotations
