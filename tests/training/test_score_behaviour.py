@@ -26,10 +26,10 @@ then rises only to about attempt 1's level: seed 0 r1 0.75 (steps 2-8) vs 0.72 a
 A comparative ``main_ppo`` test (β2 = 0 vs β2 = 1, same seed) could show only that trade-off and needs two runs of ≥
 4 steps (the β2 term has no gradient at step 1, where π = π_ref): ≥ 8 min each here (steps 1-2 took 216 s and 266 s
 at load 4-13), past the suite's budget. Showing Stage I needs a model whose first-token distribution depends on its
-context (a pre-trained one): ``results/stage1/results.md`` is that run on SmolLM2-135M-Instruct (Stage I alone, β2 =
-0.1 vs 0; attempt 1 held at the base model while attempt 2 rises, and attempt 1 drifting without β2), made by
-``scripts/experiments/miniature_comparison.py --methods base,stage1,stage1_nokl`` in ~47 min — an experiment, not a
-test, for the suite's budget.
+context (a pre-trained one). ``results/stage1/results.md`` tried it on SmolLM2-135M-Instruct (Stage I alone, β2 =
+0.1 vs 0, ``scripts/experiments/miniature_comparison.py --methods base,stage1,stage1_nokl``, ~47 min): β2 held the
+attempt-1 KL 3× lower and attempt 1 did not detectably move, but attempt 2 improved mostly by copying attempt 1, so
+the decoupling was not shown there either (one seed, 8 steps of 8 episodes).
 """
 
 from __future__ import annotations
