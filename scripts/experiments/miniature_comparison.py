@@ -186,15 +186,18 @@ def sampled_eval(model: Path, test: Path, run_dir: Path, args: argparse.Namespac
 TRAIN_KEYS = ("score/acc@t1", "score/acc@t2", "actor/score/kl_attempt1")
 
 
-def training_summary(run_dir: Path, name: str, window: int = 2) -> dict[str, tuple[float, float]]:
-    """Per training metric: the mean over the first and over the last ``window`` steps (training samples, at the
-    launcher's temperature: the on-policy view of what the update did; the held-out tables are the evaluation)."""
+def training_history(run_dir: Path, name: str) -> dict[str, tuple[list[int], list[float]]]:
+    """The arm's per-step training metrics from verl's file logger (``train`` points it there); {} before a run."""
     from verl_score.eval.plots import read_history
 
     log = run_dir / "logs" / "verl_score" / f"mini_{name}.jsonl"
-    if not log.exists():
-        return {}
-    hist = read_history(log)
+    return read_history(log) if log.exists() else {}
+
+
+def training_summary(run_dir: Path, name: str, window: int = 2) -> dict[str, tuple[float, float]]:
+    """Per training metric: the mean over the first and over the last ``window`` steps (training samples, at the
+    launcher's temperature: the on-policy view of what the update did; the held-out tables are the evaluation)."""
+    hist = training_history(run_dir, name)
     out = {}
     for key in TRAIN_KEYS:
         if key in hist and hist[key][1]:
@@ -259,9 +262,9 @@ def plots(rows: list[dict], out: Path) -> list[Path]:
     written = []
     histories = {}
     for r in rows:
-        log = Path(r["run_dir"]) / "logs" / "verl_score" / f"mini_{r['name']}.jsonl"
-        if log.exists():
-            histories[r["name"]] = P.read_history(log)
+        hist = training_history(Path(r["run_dir"]), r["name"])
+        if hist:
+            histories[r["name"]] = hist
         samples = Path(r["run_dir"]) / "eval_t07" / "samples.jsonl"
         if samples.exists():
             recs = [json.loads(x) for x in samples.read_text().splitlines() if x.strip()]
