@@ -8,8 +8,9 @@ export WANDB_MODE=disabled TOKENIZERS_PARALLELISM=false
 export RAY_DEDUP_LOGS=0 RAY_USAGE_STATS_ENABLED=0
 # Threads (measured, docs/cpu.md §3): hfcpu generation gets 1 (VERL_SCORE_CPU_THREADS): fastest when anything else
 # runs on the machine, while 2 OpenMP threads collapse there; alone on a quiet machine 2 are ~1.4x faster (set
-# VERL_SCORE_CPU_THREADS=2 then). The actor update's large matmuls gain from 2. OMP_NUM_THREADS sets every other process's torch pool, the actor/ref workers' included
-# (TransferQueue resets torch to it after each put/get); the hfcpu server overrides it with VERL_SCORE_CPU_THREADS.
+# VERL_SCORE_CPU_THREADS=2 then). The actor update's large matmuls gain from 2. OMP_NUM_THREADS sets every other
+# process's torch pool, the actor/ref workers' included (TransferQueue resets torch to it after each put/get); the
+# hfcpu server overrides it with VERL_SCORE_CPU_THREADS.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 # glibc gives each thread its own malloc arena (up to 8 per core) and keeps freed memory in them; a Ray worker has
 # dozens of threads. Two arenas: SmolLM2 main job peak 9.02 GB vs 9.86 GB (sum of PSS; actor 4.68 vs 5.11 GB,
