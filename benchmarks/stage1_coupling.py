@@ -23,6 +23,17 @@ change that raises attempt 2's rewarded tokens raises attempt 1's, and the KL te
 (Top-20 sampling from a near-flat 152k-token softmax also lets a rate move with a tiny KL.)
 
     PYTHONPATH=$PWD python benchmarks/stage1_coupling.py --beta2 0 1 --steps 8
+
+The contrast, with ``--model`` pointing at the tiny CHAT model of the Stage I behaviour test
+(``python -m tests.training.fixtures.tiny_chat_model /tmp/tiny_chat``: the same tiny Qwen2 after a minute of
+next-token training to open a first and a second attempt with different words) and one-token attempts
+(``--tokens 1 --lr 3e-3``), 2026-11-27, seed 0: at β2 = 0.1 attempt 2 goes 0.50 -> 0.91-0.94 by step 3 while attempt
+1 stays at 0.28-0.53 (its exact untrained rate is 0.43; SE of one step's rate 0.09) and the attempt-1 KL term stays
+at 0.000-0.012 — Stage I separates the attempts once the model can tell them apart. (With two opening words shared
+by both attempts, attempt 1 drifted up to 0.69-0.78 at β2 = 0 and 0.1 alike within 6 steps: shared tokens are a
+direct path from attempt 2's update to attempt 1, which a per-token β2 = 0.1 did not hold at this learning rate.)
+
+    PYTHONPATH=$PWD python benchmarks/stage1_coupling.py --beta2 0.1 --steps 6 --lr 3e-3 --tokens 1 --model /tmp/tiny_chat
 """
 
 from __future__ import annotations
@@ -40,13 +51,16 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--tokens", type=int, default=4, help="attempt length cap (the stand-in scores the first token)")
+    ap.add_argument("--model", default=None, help="model directory (default: the tiny random Qwen2 asset)")
     args = ap.parse_args()
     for beta2 in args.beta2:
         print(f"beta2={beta2} seed={args.seed} lr={args.lr}")
-        run(beta2, args.steps, args.seed, args.lr)
+        run(beta2, args.steps, args.seed, args.lr, tokens=args.tokens, model_path=args.model)
 
 
-def run(beta2: float, steps: int, seed: int, lr: float, prompts: int = 8, samples: int = 4, tokens: int = 4) -> None:
+def run(beta2: float, steps: int, seed: int, lr: float, prompts: int = 8, samples: int = 4, tokens: int = 4,
+        model_path: str | None = None) -> None:
     import pandas as pd
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -60,7 +74,7 @@ def run(beta2: float, steps: int, seed: int, lr: float, prompts: int = 8, sample
     torch.manual_seed(seed)
     random.seed(seed)
     torch.set_num_threads(1)
-    path = str(asset_path("tiny_qwen"))
+    path = model_path or str(asset_path("tiny_qwen"))
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     ref = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()

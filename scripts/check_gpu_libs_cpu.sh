@@ -2,8 +2,8 @@
 # Does our code run on the GPU set's library versions? CI runs the CPU set (transformers 5.10.4, numpy 2.4.6, ...);
 # the GPU sets pin others (sglang: transformers 5.8.1, numpy 2.3.5, openai 2.6.1, ...). This builds a second CPU
 # virtualenv = the CPU lock with every library the GPU set also has moved to the GPU set's version, then runs the unit
-# suite (everything not marked integration) and one short CPU `main_ppo` (SCoRe Stage I + Stage II,
-# tests/training/test_score_sync_e2e.py) in it. Too slow for CI (figures in README, "On a GPU cluster"); run it after
+# suite (everything not marked integration) and one short CPU `main_ppo` (SCoRe Stage I + Stage II + validation,
+# tests/training/test_score_behaviour.py::test_stage_schedule_and_metrics_end_to_end) in it. Too slow for CI (figures in README, "On a GPU cluster"); run it after
 # changing a pin:
 #
 #   bash scripts/check_gpu_libs_cpu.sh            # ENGINE=sglang (default) | vllm; VENV=.venv-gpulibs
@@ -79,6 +79,7 @@ status=0
 ${RUN_PREFIX:-} python -m pytest -q -p no:cacheprovider -m "not integration" --durations=5 "$@" tests || status=$?
 lap "unit suite done (exit $status)"
 # shellcheck disable=SC2086
-${RUN_PREFIX:-} python -m pytest -q -p no:cacheprovider tests/training/test_score_sync_e2e.py || status=$?
+${RUN_PREFIX:-} python -m pytest -q -p no:cacheprovider \
+  tests/training/test_score_behaviour.py::test_stage_schedule_and_metrics_end_to_end || status=$?
 lap "main_ppo done"
 exit "$status"

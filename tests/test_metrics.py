@@ -69,6 +69,14 @@ def test_edit_distance_ratio_is_levenshtein_over_total_length():
     assert edit_distance_ratio("aaaa", "") == 1.0
 
 
+def test_identical_attempts_rate_counts_verbatim_copies_only():
+    m = self_correction_metrics([0, 1, 0, 1], [0, 1, 1, 1], texts_t1=["x = 2", "y", "a b", "q"],
+                                texts_t2=["x = 2\n", "y.", "a  b", "q"])
+    # a trailing newline is a copy; a changed character or spacing is not
+    assert m["identical_attempts_rate"] == pytest.approx(2 / 4)
+    assert "identical_attempts_rate" not in self_correction_metrics([0], [1])  # no texts, no rate
+
+
 def test_answer_change_ratio_from_answers_or_flags():
     m = self_correction_metrics([0, 1, 0], [1, 1, 0], answers_t1=["1", "2", "x"], answers_t2=["3", "2", "y"])
     assert m["answer_change_ratio"] == pytest.approx(2 / 3)

@@ -17,9 +17,13 @@ Names (all values are fractions in [0, 1]; multiply by 100 for the paper's perce
 ``break_rate_c2i_cond``    #(right at t1, wrong at t2) / #(right at t1)
 ``answer_change_ratio``    fraction of episodes whose extracted final answers differ between attempts
 ``edit_distance_ratio``    mean of Levenshtein(y1, y2) / (len(y1) + len(y2)) (paper Fig. 4)
+``identical_attempts_rate``  fraction of episodes whose attempt 2 repeats attempt 1 verbatim (whitespace-stripped):
+                           the collapse of naive multi-turn training that SCoRe's Stage I exists to prevent,
+                           visible even when the mean edit distance hides it (two empty attempts count as a copy)
 =========================  ====================================================================================
 
-The transition rates (Δi→c, Δc→i, fix / break rates, answer change, edit distance) always compare attempts 1 and 2.
+The transition rates (Δi→c, Δc→i, fix / break rates, answer change, edit distance, identical attempts) always compare
+attempts 1 and 2.
 
 A conditional rate with an empty denominator is NaN (undefined), never 0: a 0 would read as "never fixes".
 
@@ -102,7 +106,7 @@ def self_correction_metrics(
     Args:
         scores_t1: shape ``[N]``, raw reward of attempt 1 of each episode.
         scores_t2: shape ``[N]``, raw reward of attempt 2 (the same episodes, same order).
-        texts_t1, texts_t2: optional ``[N]`` attempt texts; give ``edit_distance_ratio``.
+        texts_t1, texts_t2: optional ``[N]`` attempt texts; give ``edit_distance_ratio``, ``identical_attempts_rate``.
         answers_t1, answers_t2: optional ``[N]`` extracted final answers; give ``answer_change_ratio``
             (``answers_t1[i] != answers_t2[i]``).
         answer_changed: optional ``[N]`` precomputed per-episode flags (e.g. from the reward function, which knows
@@ -145,6 +149,9 @@ def self_correction_metrics(
             raise ValueError("texts_t1 / texts_t2 must have one entry per episode")
         out["edit_distance_ratio"] = float(
             np.mean([edit_distance_ratio(a, b) for a, b in zip(texts_t1, texts_t2, strict=True)])
+        )
+        out["identical_attempts_rate"] = float(
+            np.mean([a.strip() == b.strip() for a, b in zip(texts_t1, texts_t2, strict=True)])
         )
     return out
 

@@ -1,35 +1,38 @@
-"""Behaviour, not gradients: SCoRe's Stage II changes what the policy does, through the real ``main_ppo`` on CPU.
+"""Behaviour, not gradients: SCoRe's Stage I and Stage II change what the policy does, through the real ``main_ppo``
+on CPU.
 
-The tiny random Qwen2 cannot solve a problem, so the reward is a named, LEARNABLE stand-in
-(``tests/training/fixtures/first_token_reward.py``: 1.0 when an attempt's first token lies in a fixed half of the
-vocabulary). With ``rollout.top_k`` small the tiny model's first-token candidates are a few dozen tokens, and
-policy gradient moves them within a few steps. Attempts are capped at a few tokens (only the first one is scored),
-which keeps each step cheap.
+The model is the tiny Qwen2 of the CPU tests made into a tiny CHAT model (``fixtures/tiny_chat_model.py``: about a
+minute of seeded next-token training on the two-attempt ChatML format, so that a first and a second attempt open
+with different words, as a real instruct model's do). The reward is a named, LEARNABLE stand-in
+(``fixtures/first_token_reward.py``: 1.0 when an attempt's first token lies in a fixed half of the vocabulary); the
+openings are chosen so that half of each attempt's candidates are rewarded, so both attempts start near 0.5.
+Attempts are one token long (only the first token is scored), which keeps a step cheap; 32 episodes a step.
 
-* Control: Stage II with no shaping rewards both attempts alike — the two rates move together, Δ stays near 0.
+* Stage I (PG on attempt 2 only, β2 KL on attempt 1): attempt 2's rate rises, attempt 1's stays near the untrained
+  model's exact rate, the attempt-1 KL stays a fraction of a run that trains attempt 1, and Δ(t1, t2) > 0
+  emerges. The same run switches to Stage II for one step and validates: the stage schedule and the SCoRe metrics
+  are checked end to end there.
+* Control: Stage II with no shaping rewards both attempts alike; the model learns both, and Δ stays near 0.
 * Stage II α = 10 vs α = 0 on the same seed: the shaping reaches the update (the step-1 gradient differs by a
   large factor; α multiplies attempt 2's advantage by up to 1 + α under the default RLOO).
 
-Tolerances are stated where they are asserted, with the sample sizes they rest on.
+Why a chat model: on the tiny RANDOM model Stage I cannot be shown at any β2 (``benchmarks/stage1_coupling.py``): at
+an attempt's first token its logits are set by the current token (``assistant\\n``), shared by both attempts, so
+any update that raises attempt 2's rewarded tokens raises attempt 1's too. That is a property of the model, not of
+the loss; SCoRe (like any method that conditions on attempt 1) presumes a model that reads its context.
 
-Not here (issue 10 asks for it): a Stage I run showing attempt 2 rising while attempt 1 stays flat. On this model it
-cannot be shown at any β2, and the loss is not the reason (measured 2026-11-26). ``benchmarks/stage1_coupling.py``
-runs the Stage I objective offline with these shapes through verl-score's own ``score_loss_terms``; its step 2
-reproduces ``main_ppo``'s (attempt-1 KL 0.031 vs 0.032, all-token KL 0.066 vs 0.066). At an attempt's first token
-the random 2-layer model's logits are set by the current token (``assistant\\n``): both attempts share 6-7 of their
-top-8 candidates, the context moving their logits by 0.01-0.17 against a spread (std) of 0.23. So whatever raises
-attempt 2's rewarded tokens raises attempt 1's, although attempt 1 gets no reward: at β2 = 0, ``main_ppo`` Stage I
-went r1 0.69 → 0.94 with r2 0.62 → 0.81 in one update, the attempt-1 KL half of the total (and offline r1 → 0.97 by
-step 8); β2 = 1 (offline, 8 steps) holds the attempt-1 KL at ~0.045 where β2 = 0 lets it grow to 0.12, but attempt 2
-then rises only to about attempt 1's level: seed 0 r1 0.75 (steps 2-8) vs 0.72 at step 1, r2 0.79 (Δ +0.04, SE
-~0.04); seed 1 attempt-1 KL 0.025 vs 0.089, yet r1 0.84 vs 0.69, r2 0.81 (Δ -0.03); β2 = 5 holds attempt 2 back too.
-A comparative ``main_ppo`` test (β2 = 0 vs β2 = 1, same seed) could show only that trade-off and needs two runs of ≥
-4 steps (the β2 term has no gradient at step 1, where π = π_ref): ≥ 8 min each here (steps 1-2 took 216 s and 266 s
-at load 4-13), past the suite's budget. Showing Stage I needs a model whose first-token distribution depends on its
-context (a pre-trained one). ``results/stage1/results.md`` tried it on SmolLM2-135M-Instruct (Stage I alone, β2 =
-0.1 vs 0, ``scripts/experiments/miniature_comparison.py --methods base,stage1,stage1_nokl``, ~47 min): β2 held the
-attempt-1 KL 3× lower and attempt 1 did not detectably move, but attempt 2 improved mostly by copying attempt 1, so
-the decoupling was not shown there either (one seed, 8 steps of 8 episodes).
+What the Stage I test catches: Stage I training attempt 1 (on its own reward, or credited with attempt 2's through a
+mask that puts attempt-1 tokens in attempt 2), attempt 2 not trained, the stage never switching: each moves attempt
+1 or stalls attempt 2 the way the control shows. Attempt 1's advantage is also asserted to be exactly 0 in Stage I.
+What it does NOT show: β2's effect. The fixture's two attempts open from disjoint word sets, so attempt 1 stays
+flat at β2 = 0 too (with shared opening words it drifted at β2 = 0 and 0.1 alike: ``tiny_chat_model.py``); β2 is
+tested at the gradient level (``test_loss_gradients.py``) and by ``beta2_effective`` here. Nor can attempt 2
+collapse into copying attempt 1 on this fixture.
+
+Tolerances are stated where they are asserted, with the sample sizes they rest on. Starts are the fixture's exact
+expected rates (``tiny_chat_model.start_rates``), not step 1's 32 samples. Rollouts are not bit-reproducible (the
+CPU engine draws each request's sampling seed from the global RNG while requests run concurrently), so every
+threshold leaves >= 3 SE of the observed effect.
 """
 
 from __future__ import annotations
@@ -40,16 +43,25 @@ import pytest
 import yaml
 
 from tests.cpu.run_utils import REPO, read_metrics, run_launcher, tail
+from tests.training.fixtures import tiny_chat_model
 
 pytestmark = pytest.mark.integration
 
 STAND_IN = REPO / "tests/training/fixtures/first_token_reward.py"
-PROMPTS, SAMPLES = 8, 4  # 32 episodes a step: a per-step rate has SE ≤ 0.09
-ATTEMPT_TOKENS = 4
+PROMPTS, SAMPLES = 8, 4  # 32 episodes a step: a per-step rate has SE <= 0.09, a 3-step mean <= 0.05
+ATTEMPT_TOKENS = 1
+STAGE1_STEPS = 5
+LATE = slice(2, 5)  # Stage I steps 3-5: after attempt 2 has had two updates to move
+LR = 3e-3  # the tiny model's first-token distribution moves within 2-3 steps at this rate
+
+
+@pytest.fixture(scope="module")
+def chat_model(tmp_path_factory) -> pathlib.Path:
+    return tiny_chat_model.build(tmp_path_factory.mktemp("tiny_chat_model"))
 
 
 def _agent_loops(tmp: pathlib.Path) -> pathlib.Path:
-    """configs/agent_loops.yaml with short attempts (the stand-in reads only the first token)."""
+    """configs/agent_loops.yaml with one-token attempts (the stand-in reads only the first token)."""
     loops = yaml.safe_load((REPO / "configs/agent_loops.yaml").read_text())
     for loop in loops:
         if loop["name"] == "score_two_attempt":
@@ -59,8 +71,11 @@ def _agent_loops(tmp: pathlib.Path) -> pathlib.Path:
     return path
 
 
-def _run(tmp: pathlib.Path, name: str, stage1: int, stage2: int, *overrides: str) -> list[dict]:
+def _run(tmp: pathlib.Path, model: pathlib.Path, name: str, stage1: int, stage2: int, *overrides: str) -> list[dict]:
+    """One ``run_tiny_score_cpu.sh`` run; the per-step metrics (a validation line merged into its step's). The
+    launcher's output is kept in ``tmp/launcher.log``."""
     env = {
+        "MODEL": str(model),
         "REWARD_FN": str(STAND_IN),
         "STAGE1_STEPS": str(stage1),
         "STAGE2_STEPS": str(stage2),
@@ -73,18 +88,22 @@ def _run(tmp: pathlib.Path, name: str, stage1: int, stage2: int, *overrides: str
         f"data.train_batch_size={PROMPTS}",
         f"actor_rollout_ref.rollout.n={SAMPLES}",
         f"actor_rollout_ref.actor.ppo_mini_batch_size={PROMPTS}",
-        "data.max_response_length=128",
+        # prompts are 100-179 tokens; a response is attempt 1, the 83-token instruction turn and attempt 2
+        "data.max_prompt_length=192",
+        "data.max_response_length=96",
         "actor_rollout_ref.rollout.top_k=20",
-        "actor_rollout_ref.actor.optim.lr=1e-3",
+        f"actor_rollout_ref.actor.optim.lr={LR}",
         f"actor_rollout_ref.rollout.agent.agent_loop_config_path={_agent_loops(tmp)}",
-        "trainer.test_freq=-1",
         "data.seed=7",
         *overrides,
         env=env,
         timeout=1500,
     )
     assert proc.returncode == 0, tail(log)
-    return [m["data"] for m in read_metrics(tmp, "verl_score", name)]
+    by_step: dict[int, dict] = {}
+    for rec in read_metrics(tmp, "verl_score", name):
+        by_step.setdefault(rec["step"], {}).update(rec["data"])
+    return [by_step[k] for k in sorted(by_step) if k >= 1]
 
 
 def _mean(rows: list[dict], key: str) -> float:
@@ -92,27 +111,91 @@ def _mean(rows: list[dict], key: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def stage2_alpha0_run(tmp_path_factory):
+def stage1_dir(tmp_path_factory) -> pathlib.Path:
+    return tmp_path_factory.mktemp("stage1")
+
+
+@pytest.fixture(scope="module")
+def stage1_run(stage1_dir, chat_model):
+    """Stage I for 5 steps, then one Stage II step, then validation (greedy, the 4 held-out problems)."""
+    return _run(stage1_dir, chat_model, "stage1", STAGE1_STEPS, 1, f"trainer.test_freq={STAGE1_STEPS + 1}")
+
+
+@pytest.fixture(scope="module")
+def stage2_alpha0_run(tmp_path_factory, chat_model):
     """The control (both attempts rewarded, no shaping) and the α = 0 baseline at once."""
-    return _run(tmp_path_factory.mktemp("stage2_a0"), "stage2_a0", 0, 5, "score.shaping.alpha=0.0")
+    return _run(tmp_path_factory.mktemp("stage2_a0"), chat_model, "stage2_a0", 0, 4, "score.shaping.alpha=0.0",
+                "trainer.test_freq=-1")
 
 
-def test_control_without_shaping_keeps_delta_near_zero(stage2_alpha0_run):
+def test_stage1_raises_attempt2_and_holds_attempt1(stage1_run, stage2_alpha0_run, chat_model):
+    stage1 = stage1_run[:STAGE1_STEPS]
+    assert [r["score/stage"] for r in stage1] == [1.0] * STAGE1_STEPS
+    late = stage1[LATE]
+    r1, r2 = _mean(late, "score/reward_t1/mean"), _mean(late, "score/reward_t2/mean")
+    start = tiny_chat_model.start_rates(chat_model)  # exact expected rates of the untrained model (~0.43, ~0.47)
+    report = {"start": str(start), **{key: [round(r[key], 4) for r in stage1] for key in (
+        "score/reward_t1/mean", "score/reward_t2/mean", "score/kl_ref_t1/mean", "score/kl_ref_t2/mean",
+        "actor/score/kl_attempt1", "score/advantage_abs_t1/mean", "score/advantage_abs_t2/mean")}}
+    # where the update's credit goes: never to attempt 1 in Stage I; to attempt 2 whenever a group disagreed
+    assert all(r["score/advantage_abs_t1/mean"] == 0.0 for r in stage1), report
+    assert all(r["score/advantage_abs_t2/mean"] > 0.0 for r in stage1[:2]), report  # all 8 groups tie: p < 1e-6
+    # attempt 2 is trained: its rate rises well above its start. Observed 0.91-0.94 (steps 3-5) from 0.47; the late
+    # mean's SE is ~0.05 (96 episodes), so 0.25 is > 3 SE below what we see.
+    assert r2 - start.t2 > 0.25, report
+    # attempt 1 is NOT trained, only held by the KL: its rate stays near the untrained model's. The late mean's SE is
+    # 0.05 (96 episodes); the tolerance, 0.2, is < half of the move a trained attempt makes here (the control's
+    # attempts gain ~0.45), and leaves room for the drift observed in one of four runs (+0.10; others -0.01).
+    assert abs(r1 - start.t1) < 0.2, report
+    # hence the gap Stage I exists for: Δ(t1, t2) > 0 over the late steps (observed ~+0.35; SE of a difference of
+    # two 96-episode rates ~0.07).
+    assert r2 - r1 > 0.2, report
+    # the attempt-1 KL stays small: a fraction of the same metric in the control, where attempt 1 IS trained, at the
+    # same number of updates (both runs start from the same model, data and seed). Observed 0.008 vs 0.18.
+    kl1_stage1 = _mean(stage1[2:4], "actor/score/kl_attempt1")
+    kl1_control = _mean(stage2_alpha0_run[2:4], "actor/score/kl_attempt1")
+    assert kl1_stage1 < 0.25 * kl1_control, (kl1_stage1, kl1_control, report)
+    # ... and, per token against the reference, attempt 1 moved a fraction of what attempt 2 moved in the same run
+    # (score/kl_ref_t{k}/mean: mean of log π − log π_ref over attempt k's 96 sampled tokens, a noisy k1 estimate;
+    # observed ratios 0.05 and 0.10; a Stage I that trained attempt 1 would give ~1)
+    assert _mean(late, "score/kl_ref_t1/mean") < _mean(late, "score/kl_ref_t2/mean") / 3, report
+
+
+def test_stage_schedule_and_metrics_end_to_end(stage1_run, stage1_dir):
+    """Stage I -> Stage II in one run, the SCoRe metrics in verl's file-logger output, and the final validation."""
+    assert [r["score/stage"] for r in stage1_run] == [1.0] * STAGE1_STEPS + [2.0]
+    for m in stage1_run:
+        # (no answer_change_ratio: the stand-in reward extracts no answers)
+        for key in ("score/acc@t1", "score/acc@t2", "score/delta_i2c_uncond", "score/delta_c2i_uncond",
+                    "score/edit_distance_ratio", "score/reward_t2/mean", "score/attempt2_tokens/mean",
+                    "actor/score/kl_attempt1", "score/kl_ref_t1/mean", "score/kl_ref_t2/mean",
+                    "score/reward_failed_rate"):
+            assert key in m, (m["score/stage"], key, sorted(k for k in m if k.startswith(("score", "actor"))))
+        assert m["score/attempt2_tokens/mean"] > 0  # attempt 2 was generated and is in the loss
+    assert stage1_run[0]["actor/score/beta2_effective"] == pytest.approx(0.1)
+    assert stage1_run[-1]["actor/score/beta2_effective"] == 0.0
+    assert any(k.startswith("val-core/") and k.endswith("/score/acc@t2") for k in stage1_run[-1])
+    # the launcher ends by printing the self-correction table from the logger output
+    out = (stage1_dir / "launcher.log").read_text()
+    assert "| step | stage | Acc@t1 | Acc@t2 |" in out
+
+
+def test_control_without_shaping_keeps_delta_near_zero(stage2_alpha0_run, chat_model):
     assert all(r["score/stage"] == 2.0 for r in stage2_alpha0_run)
-    last = stage2_alpha0_run[-3:]
-    # both attempts are rewarded alike: Δ over the last 96 episodes is noise (SE of a difference of two rates
-    # ≈ 0.07; 0.25 is 3.5 SE)
+    last = stage2_alpha0_run[-2:]
+    # both attempts are rewarded alike: Δ over the last 64 episodes is noise (SE of a difference of two rates
+    # ≈ 0.08; 0.25 is 3 SE, and half the gap the Stage I run opens). Observed 0.03.
     assert abs(_mean(last, "score/acc@t2") - _mean(last, "score/acc@t1")) < 0.25
-    # ... and the run did learn, so "Δ ≈ 0" is not "nothing happened": the policy left the reference, and the
-    # rate of both attempts together rose from step 1's (the untrained policy's) rollouts. Observed: 0.66 → 0.89;
-    # SE of that gain ≈ 0.09 (32 vs 96 episodes, attempts correlated), so 0.05 leaves > 2.5 SE of margin.
-    assert stage2_alpha0_run[-1]["actor/kl_loss"] > 1e-3
-    both = [(r["score/reward_t1/mean"] + r["score/reward_t2/mean"]) / 2 for r in stage2_alpha0_run]
-    assert sum(both[-3:]) / 3 - both[0] > 0.05, both
+    # ... and the run did learn, so "Δ ≈ 0" is not "nothing happened": BOTH attempts' rates rose from their exact
+    # starts. Observed gains ~0.4 each (0.43 -> 0.84, 0.47 -> 0.88); SE of a 64-episode rate ≈ 0.06.
+    start = tiny_chat_model.start_rates(chat_model)
+    for k, s0 in ((1, start.t1), (2, start.t2)):
+        gain = _mean(last, f"score/reward_t{k}/mean") - s0
+        assert gain > 0.2, (k, gain, str(start), [r[f"score/reward_t{k}/mean"] for r in stage2_alpha0_run])
 
 
-def test_stage2_alpha_reaches_the_update(tmp_path, stage2_alpha0_run):
-    alpha10 = _run(tmp_path, "stage2_a10", 0, 1, "score.shaping.alpha=10.0")
+def test_stage2_alpha_reaches_the_update(tmp_path, chat_model, stage2_alpha0_run):
+    alpha10 = _run(tmp_path, chat_model, "stage2_a10", 0, 1, "score.shaping.alpha=10.0", "trainer.test_freq=-1")
     g0, g10 = stage2_alpha0_run[0]["actor/grad_norm"], alpha10[0]["actor/grad_norm"]
     # Same seed and data: attempt 2's RLOO advantage of r2 + 10(r2 − r1) is up to 11× that of r2. A factor of 2 in
     # the step-1 gradient norm cannot come from sampling noise between the two runs (observed ratios: see report).

@@ -19,7 +19,7 @@ from verl.utils.tensordict_utils import list_of_dict_to_tensordict
 
 from verl_score.episodes.output import ScoreAgentLoopOutput
 from verl_score.training import trainer as trainer_mod
-from verl_score.training.config import ScoreConfig
+from verl_score.training.config import ScoreConfig, ShapingConfig
 from verl_score.training.loss import ATTEMPT_INDEX_KEY, STAGE_KEY
 from verl_score.training.trainer import ScoreTrainerSync
 
@@ -137,6 +137,43 @@ def test_compute_advantage_writes_per_attempt_credit(setup, stage):
         # group u0 attempt 1: r1 = (0, 1) -> (-0.707, +0.707); attempt 2 shaped: 1+10·1 = 11 vs 1+0 = 1
         assert a["u0_0_0"][0] == pytest.approx(-0.7071, abs=1e-3) and a["u0_1_0"][0] == pytest.approx(0.7071, abs=1e-3)
         assert a["u0_0_0"][3] == pytest.approx(0.7071, abs=1e-3) and a["u0_1_0"][4] == pytest.approx(-0.7071, abs=1e-3)
+
+
+def test_per_attempt_kl_to_the_reference_is_a_per_token_mean(setup):
+    """``score/kl_ref_t{k}/mean``: mean of log π_old − log π_ref over attempt k's policy tokens only (injected
+    tokens and the other attempt excluded), so attempt 1's drift is readable on its own."""
+    tr, fake, batch = setup
+    tr.score_stage = 1
+    for key, att in zip(batch.keys, ATTS, strict=True):
+        att_t = torch.tensor(att)
+        # attempt-1 tokens drifted by 0.1, attempt-2 tokens by 0.5, injected tokens by a value that must not count
+        fake.rows[key]["ref_log_prob"] = torch.where(att_t == 1, -0.1, torch.where(att_t == 2, -0.5, -9.0))
+    metrics: dict = {}
+    tr._compute_advantage(batch, metrics)
+    assert metrics["score/kl_ref_t1/mean"] == pytest.approx(0.1)
+    assert metrics["score/kl_ref_t2/mean"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_advantage_per_attempt_metric_shows_what_the_stage_credits(setup, stage):
+    tr, _, batch = setup
+    tr.score_stage = stage
+    tr.score_cfg = ScoreConfig(shaping=ShapingConfig(alpha=0.0))  # raw rewards: group u0's attempt 2 (1, 1) ties, u1's (0, 0)
+    metrics: dict = {}
+    tr._compute_advantage(batch, metrics)
+    assert metrics["score/advantage_abs_t2/mean"] == 0.0  # every attempt-2 group tied
+    if stage == 1:
+        assert metrics["score/advantage_abs_t1/mean"] == 0.0  # attempt 1 is never credited in Stage I
+    else:
+        assert metrics["score/advantage_abs_t1/mean"] > 0.5  # r1 (0, 1) and (0, 1) split both groups
+
+
+def test_no_reference_log_probs_no_kl_metric(setup):
+    tr, _, batch = setup
+    tr.score_stage = 2
+    metrics: dict = {}
+    tr._compute_advantage(batch, metrics)
+    assert not any(k.startswith("score/kl_ref_") for k in metrics)
 
 
 def test_padding_rows_get_no_credit(setup):

@@ -26,7 +26,10 @@ TRAIN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("break rate (cond)", "score/break_rate_c2i_cond"),
     ("answer change", "score/answer_change_ratio"),
     ("edit-dist ratio", "score/edit_distance_ratio"),
-    ("KL attempt 1", "actor/score/kl_attempt1"),
+    ("t2 = t1", "score/identical_attempts_rate"),
+    # per attempt-k token, log π − log π_ref on the sampled tokens: Stage I should hold t1's near 0 as t2's grows
+    ("KL t1/token", "score/kl_ref_t1/mean"),
+    ("KL t2/token", "score/kl_ref_t2/mean"),
     ("step s", "timing_s/step"),
 )
 

@@ -79,6 +79,32 @@ def resolve_estimator(score_cfg: ScoreConfig, algorithm_adv_estimator: str) -> s
     return name
 
 
+def attempt_kl_metrics(data: TensorDict, rows: torch.Tensor, masks: torch.Tensor) -> dict[str, float]:
+    """How far each attempt has moved from the reference: ``score/kl_ref_t{k}/mean``, the mean over attempt-k
+    tokens of log π_old − log π_ref on the sampled tokens (the k1 estimate of KL(π‖π_ref) per token).
+
+    Why besides the loss's ``actor/score/kl_attempt1``: that one is the attempt-1 KL summed over attempt-1 tokens
+    and divided by ALL policy tokens (the term β2 multiplies), so it shrinks as attempt 2 grows and cannot be
+    compared across attempts. This is a per-token mean per attempt: in Stage I attempt 1's should stay near 0 while
+    attempt 2's grows. It is a mean log-ratio on the sampled (top-k / top-p) tokens, so it can be slightly negative;
+    when the rollout's log-probs are reused as the old policy's (bypass mode) it also carries the rollout engine's
+    numerical mismatch with the training forward pass, which on a GPU engine can be of the order of a small drift.
+    Empty when the batch has no reference log-probs (no KL loss)."""
+    keys = data.keys()
+    if "old_log_probs" not in keys or "ref_log_prob" not in keys:
+        return {}
+    diff = _as_nested(data["old_log_probs"]).to_padded_tensor(padding=0.0) - _as_nested(
+        data["ref_log_prob"]
+    ).to_padded_tensor(padding=0.0)
+    diff = diff[rows].float()
+    out: dict[str, float] = {}
+    for k, mask in enumerate(masks, start=1):
+        m = mask.float()
+        if m.sum() > 0:
+            out[f"score/kl_ref_t{k}/mean"] = float((diff * m).sum() / m.sum())
+    return out
+
+
 def _rows(nested: torch.Tensor) -> list[torch.Tensor]:
     return list(nested.unbind()) if getattr(nested, "is_nested", False) else list(nested)
 
@@ -152,6 +178,7 @@ class ScoreTrainerSync(PPOTrainerSync):
             ATTEMPT_INDEX_SOURCE,
             "rollout_log_probs",
             "old_log_probs",
+            "ref_log_prob",
             "values",
         ]
         data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
@@ -276,6 +303,12 @@ class ScoreTrainerSync(PPOTrainerSync):
                 metrics[f"score/reward_t{k + 1}/mean"] = raw[sel, k].mean().item()
                 metrics[f"score/shaped_reward_t{k + 1}/mean"] = shaped[sel, k].mean().item()
                 metrics[f"score/attempt{k + 1}_tokens/mean"] = masks[k].sum(dim=1).float().mean().item()
+                # which attempts the update credits: Stage I must leave attempt 1 at exactly 0
+                n_tok = masks[k].sum()
+                metrics[f"score/advantage_abs_t{k + 1}/mean"] = (
+                    float((adv[sel].abs() * masks[k]).sum() / n_tok) if n_tok > 0 else 0.0
+                )
+            metrics.update(attempt_kl_metrics(data, sel, masks))
         return batch
 
     def _record_reward_failures(self, ok: list[bool]) -> None:
