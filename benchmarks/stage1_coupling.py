@@ -29,9 +29,12 @@ The contrast, with ``--model`` pointing at the tiny CHAT model of the Stage I be
 next-token training to open a first and a second attempt with different words) and one-token attempts
 (``--tokens 1 --lr 3e-3``), 2026-11-27, seed 0: at β2 = 0.1 attempt 2 goes 0.50 -> 0.91-0.94 by step 3 while attempt
 1 stays at 0.28-0.53 (its exact untrained rate is 0.43; SE of one step's rate 0.09) and the attempt-1 KL term stays
-at 0.000-0.012 — Stage I separates the attempts once the model can tell them apart. (With two opening words shared
-by both attempts, attempt 1 drifted up to 0.69-0.78 at β2 = 0 and 0.1 alike within 6 steps: shared tokens are a
-direct path from attempt 2's update to attempt 1, which a per-token β2 = 0.1 did not hold at this learning rate.)
+at 0.000-0.012 — Stage I separates the attempts once the model can tell them apart. With two opening words shared
+by both attempts (the fixture built with SECOND_OPENINGS = Re Actually Wait We Upon Looking Checking Let), seeds 0
+and 1, ``--beta2 0 0.1 1``: the attempt-1 KL term at step 6 is 0.016 / 0.010 / 0.008 (seed 0) and 0.154 / 0.064 /
+0.003 (seed 1), so β2 holds it; attempt 1's rate (mean of steps 3-6) is 0.49 / 0.45 / 0.44 and 0.51 / 0.53 / 0.46
+against 0.43, too close to tell β2's effect on the rate apart from noise (SE ~0.04). One earlier build of that
+fixture (32-sequence batches) drifted attempt 1 to 0.69-0.78 within 6 steps at β2 = 0 and 0.1 alike.
 
     PYTHONPATH=$PWD python benchmarks/stage1_coupling.py --beta2 0.1 --steps 6 --lr 3e-3 --tokens 1 --model /tmp/tiny_chat
 """

@@ -25,7 +25,7 @@ What the Stage I test catches: Stage I training attempt 1 (on its own reward, or
 mask that puts attempt-1 tokens in attempt 2), attempt 2 not trained, the stage never switching: each moves attempt
 1 or stalls attempt 2 the way the control shows. Attempt 1's advantage is also asserted to be exactly 0 in Stage I.
 What it does NOT show: β2's effect. The fixture's two attempts open from disjoint word sets, so attempt 1 stays
-flat at β2 = 0 too (with shared opening words it drifted at β2 = 0 and 0.1 alike: ``tiny_chat_model.py``); β2 is
+flat at β2 = 0 too (with shared opening words β2 shows in the KL, not in the rate: ``tiny_chat_model.py``); β2 is
 tested at the gradient level (``test_loss_gradients.py``) and by ``beta2_effective`` here. Nor can attempt 2
 collapse into copying attempt 1 on this fixture.
 
