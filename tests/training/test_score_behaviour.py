@@ -147,9 +147,11 @@ def test_stage1_raises_attempt2_and_holds_attempt1(stage1_run, stage2_alpha0_run
     # 0.05 (96 episodes); the tolerance, 0.2, is < half of the move a trained attempt makes here (the control's
     # attempts gain ~0.45), and leaves room for the drift observed in one of four runs (+0.10; others -0.01).
     assert abs(r1 - start.t1) < 0.2, report
-    # hence the gap Stage I exists for: Δ(t1, t2) > 0 over the late steps (observed ~+0.35; SE of a difference of
-    # two 96-episode rates ~0.07).
-    assert r2 - r1 > 0.2, report
+    # hence the gap Stage I exists for: Δ(t1, t2) > 0 over the late steps. Observed +0.47 to +0.52 in three runs and
+    # +0.26 in a fourth, where one step overshot (Adam at this lr: attempt 2's KL to the reference jumped to 3.5 and
+    # its rate to 0.5 for one step, then recovered). SE of a difference of two 96-episode rates ~0.07; 0.15 is > 2 SE
+    # above 0 and above the control's Δ (0.03-0.06).
+    assert r2 - r1 > 0.15, report
     # the attempt-1 KL stays small: a fraction of the same metric in the control, where attempt 1 IS trained, at the
     # same number of updates (both runs start from the same model, data and seed). Observed 0.008 vs 0.18.
     kl1_stage1 = _mean(stage1[2:4], "actor/score/kl_attempt1")
