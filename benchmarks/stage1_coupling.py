@@ -67,11 +67,10 @@ def run(beta2: float, steps: int, seed: int, lr: float, prompts: int = 8, sample
     import pandas as pd
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from data_preprocess.convert_parquet import run as convert
     from tests.training.fixtures.first_token_reward import first_token_reward
+    from tests.training.fixtures.tiny_chat_model import gsm8k_chats, instruction_turn, prompt_ids
     from tests.training.helpers import actor_config
     from verl_score.assets import asset_path
-    from verl_score.prompts import MATH_SELF_CORRECTION
     from verl_score.training.loss import score_loss_terms
 
     torch.manual_seed(seed)
@@ -84,14 +83,9 @@ def run(beta2: float, steps: int, seed: int, lr: float, prompts: int = 8, sample
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     cfg = actor_config()
     end = tok.convert_tokens_to_ids("<|im_end|>")
-    turn = tok.apply_chat_template([{"role": "user", "content": MATH_SELF_CORRECTION}], tokenize=False,
-                                   add_generation_prompt=True)
-    instr = tok("\n" + turn[turn.index("<|im_start|>user"):], add_special_tokens=False)["input_ids"]
+    instr = instruction_turn(tok)
     with tempfile.TemporaryDirectory() as out:
-        convert(["gsm8k", "--target", "score", "--out-dir", out, "--default-split", "train", "--test-size", "4",
-                 "--quiet"])
-        rows = pd.read_parquet(f"{out}/train.parquet").sample(frac=1, random_state=7)
-    chats = [list(p) for p in rows["prompt"]]
+        chats = list(pd.Series(gsm8k_chats(out)).sample(frac=1, random_state=7))  # the order data.seed=7 gives
 
     def sample(ctxs: list[list[int]]) -> list[list[int]]:
         outs = []
@@ -104,8 +98,7 @@ def run(beta2: float, steps: int, seed: int, lr: float, prompts: int = 8, sample
 
     for step in range(1, steps + 1):
         batch = chats[(step - 1) * prompts: step * prompts]
-        ctx1 = [tok(tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True),
-                    add_special_tokens=False)["input_ids"] for m in batch for _ in range(samples)]
+        ctx1 = [prompt_ids(tok, m) for m in batch for _ in range(samples)]
         a1 = sample(ctx1)
         ctx2 = [c + x + [end] + instr for c, x in zip(ctx1, a1)]
         a2 = sample(ctx2)
