@@ -79,6 +79,16 @@ def resolve_estimator(score_cfg: ScoreConfig, algorithm_adv_estimator: str) -> s
     return name
 
 
+def per_attempt_mean(values: torch.Tensor, masks: torch.Tensor) -> list[float | None]:
+    """Mean of ``values`` ``[B, T]`` over each attempt's tokens (``masks`` ``[K, B, T]``); None for an attempt with no
+    token in the batch."""
+    out: list[float | None] = []
+    for mask in masks:
+        m = mask.float()
+        out.append(float((values * m).sum() / m.sum()) if m.sum() > 0 else None)
+    return out
+
+
 def attempt_kl_metrics(data: TensorDict, rows: torch.Tensor, masks: torch.Tensor) -> dict[str, float]:
     """How far each attempt has moved from the reference: ``score/kl_ref_t{k}/mean``, the mean over attempt-k
     tokens of log π_old − log π_ref on the sampled tokens (the k1 estimate of KL(π‖π_ref) per token).
@@ -96,13 +106,8 @@ def attempt_kl_metrics(data: TensorDict, rows: torch.Tensor, masks: torch.Tensor
     diff = _as_nested(data["old_log_probs"]).to_padded_tensor(padding=0.0) - _as_nested(
         data["ref_log_prob"]
     ).to_padded_tensor(padding=0.0)
-    diff = diff[rows].float()
-    out: dict[str, float] = {}
-    for k, mask in enumerate(masks, start=1):
-        m = mask.float()
-        if m.sum() > 0:
-            out[f"score/kl_ref_t{k}/mean"] = float((diff * m).sum() / m.sum())
-    return out
+    means = per_attempt_mean(diff[rows].float(), masks)
+    return {f"score/kl_ref_t{k}/mean": v for k, v in enumerate(means, start=1) if v is not None}
 
 
 def _rows(nested: torch.Tensor) -> list[torch.Tensor]:
@@ -303,11 +308,9 @@ class ScoreTrainerSync(PPOTrainerSync):
                 metrics[f"score/reward_t{k + 1}/mean"] = raw[sel, k].mean().item()
                 metrics[f"score/shaped_reward_t{k + 1}/mean"] = shaped[sel, k].mean().item()
                 metrics[f"score/attempt{k + 1}_tokens/mean"] = masks[k].sum(dim=1).float().mean().item()
-                # which attempts the update credits: Stage I must leave attempt 1 at exactly 0
-                n_tok = masks[k].sum()
-                metrics[f"score/advantage_abs_t{k + 1}/mean"] = (
-                    float((adv[sel].abs() * masks[k]).sum() / n_tok) if n_tok > 0 else 0.0
-                )
+            # which attempts the update credits: Stage I must leave attempt 1 at exactly 0
+            for k, v in enumerate(per_attempt_mean(adv[sel].abs(), masks), start=1):
+                metrics[f"score/advantage_abs_t{k}/mean"] = 0.0 if v is None else v
             metrics.update(attempt_kl_metrics(data, sel, masks))
         return batch
 
