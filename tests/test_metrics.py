@@ -97,3 +97,58 @@ def test_metrics_from_agent_loop_extra_fields():
     assert m["delta_i2c_uncond"] == pytest.approx(1 / 3) and m["delta_c2i_uncond"] == pytest.approx(1 / 3)
     assert m["edit_distance_ratio"] == pytest.approx((0 + 0.5 + 0) / 3)
     assert metrics_from_extra_fields([{"reward_extra_info": {"score": 1.0}}]) == {}
+
+
+def test_failed_checks_leave_every_rate_the_same_way_in_train_val_and_eval():
+    """One set of episodes, one with a verifier timeout on attempt 2: training's metrics (extra_fields), validation's
+    (reward_extra_infos_dict) and the offline evaluation's (records) all leave it out of every rate, count it, and
+    agree to the last digit. Before, training and validation logged the timeout as a c→i flip."""
+    from verl_score.eval.report import group_metrics
+    from verl_score.training.config import ScoreConfig
+    from verl_score.training.trainer import ScoreTrainerSync
+
+    episodes = [  # (scores, failed)
+        ([1.0, 0.0], [False, True]),  # right, then a timeout: no verdict on attempt 2
+        ([1.0, 1.0], [False, False]),
+        ([0.0, 1.0], [False, False]),
+        ([0.0, 0.0], [False, False]),
+    ]
+    extra_fields = [
+        {
+            "reward_extra_info": {
+                **{f"score_t{k}": s for k, s in enumerate(scores, 1)},
+                **{f"failed_t{k}": float(f) for k, f in enumerate(failed, 1)},
+            },
+            "attempt_texts": ["a", "b"],
+        }
+        for scores, failed in episodes
+    ]
+    train = metrics_from_extra_fields(extra_fields)
+    assert train["episodes_scored"] == 3 and train["episodes_reward_failed"] == 1
+    assert train["delta_c2i_uncond"] == 0.0  # the timeout is not a c→i flip
+    assert train["acc@t1"] == pytest.approx(1 / 3) and train["acc@t2"] == pytest.approx(2 / 3)
+
+    tr = ScoreTrainerSync.__new__(ScoreTrainerSync)
+    tr.score_cfg = ScoreConfig()
+    info = {key: [ef["reward_extra_info"][key] for ef in extra_fields] for key in extra_fields[0]["reward_extra_info"]}
+    val = tr._val_metrics_update(["ds"] * 4, list("abcd"), info, [3] * 4)
+
+    records = [
+        {
+            "status": "reward_failed" if any(failed) else "ok",
+            "attempts": [{"reward": s, "text": t, "reward_failed": f} for s, t, f in zip(scores, "ab", failed)],
+        }
+        for scores, failed in episodes
+    ]
+    evaluation = group_metrics(records)
+    for key in ("acc@t1", "acc@t2", "delta_t1_t2", "delta_i2c_uncond", "delta_c2i_uncond", "fix_rate_i2c_cond"):
+        assert train[key] == val[f"val-core/ds/score/{key}"] == evaluation[key], key
+    assert val["val-core/ds/score/episodes_reward_failed"] == 1 and evaluation["n"] == 3
+
+
+def test_episode_metrics_with_every_episode_failed_reports_only_counts():
+    from verl_score.metrics import episode_metrics
+
+    assert episode_metrics([[1.0, 0.0]], [[False, True]]) == {"episodes_scored": 0.0, "episodes_reward_failed": 1.0}
+    with pytest.raises(ValueError, match="shape"):
+        episode_metrics([[1.0, 0.0]], [[False]])

@@ -20,6 +20,9 @@ Names (all values are fractions in [0, 1]; multiply by 100 for the paper's perce
 ``identical_attempts_rate``  fraction of episodes whose attempt 2 repeats attempt 1 verbatim (whitespace-stripped):
                            the collapse of naive multi-turn training that SCoRe's Stage I exists to prevent,
                            visible even when the mean edit distance hides it (two empty attempts count as a copy)
+``episodes_scored``        N of the rates above: episodes whose every attempt's reward check succeeded
+``episodes_reward_failed`` episodes left out of every rate because a check failed (verify timeout, sandbox or
+                           judge error): no verdict is not a wrong answer (:func:`scored_episodes`)
 =========================  ====================================================================================
 
 The transition rates (Δi→c, Δc→i, fix / break rates, answer change, edit distance, identical attempts) always compare
@@ -47,6 +50,8 @@ __all__ = [
     "GUIDANCE_BUCKETS",
     "attempt_failed_from_reward_info",
     "attempt_scores_from_reward_info",
+    "episode_metrics",
+    "scored_episodes",
     "guidance_bucket",
     "guidance_split_metrics",
     "val_guidance_sources",
@@ -156,6 +161,102 @@ def self_correction_metrics(
     return out
 
 
+def scored_episodes(
+    scores: Sequence[Sequence[float]] | np.ndarray,
+    failed: Sequence[Sequence[bool]] | np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which episodes a rate may count: those whose every attempt was actually checked.
+
+    Why: an episode with a failed reward check (verify timeout, sandbox error, judge down) has no verdict, and
+    counting it as wrong turns a verifier hiccup into a fake i→c or c→i flip. Training already gives such episodes
+    no update; training, validation and offline evaluation all exclude them from every accuracy and flip rate
+    through this one function and count them beside (``episodes_reward_failed``).
+
+    Args:
+        scores: ``[N, K]`` raw per-attempt rewards.
+        failed: ``[N, K]`` per-attempt "check failed" flags (None: nothing failed).
+
+    Returns:
+        (``scores[keep]`` as ``[N', K]`` float64, ``keep`` as ``[N]`` bool).
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 2:
+        raise ValueError(f"scores must be [N, K], got shape {s.shape}")
+    if failed is None:
+        return s, np.ones(s.shape[0], dtype=bool)
+    f = np.asarray(failed, dtype=bool)
+    if f.shape != s.shape:
+        raise ValueError(f"failed {f.shape} must have the shape of scores {s.shape}")
+    keep = ~f.any(axis=1)
+    return s[keep], keep
+
+
+def episode_metrics(
+    scores: Sequence[Sequence[float]] | np.ndarray,
+    failed: Sequence[Sequence[bool]] | np.ndarray | None = None,
+    *,
+    texts: Sequence[Sequence[str]] | None = None,
+    answers: Sequence[Sequence[Any]] | None = None,
+    answer_changed: Sequence[float | bool] | None = None,
+    threshold: float = CORRECT_THRESHOLD,
+) -> dict[str, float]:
+    """Every self-correction metric of a set of K-attempt episodes: the one code path of training, validation and
+    offline evaluation.
+
+    Attempt 2 is always attempt 2 (``acc@t2``, ``delta_t1_t2`` and the transition rates compare attempts 1 and 2,
+    the paper's quantities); with K > 2 every ``acc@t{k}`` is added, plus ``acc@tK`` and ``delta_t1_tK`` (first to
+    last). Episodes with a failed check are left out of every rate (:func:`scored_episodes`) and counted:
+    ``episodes_scored`` (the N of the rates) and ``episodes_reward_failed``.
+
+    Args:
+        scores: ``[N, K]`` raw per-attempt rewards, K >= 2.
+        failed: ``[N, K]`` per-attempt failed-check flags, or None.
+        texts: optional ``[N]`` lists of the attempts' texts (at least 2 each): edit distance, identical attempts.
+        answers: optional ``[N]`` lists of extracted answers (at least 2 each): answer-change ratio.
+        answer_changed: optional ``[N]`` precomputed answer-change flags (used when ``answers`` is None).
+        threshold: correctness threshold, see :data:`CORRECT_THRESHOLD`.
+
+    Returns:
+        metric name -> float; only the two counts when no episode was scored.
+    """
+    s_all = np.asarray(scores, dtype=np.float64)
+    if s_all.ndim != 2 or s_all.shape[1] < 2:
+        raise ValueError(f"scores must be [N, K] with K >= 2, got shape {s_all.shape}")
+    s, keep = scored_episodes(s_all, failed)
+    out: dict[str, float] = {"episodes_scored": float(len(s)), "episodes_reward_failed": float((~keep).sum())}
+    if len(s) == 0:
+        return out
+    idx = np.nonzero(keep)[0]
+
+    def pick(values: Sequence[Any] | None, what: str) -> list[Any] | None:
+        if values is None:
+            return None
+        if len(values) != len(keep):
+            raise ValueError(f"{what} must have one entry per episode ({len(keep)}), got {len(values)}")
+        return [values[i] for i in idx]
+
+    kept_texts, kept_answers, kept_changed = pick(texts, "texts"), pick(answers, "answers"), pick(answer_changed, "answer_changed")
+    out.update(
+        self_correction_metrics(
+            s[:, 0],
+            s[:, 1],
+            texts_t1=[str(t[0]) for t in kept_texts] if kept_texts is not None else None,
+            texts_t2=[str(t[1]) for t in kept_texts] if kept_texts is not None else None,
+            answers_t1=[a[0] for a in kept_answers] if kept_answers is not None else None,
+            answers_t2=[a[1] for a in kept_answers] if kept_answers is not None else None,
+            answer_changed=kept_changed if kept_answers is None else None,
+            threshold=threshold,
+        )
+    )
+    k_att = s.shape[1]
+    for k in range(3, k_att + 1):
+        out[f"acc@t{k}"] = float(is_correct(s[:, k - 1], threshold).mean())
+    if k_att > 2:
+        out["acc@tK"] = out[f"acc@t{k_att}"]
+        out["delta_t1_tK"] = out["acc@tK"] - out["acc@t1"]
+    return out
+
+
 def attempt_scores_from_reward_info(reward_extra_info: Mapping[str, Any]) -> list[float]:
     """Per-attempt raw rewards ``[r1, …, rK]`` from the reward function's ``score_t1 … score_tK`` keys.
 
@@ -250,23 +351,26 @@ def metrics_from_extra_fields(
 ) -> dict[str, float]:
     """Self-correction metrics from the agent loop's per-trajectory ``extra_fields`` (as stored in TransferQueue).
 
-    Each item carries ``reward_extra_info`` (``score_t1``, ``score_t2``, optional ``answer_changed``) and
-    ``attempt_texts``. ``acc@t2`` and the transition metrics are always attempts 1 → 2; with K > 2 attempts every
-    ``acc@t{k}`` is reported plus ``delta_t1_tK`` (first → last). Episodes without ``score_t2`` (single-attempt
-    loops) are skipped. With ``extra_fields["guidance"]`` the attempt-2 guidance split is added (``guidance/…``).
+    Each item carries ``reward_extra_info`` (``score_t1 … score_tK``, ``failed_t1 … failed_tK``, optional
+    ``answer_changed``) and ``attempt_texts``. The metrics are :func:`episode_metrics`'s (attempt 2 is attempt 2;
+    ``acc@tK`` / ``delta_t1_tK`` with K > 2; failed checks excluded and counted). Episodes without ``score_t2``
+    (single-attempt loops) are skipped. With ``extra_fields["guidance"]`` the attempt-2 guidance split is added
+    (``guidance/…``), over the same scored episodes.
     """
     per_attempt: list[list[float]] = []
-    texts_first, texts_second, changed, sources = [], [], [], []
+    failed: list[list[bool]] = []
+    texts, changed, sources = [], [], []
     have_texts, have_changed, have_sources = True, True, True
     for ef in extra_fields:
         info = (ef or {}).get("reward_extra_info") or {}
         if "score_t2" not in info:
             continue
-        per_attempt.append(attempt_scores_from_reward_info(info))
-        texts = (ef or {}).get("attempt_texts")
-        if texts is not None and len(texts) >= 2:
-            texts_first.append(str(texts[0]))
-            texts_second.append(str(texts[1]))
+        scores = attempt_scores_from_reward_info(info)
+        per_attempt.append(scores)
+        failed.append(attempt_failed_from_reward_info(info, len(scores)))
+        attempt_texts = (ef or {}).get("attempt_texts")
+        if attempt_texts is not None and len(attempt_texts) >= 2:
+            texts.append([str(attempt_texts[0]), str(attempt_texts[1])])
         else:
             have_texts = False
         guidance = (ef or {}).get("guidance")
@@ -281,20 +385,17 @@ def metrics_from_extra_fields(
     if not per_attempt:
         return {}
     k_min = min(len(s) for s in per_attempt)
-    scores = np.array([s[:k_min] for s in per_attempt], dtype=np.float64)  # [N, K]
-    out = self_correction_metrics(
-        scores[:, 0],
-        scores[:, 1],
-        texts_t1=texts_first if have_texts else None,
-        texts_t2=texts_second if have_texts else None,
+    scores_arr = np.array([s[:k_min] for s in per_attempt], dtype=np.float64)  # [N, K]
+    failed_arr = np.array([f[:k_min] for f in failed], dtype=bool)
+    out = episode_metrics(
+        scores_arr,
+        failed_arr,
+        texts=texts if have_texts else None,
         answer_changed=changed if have_changed and k_min == 2 else None,
         threshold=threshold,
     )
-    for k in range(3, k_min + 1):
-        out[f"acc@t{k}"] = float(is_correct(scores[:, k - 1], threshold).mean())
-    if k_min > 2:
-        out["acc@tK"] = out[f"acc@t{k_min}"]
-        out["delta_t1_tK"] = out["acc@tK"] - out["acc@t1"]
     if have_sources:
-        out.update(guidance_split_metrics(sources, scores[:, 1], threshold=threshold))
+        _, keep = scored_episodes(scores_arr, failed_arr)
+        kept = np.nonzero(keep)[0]
+        out.update(guidance_split_metrics([sources[i] for i in kept], scores_arr[kept, 1], threshold=threshold))
     return out

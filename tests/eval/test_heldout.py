@@ -31,7 +31,7 @@ def test_rates_and_paired_standard_errors():
     mean = sum(d) / 5
     sd = math.sqrt(sum((x - mean) ** 2 for x in d) / 4)
     assert m["delta_t1_t2"][1] == pytest.approx(sd / math.sqrt(5))
-    assert "no_answer_t2" not in m  # not in the records: not invented
+    assert "no_answer_last" not in m  # not in the records: not invented
 
 
 def test_first_and_last_dump_make_before_and_after(tmp_path, capsys):
@@ -43,7 +43,7 @@ def test_first_and_last_dump_make_before_and_after(tmp_path, capsys):
     assert "before (step 0)" in out and "after (step 12)" in out  # numeric order, not "12" < "3"
     assert "| Acc@t1 | 50.0 ± 28.9 | 75.0 ± 25.0 | +25.0 |" in out
     assert "| Δ(t1,t2) | -25.0 ± 25.0 | +25.0 ± 25.0 | +50.0 |" in out
-    assert "| no answer (t2) | 25.0 ± 25.0 | 0.0 ± 0.0 | -25.0 |" in out
+    assert "| no answer (last attempt) | 25.0 ± 25.0 | 0.0 ± 0.0 | -25.0 |" in out
     saved = json.loads((tmp_path / "h.json").read_text())
     assert saved["steps"] == [0, 12]
 
@@ -53,3 +53,29 @@ def test_missing_dumps_and_missing_attempt_scores_are_clear_errors(tmp_path):
         heldout.main([str(tmp_path)])
     with pytest.raises(ValueError, match="score_t1"):
         heldout.heldout_metrics([{"score": 1.0}])
+
+
+def test_three_attempts_attempt_two_is_attempt_two():
+    """K = 3 with rewards (0, 1, 0): attempt 2 was right, so Acc@t2 is 1 (it read the last attempt as t2 before)."""
+    m = heldout.heldout_metrics([{"score_t1": 0, "score_t2": 1, "score_t3": 0}])
+    assert m["num_attempts"] == 3
+    assert m["acc@t2"][0] == 1.0 and m["delta_t1_t2"][0] == 1.0 and m["delta_i2c"][0] == 1.0
+    assert m["acc@tK"][0] == 0.0 and m["delta_t1_tK"][0] == 0.0
+
+
+def test_failed_reward_checks_are_left_out_and_counted(tmp_path, capsys):
+    """A verifier timeout on attempt 2 is no verdict: not a c→i flip, not in N, counted beside."""
+    recs = [
+        {"score_t1": 1, "score_t2": 0, "failed_t1": 0, "failed_t2": 1},  # timeout on attempt 2
+        {"score_t1": 1, "score_t2": 1, "failed_t1": 0, "failed_t2": 0},
+        {"score_t1": 0, "score_t2": 1, "failed_t1": 0, "failed_t2": 0},
+    ]
+    m = heldout.heldout_metrics(recs)
+    assert m["n"] == 2 and m["n_reward_failed"] == 1
+    assert m["delta_c2i"][0] == 0.0 and m["acc@t1"][0] == 0.5 and m["acc@t2"][0] == 1.0
+    with open(tmp_path / "0.jsonl", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in recs)
+    heldout.main([str(tmp_path)])
+    assert "left out, reward check failed: 1 before, 1 after" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="failed reward check"):
+        heldout.heldout_metrics([recs[0]])

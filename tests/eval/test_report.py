@@ -68,11 +68,18 @@ def test_conditional_rate_without_denominator_is_nan_and_renders_na():
     assert cells[11] == "1 / 1 / 0 / 0" and cells[12] == "0"
 
 
-def test_three_attempts_compare_first_and_last():
-    s = summarize([record("a", "ds", [0, 0, 1]), record("b", "ds", [1, 0, 0])], num_attempts=3)
+def test_three_attempts_attempt_two_is_attempt_two():
+    """K = 3: acc@t2 and the transitions are attempt 2's (rewards (0, 1, 0) used to give acc@t2 = 0, the last
+    attempt's); the last attempt is reported beside it as acc@tK / delta_t1_tK, as training logs them."""
+    s = summarize([record("a", "ds", [0, 1, 0]), record("b", "ds", [1, 0, 1])], num_attempts=3)
     o = s["overall"]
-    assert o["acc@t1"] == 0.5 and o["acc@t3"] == 0.5 and o["transitions"] == {"c2c": 0, "c2i": 1, "i2c": 1, "i2i": 0}
-    assert "Acc@t3" in render_markdown(s)
+    assert o["acc@t1"] == 0.5 and o["acc@t2"] == 0.5 and o["acc@t3"] == 0.5
+    assert o["delta_i2c_uncond"] == 0.5 and o["delta_c2i_uncond"] == 0.5
+    assert o["transitions"] == {"c2c": 0, "c2i": 1, "i2c": 1, "i2i": 0}
+    one = summarize([record("a", "ds", [0, 1, 0])], num_attempts=3)["overall"]
+    assert one["acc@t2"] == 1.0 and one["delta_t1_t2"] == 1.0 and one["acc@tK"] == 0.0 and one["delta_t1_tK"] == 0.0
+    table = render_markdown(s)
+    assert "| Acc@t1 | Acc@t2 | Δ(t1,t2) | Acc@t3 | Δ(t1,t3) |" in table
 
 
 def test_table_has_header_and_one_row_per_split():

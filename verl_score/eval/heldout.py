@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from verl_score.metrics import CORRECT_THRESHOLD, is_correct
+from verl_score.metrics import CORRECT_THRESHOLD, is_correct, scored_episodes
 
 #: (row title, key of :func:`heldout_metrics`)
 ROWS: tuple[tuple[str, str], ...] = (
@@ -30,7 +30,9 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("Δ(t1,t2)", "delta_t1_t2"),
     ("Δi→c", "delta_i2c"),
     ("Δc→i", "delta_c2i"),
-    ("no answer (t2)", "no_answer_t2"),
+    ("Acc@tK (last attempt, K > 2)", "acc@tK"),
+    ("Δ(t1,tK)", "delta_t1_tK"),
+    ("no answer (last attempt)", "no_answer_last"),
 )
 
 
@@ -58,28 +60,42 @@ def _mean_se(x: np.ndarray) -> tuple[float, float]:
 
 
 def heldout_metrics(records: Sequence[Mapping[str, Any]], threshold: float = CORRECT_THRESHOLD) -> dict[str, Any]:
-    """``{key: (mean, standard error)}`` plus ``n`` for one validation dump (first vs last attempt)."""
+    """``{key: (mean, standard error)}`` plus ``n`` and ``n_reward_failed`` for one validation dump.
+
+    Attempt 2 is ``score_t2`` whatever K is; with K > 2 the last attempt is reported beside it (``acc@tK``,
+    ``delta_t1_tK``). Episodes with a failed reward check (``failed_t{k}``) are left out of every rate and counted
+    (:func:`verl_score.metrics.scored_episodes`, the rule training and evaluation use)."""
     if not records:
         raise ValueError("no validation records")
     ks = sorted(int(k[len("score_t") :]) for k in records[0] if re.fullmatch(r"score_t\d+", k))
-    if not ks:
+    if len(ks) < 2 or ks[:2] != [1, 2]:
         raise ValueError(
-            "validation records carry no score_t1..score_tK (the two-attempt reward fills them: "
+            "validation records carry no score_t1, score_t2, ... (the two-attempt reward fills them: "
             "reward.custom_reward_function.path=verl_score/rewards/score_fn.py)"
         )
-    first, last = f"score_t{ks[0]}", f"score_t{ks[-1]}"
-    c1 = is_correct(np.array([float(r[first]) for r in records]), threshold).astype(np.float64)
-    c2 = is_correct(np.array([float(r[last]) for r in records]), threshold).astype(np.float64)
+    scores = np.array([[float(r[f"score_t{k}"]) for k in ks] for r in records], dtype=np.float64)
+    failed = np.array([[float(r.get(f"failed_t{k}") or 0.0) > 0 for k in ks] for r in records], dtype=bool)
+    kept, keep = scored_episodes(scores, failed)
+    if not len(kept):
+        raise ValueError(f"all {len(records)} validation records had a failed reward check (failed_t1..failed_tK)")
+    correct = is_correct(kept.ravel(), threshold).reshape(kept.shape).astype(np.float64)
+    c1, c2, ck = correct[:, 0], correct[:, 1], correct[:, -1]
     out: dict[str, Any] = {
-        "n": len(records),
+        "n": len(kept),
+        "n_reward_failed": int((~keep).sum()),
+        "num_attempts": len(ks),
         "acc@t1": _mean_se(c1),
         "acc@t2": _mean_se(c2),
         "delta_t1_t2": _mean_se(c2 - c1),
         "delta_i2c": _mean_se((1 - c1) * c2),
         "delta_c2i": _mean_se(c1 * (1 - c2)),
     }
-    if all("answer_found" in r and r["answer_found"] is not None for r in records):
-        out["no_answer_t2"] = _mean_se(np.array([1.0 - float(r["answer_found"]) for r in records]))
+    if len(ks) > 2:
+        out["acc@tK"] = _mean_se(ck)
+        out["delta_t1_tK"] = _mean_se(ck - c1)
+    kept_records = [r for r, ok in zip(records, keep, strict=True) if ok]
+    if all("answer_found" in r and r["answer_found"] is not None for r in kept_records):
+        out["no_answer_last"] = _mean_se(np.array([1.0 - float(r["answer_found"]) for r in kept_records]))
     return out
 
 
@@ -93,13 +109,20 @@ def _cell(v: tuple[float, float] | None, signed: bool = False) -> str:
 def render(before: Mapping[str, Any], after: Mapping[str, Any], step_before: int, step_after: int) -> str:
     """Markdown table in percent: before, after, after − before."""
     rows = [
-        f"Held-out, greedy: N = {after['n']} problems; mean ± standard error, in %",
+        f"Held-out, greedy: N = {after['n']} problems; mean ± standard error, in %"
+        + (
+            f" (left out, reward check failed: {before['n_reward_failed']} before, {after['n_reward_failed']} after)"
+            if before.get("n_reward_failed") or after.get("n_reward_failed")
+            else ""
+        ),
         "",
         f"| metric | before (step {step_before}) | after (step {step_after}) | change |",
         "|---|---|---|---|",
     ]
     for title, key in ROWS:
         b, a = before.get(key), after.get(key)
+        if a is None and b is None:
+            continue  # e.g. the K > 2 rows of a two-attempt run
         signed = key.startswith("delta")
         change = "–" if a is None or b is None else f"{100 * (a[0] - b[0]):+.1f}"
         rows.append(f"| {title} | {_cell(b, signed)} | {_cell(a, signed)} | {change} |")

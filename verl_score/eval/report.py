@@ -1,6 +1,6 @@
 """Aggregate episode records into the paper's numbers (overall and per data source) and render them as markdown.
 
-The rates come from ``verl_score.metrics.self_correction_metrics``, the function training and validation log with,
+The rates come from ``verl_score.metrics.episode_metrics``, the function training and validation log with,
 so eval, train and val numbers are the same quantities. What is eval-specific lives here: grouping by data source,
 transition counts, guidance-source splits, and the inference-time-scaling vote (paper §6.2: m samples, each with one
 correction round, majority vote over final answers, next to self-consistency over the m first attempts).
@@ -16,8 +16,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from verl_score.metrics import CORRECT_THRESHOLD, is_correct, self_correction_metrics
+from verl_score.metrics import CORRECT_THRESHOLD, episode_metrics, is_correct
 
+#: attempt 1 → attempt 2 outcome pairs (the paper's Δi→c / Δc→i counts)
 TRANSITIONS = ("c2c", "c2i", "i2c", "i2i")
 TRANSITION_LABELS = {"c2c": "c→c", "c2i": "c→i", "i2c": "i→c", "i2i": "i→i"}
 
@@ -27,7 +28,8 @@ def _scored(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 
 def group_metrics(records: Sequence[Mapping[str, Any]], *, threshold: float = CORRECT_THRESHOLD) -> dict[str, Any]:
-    """Self-correction metrics of scored episodes (first vs last attempt) plus transition counts and N.
+    """Self-correction metrics of scored episodes (:func:`verl_score.metrics.episode_metrics`: attempt 2 is attempt
+    2, ``acc@tK`` / ``delta_t1_tK`` beside it when K > 2) plus the t1 → t2 transition counts and N.
 
     Empty input gives ``{"n": 0, "transitions": {...0}}`` (no rates: nothing was measured).
     """
@@ -37,29 +39,22 @@ def group_metrics(records: Sequence[Mapping[str, Any]], *, threshold: float = CO
         return out
     k_min = min(len(r["attempts"]) for r in ok)
     scores = np.array([[a["reward"] for a in r["attempts"][:k_min]] for r in ok], dtype=np.float64)  # [N, K]
-    answers_1 = [r["attempts"][0].get("answer") for r in ok]
-    answers_k = [r["attempts"][k_min - 1].get("answer") for r in ok]
     # Only modules that extract an answer (math, exact_match) write the key; None there means "no answer found",
     # which is a state like any other. Code tasks have no answer, so no answer-change ratio.
-    have_answers = all("answer" in r["attempts"][0] and "answer" in r["attempts"][k_min - 1] for r in ok)
+    have_answers = all("answer" in r["attempts"][0] and "answer" in r["attempts"][1] for r in ok)
     out.update(
-        self_correction_metrics(
-            scores[:, 0],
-            scores[:, -1],
-            texts_t1=[r["attempts"][0]["text"] for r in ok],
-            texts_t2=[r["attempts"][k_min - 1]["text"] for r in ok],
-            answers_t1=answers_1 if have_answers else None,
-            answers_t2=answers_k if have_answers else None,
+        episode_metrics(
+            scores,
+            texts=[[a["text"] for a in r["attempts"][:2]] for r in ok],
+            answers=[[a.get("answer") for a in r["attempts"][:2]] for r in ok] if have_answers else None,
             threshold=threshold,
         )
     )
-    for k in range(3, k_min + 1):
-        out[f"acc@t{k}"] = float(is_correct(scores[:, k - 1], threshold).mean())
     out["num_attempts"] = k_min
-    c1, ck = is_correct(scores[:, 0], threshold), is_correct(scores[:, -1], threshold)
+    c1, c2 = is_correct(scores[:, 0], threshold), is_correct(scores[:, 1], threshold)
     out["transitions"] = {
-        "c2c": int(np.sum(c1 & ck)), "c2i": int(np.sum(c1 & ~ck)),
-        "i2c": int(np.sum(~c1 & ck)), "i2i": int(np.sum(~c1 & ~ck)),
+        "c2c": int(np.sum(c1 & c2)), "c2i": int(np.sum(c1 & ~c2)),
+        "i2c": int(np.sum(~c1 & c2)), "i2i": int(np.sum(~c1 & ~c2)),
     }
     return out
 
@@ -178,22 +173,25 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     """The paper's Table 2 columns (in %), then both conditional rates, answer change, edit distance and counts."""
     k = summary.get("num_attempts", 2)
     last = f"t{k}"
-    head = (f"| split | N | Acc@t1 | Acc@{last} | Δ(t1,{last}) | Δi→c | Δc→i | fix (i→c / wrong@t1) "
+    extra = f" Acc@{last} | Δ(t1,{last}) |" if k > 2 else ""
+    head = (f"| split | N | Acc@t1 | Acc@t2 | Δ(t1,t2) |{extra} Δi→c | Δc→i | fix (i→c / wrong@t1) "
             f"| break (c→i / right@t1) | answer change | edit-dist ratio | c→c / c→i / i→c / i→i | failed |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     rows = [("all", summary["overall"])] + list(summary["per_source"].items())
     for name, m in rows:
         t = m["transitions"]
         edit = m.get("edit_distance_ratio")
+        last_cells = f" {_pct(m.get('acc@tK'))} | {_signed(m.get('delta_t1_tK'))} |" if k > 2 else ""
         lines.append(
-            f"| {name} | {m['n']} | {_pct(m.get('acc@t1'))} | {_pct(m.get(f'acc@{last}'))} | "
-            f"{_signed(m.get('delta_t1_t2'))} | {_pct(m.get('delta_i2c_uncond'))} | "
+            f"| {name} | {m['n']} | {_pct(m.get('acc@t1'))} | {_pct(m.get('acc@t2'))} | "
+            f"{_signed(m.get('delta_t1_t2'))} |{last_cells} {_pct(m.get('delta_i2c_uncond'))} | "
             f"{_pct(m.get('delta_c2i_uncond'))} | "
             f"{_pct(m.get('fix_rate_i2c_cond'))} | {_pct(m.get('break_rate_c2i_cond'))} | "
             f"{_pct(m.get('answer_change_ratio'))} | {'n/a' if edit is None else f'{edit:.3f}'} | "
             f"{t['c2c']} / {t['c2i']} / {t['i2c']} / {t['i2i']} | {m.get('failed', 0)} |"
         )
-    out = ["Self-correction (% of all scored problems; fix/break are conditional rates)", "", *lines]
+    out = ["Self-correction (% of all scored problems; transitions and fix/break compare attempts 1 and 2; fix/break "
+           "are conditional rates)", "", *lines]
     if summary.get("guidance"):
         out += ["", "| last instruction | N | Acc@last |", "|---|---|---|"]
         out += [f"| {src} | {g['n']} | {_pct(g['acc_last'])} |" for src, g in summary["guidance"].items()]

@@ -40,9 +40,10 @@ from verl_score.llm.failure_monitor import FailureRateExceeded, FailureRateMonit
 from verl_score.metrics import (
     attempt_failed_from_reward_info,
     attempt_scores_from_reward_info,
+    episode_metrics,
     guidance_split_metrics,
     metrics_from_extra_fields,
-    self_correction_metrics,
+    scored_episodes,
     val_guidance_sources,
 )
 from verl_score.training.config import ScoreConfig
@@ -108,6 +109,11 @@ def attempt_kl_metrics(data: TensorDict, rows: torch.Tensor, masks: torch.Tensor
     ).to_padded_tensor(padding=0.0)
     means = per_attempt_mean(diff[rows].float(), masks)
     return {f"score/kl_ref_t{k}/mean": v for k, v in enumerate(means, start=1) if v is not None}
+
+
+def _flag(column: list | None, i: int) -> bool:
+    """Row ``i`` of a per-sample 0/1 column of verl's validation ``reward_extra_infos_dict`` (absent = 0)."""
+    return column is not None and i < len(column) and column[i] is not None and float(column[i]) > 0
 
 
 def _rows(nested: torch.Tensor) -> list[torch.Tensor]:
@@ -355,36 +361,32 @@ class ScoreTrainerSync(PPOTrainerSync):
             data_sources, sample_uids, reward_extra_infos_dict, sample_turns, expected_acc_counts=expected_acc_counts
         )
         k_att = self.score_cfg.num_attempts
-        s1 = reward_extra_infos_dict.get("score_t1")
-        s2 = reward_extra_infos_dict.get("score_t2")  # Δ(t1, t2) is attempt 2 for any K
-        sk = reward_extra_infos_dict.get(f"score_t{k_att}")
-        if not s1 or not s2:
+        cols = [reward_extra_infos_dict.get(f"score_t{k}") for k in range(1, k_att + 1)]
+        if any(not c for c in cols):
             return metric_dict
-        sources = val_guidance_sources(reward_extra_infos_dict, len(s2))
+        n = len(cols[1])
+        fail_cols = [reward_extra_infos_dict.get(f"failed_t{k}") for k in range(1, k_att + 1)]
+        sources = val_guidance_sources(reward_extra_infos_dict, n)
         changed = reward_extra_infos_dict.get("answer_changed")
         by_source: dict[str, list[int]] = defaultdict(list)
         for i, ds in enumerate(data_sources):
-            if i < len(s1) and i < len(s2) and s1[i] is not None and s2[i] is not None:
+            if all(i < len(c) and c[i] is not None for c in cols):
                 by_source[str(ds)].append(i)
         for ds, idx in by_source.items():
+            scores = np.array([[float(c[i]) for c in cols] for i in idx], dtype=np.float64)
+            failed = np.array([[_flag(f, i) for f in fail_cols] for i in idx], dtype=bool)
             flags = None
             if changed is not None and all(i < len(changed) and changed[i] is not None for i in idx):
                 flags = [float(changed[i]) for i in idx]
-            sc = self_correction_metrics(
-                [float(s1[i]) for i in idx],
-                [float(s2[i]) for i in idx],
-                answer_changed=flags,
-                threshold=self.score_cfg.correct_threshold,
+            sc = episode_metrics(
+                scores, failed, answer_changed=flags if k_att == 2 else None, threshold=self.score_cfg.correct_threshold
             )
-            if k_att > 2 and sk:
-                acc_k = float(np.mean([float(sk[i]) >= self.score_cfg.correct_threshold for i in idx]))
-                sc["acc@tK"] = acc_k
-                sc["delta_t1_tK"] = acc_k - sc["acc@t1"]
             if sources is not None:
+                kept = [i for i, ok in zip(idx, scored_episodes(scores, failed)[1], strict=True) if ok]
                 sc.update(
                     guidance_split_metrics(
-                        [sources[i] for i in idx],
-                        [float(s2[i]) for i in idx],
+                        [sources[i] for i in kept],
+                        [float(cols[1][i]) for i in kept],
                         threshold=self.score_cfg.correct_threshold,
                     )
                 )
