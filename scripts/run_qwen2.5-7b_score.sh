@@ -26,8 +26,9 @@ MODEL="${MODEL:-Qwen/Qwen2.5-7B-Instruct}"
 DATA_DIR="${DATA_DIR:-$HOME/data/score_$TASK}"
 NNODES="${NNODES:-1}"
 GPUS_PER_NODE="${GPUS_PER_NODE:-8}"
-STAGE1_STEPS="${STAGE1_STEPS:-1000}"
-TOTAL_STEPS="${TOTAL_STEPS:-3000}"
+# Steps: the config's own (score_math 1,000 Stage I of 3,000; score_code 500 of 1,500) unless both are set here.
+STAGE1_STEPS="${STAGE1_STEPS:-}"
+TOTAL_STEPS="${TOTAL_STEPS:-}"
 ROLLOUT_TP="${ROLLOUT_TP:-2}"
 PROJECT="${PROJECT:-verl_score}"
 EXPERIMENT="${EXPERIMENT:-qwen2.5-7b_score_${TASK}_${ALGO}}"
@@ -50,6 +51,16 @@ case "$ALGO" in
   *) echo "ALGO must be rloo or ppo, got $ALGO" >&2; exit 2 ;;
 esac
 
+STEP_ARGS=()
+if [[ -n "$STAGE1_STEPS$TOTAL_STEPS" ]]; then
+  [[ -n "$STAGE1_STEPS" && -n "$TOTAL_STEPS" ]] || { echo "set both STAGE1_STEPS and TOTAL_STEPS, or neither" >&2; exit 2; }
+  STEP_ARGS=(
+    score.schedule.stage1_steps="$STAGE1_STEPS"
+    score.schedule.stage2_steps=$((TOTAL_STEPS - STAGE1_STEPS))
+    trainer.total_training_steps="$TOTAL_STEPS"
+  )
+fi
+
 case "$GUIDANCE" in
   static) GUIDANCE_ARGS=() ;;
   smart)  GUIDANCE_ARGS=(+guidance=smart); source scripts/lib/smart_guide.sh ;;
@@ -66,7 +77,6 @@ verl_main_ppo \
   data.max_response_length=3072 \
   actor_rollout_ref.model.use_remove_padding=True \
   actor_rollout_ref.model.enable_gradient_checkpointing=True \
-  actor_rollout_ref.actor.ppo_mini_batch_size='${data.train_batch_size}' \
   actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4 \
   actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=8 \
   actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=8 \
@@ -76,9 +86,7 @@ verl_main_ppo \
   actor_rollout_ref.rollout.agent.agent_loop_config_path="$PWD/configs/agent_loops.yaml" \
   reward.custom_reward_function.path="$PWD/verl_score/rewards/score_fn.py" \
   score.schedule.mode=sequential \
-  score.schedule.stage1_steps="$STAGE1_STEPS" \
-  score.schedule.stage2_steps=$((TOTAL_STEPS - STAGE1_STEPS)) \
-  trainer.total_training_steps="$TOTAL_STEPS" \
+  "${STEP_ARGS[@]}" \
   trainer.nnodes="$NNODES" \
   trainer.n_gpus_per_node="$GPUS_PER_NODE" \
   trainer.logger='["console","file"]' \

@@ -8,7 +8,9 @@ booking a GPU node) checks that every override names a real key of verl 0.9.1's 
 
 Checks: hydra composition in struct mode (an unknown or mistyped key fails), every node with a ``_target_`` that is
 one of verl's config dataclasses is built the way verl builds it (types and ``__post_init__`` checks), and the
-``score:`` block parses as ``ScoreConfig``.
+``score:`` block passes the trainer's own start-up checks (:func:`verl_score.training.validate.validate_score`), and,
+when the training parquet is on this machine, the run reaches ``trainer.total_training_steps`` and Stage II
+(:mod:`verl_score.training.run_length`).
 """
 
 from __future__ import annotations
@@ -101,22 +103,43 @@ def validate(cfg: DictConfig, entry: str = "main_ppo") -> list[str]:
 
 
 def check_score(cfg: DictConfig) -> list[str]:
-    """The ``score_sync`` trainer's own start-up checks: the ``score:`` block parses, and the estimator does not
-    cancel the shaping (``check_shaping_survives``). Returns the checked paths."""
+    """The ``score_sync`` trainer's own start-up checks (:func:`verl_score.training.validate.validate_score`: the
+    ``score:`` block, the estimator, the KL and the loss aggregation), plus the run-length check
+    (:func:`check_schedule`). Returns the checked paths."""
     if "score" not in cfg:
         return []
     from verl_score.training.config import ScoreConfig
 
-    score = ScoreConfig.from_config(cfg.score)
-    checked = ["score"]
-    if OmegaConf.select(cfg, "trainer.v1.trainer_mode") == "score_sync":
-        from verl_score.training.credit import check_shaping_survives
-        from verl_score.training.trainer import resolve_estimator
+    if OmegaConf.select(cfg, "trainer.v1.trainer_mode") != "score_sync":
+        ScoreConfig.from_config(cfg.score)
+        return ["score"]
+    from verl_score.training.validate import validate_score
 
-        estimator = resolve_estimator(score, cfg.algorithm.adv_estimator)
-        check_shaping_survives(score, estimator, cfg.algorithm.get("norm_adv_by_std_in_grpo", True))
-        checked.append("score.adv_estimator+score.shaping")
-    return checked
+    validate_score(cfg)
+    return ["score", "score.adv_estimator+score.shaping", "actor.loss_agg_mode", *check_schedule(cfg)]
+
+
+def check_schedule(cfg: DictConfig) -> list[str]:
+    """Where verl's loop will really end, from the training parquet's row count (its metadata only): refuses a run
+    that would stop before ``trainer.total_training_steps`` or before Stage II. Files not on this machine are
+    reported on stderr and left to the trainer's own start-up check."""
+    from verl_score.training.run_length import check_run_length, parquet_rows
+
+    files = cfg.data.train_files
+    rows, why = parquet_rows(files if isinstance(files, str) else list(files))
+    if rows is None:
+        print(f"config_check: run length not checked ({why}); the trainer checks it at start-up", file=sys.stderr)
+        return []
+    cap = int(cfg.data.get("train_max_samples", -1) or -1)
+    if cap > 0:
+        rows = min(rows, cap)
+    n = check_run_length(cfg, rows, rows_from=f"data.train_files={files}")
+    print(
+        f"config_check: {n.train_rows} training rows / data.train_batch_size={n.train_batch_size} = "
+        f"{n.steps_per_epoch} steps per epoch; the run ends at step {n.last_step}",
+        file=sys.stderr,
+    )
+    return [f"run_length:last_step={n.last_step}"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the arguments the launcher passes to verl")
     ns = parser.parse_args(argv)
     cfg = compose(ns.entry, ns.args)
-    checked = validate(cfg, ns.entry)
+    try:
+        checked = validate(cfg, ns.entry)
+    except ValueError as exc:  # our start-up refusals: the message names the key, the value and the fix
+        raise SystemExit(f"config_check: refused: {exc}") from None
     print(json.dumps({"entry": ns.entry, "validated": checked, "config": OmegaConf.to_container(cfg)}, default=str))
     return 0
 

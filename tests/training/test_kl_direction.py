@@ -81,3 +81,32 @@ def test_loss_config_check_refuses_biased_kl_types():
         check_loss_config(actor_config(kl_loss_type=bad), ScoreConfig(require_unbiased_kl_grad=False))
     with pytest.raises(ValueError, match="use_kl_loss"):
         check_loss_config(actor_config(use_kl_loss=False), ScoreConfig())
+
+
+def _beta2_token_weights(loss_agg_mode: str) -> torch.Tensor:
+    """d(β2 term)/d(log π) per attempt-1 token, for two rows whose attempt 1 has 1 and 4 tokens."""
+    from verl_score.training.loss import score_loss_terms
+
+    attempt = torch.tensor([[1, 2, 2, 2, 2], [1, 1, 1, 1, 2]])
+    mask = torch.ones_like(attempt)
+    log_prob = torch.full(attempt.shape, -1.0, requires_grad=True)
+    cfg = actor_config(loss_agg_mode=loss_agg_mode, kl_loss_type="mse")
+    cfg.global_batch_info.update(dp_size=1, batch_num_tokens=None, global_batch_size=None, loss_scale_factor=None)
+    terms = score_loss_terms(log_prob, log_prob.detach(), torch.full(attempt.shape, -1.5), torch.zeros(attempt.shape),
+                             mask, attempt, stage=1, config=cfg)
+    terms["kl_attempt1"].backward()
+    return log_prob.grad[attempt == 1]
+
+
+def test_loss_aggregation_that_reweights_the_objective_is_refused():
+    """seq-mean-token-mean divides each row's β2 term by that row's attempt-1 length: a token of a one-token attempt 1
+    is pulled 4x harder than a token of a four-token one (the other modes weigh every attempt-1 token alike)."""
+    for ok in ("token-mean", "seq-mean-token-sum"):
+        w = _beta2_token_weights(ok)
+        torch.testing.assert_close(w, torch.full_like(w, float(w[0])))
+        check_loss_config(actor_config(loss_agg_mode=ok), ScoreConfig())
+    w = _beta2_token_weights("seq-mean-token-mean")
+    assert float(w[0] / w[1]) == pytest.approx(4.0)
+    with pytest.raises(ValueError, match=r"loss_agg_mode='seq-mean-token-mean' is refused: .*β2 term is divided by "
+                       r"attempt 1's length.*Fix: use one of"):
+        check_loss_config(actor_config(loss_agg_mode="seq-mean-token-mean"), ScoreConfig())

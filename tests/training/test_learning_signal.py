@@ -129,13 +129,14 @@ def test_gae_unwhitened_is_returns_minus_values_and_keeps_alpha():
 # ------------------------------------------------------------------------------------------ 2. failed rewards
 def test_failed_episode_gets_zero_advantage_and_leaves_the_group_statistics():
     """Row 0's r1 check failed (scored 0) next to a correct r2: it would earn the full flip bonus. Excluded, it gets
-    0 everywhere and its group-mate's RLOO baseline is computed without it (a group of one: baseline 0)."""
+    0 everywhere and is left out of its group's statistics. Its group-mate is then alone: verl's RLOO would give it
+    baseline 0, i.e. its raw shaped reward as advantage, beside baseline-subtracted batch-mates; it trains nothing
+    instead (credit.trainable_rows)."""
     raw = [[0.0, 1.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]
     valid = torch.tensor([False, True, True, True])
     adv, ret, _ = _adv(raw, C(), "rloo", valid=valid)
     assert torch.all(adv[0] == 0)
-    # row 1 alone in group a: RLOO with one sample leaves r̂ unchanged (r1 = 1, r̂2 = 1 + 10·0 = 1)
-    assert adv[1, 0] == pytest.approx(1.0) and _a2(adv)[1] == pytest.approx(1.0)
+    assert torch.all(adv[1] == 0)  # alone in group a: no baseline, no update
     # group b untouched by the exclusion
     ref, _, _ = _adv(raw[2:] * 2, C(), "rloo")
     assert torch.allclose(adv[2:], ref[:2])
@@ -177,8 +178,32 @@ def test_trainer_excludes_failed_episodes_and_logs_the_rate(monkeypatch):
     assert metrics["score/excluded_episodes"] == 1.0
     assert metrics["score/reward_failed_rate_t1"] == 0.25 and metrics["score/reward_failed_rate_t2"] == 0.0
     assert metrics["score/reward_failed_rate"] == 0.25
-    # u0_1_0 is alone in its group now: RLOO leaves r̂ unchanged, attempt 1 (r1 = 1) gets +1
-    assert fake.rows["u0_1_0"]["advantages"][0] == pytest.approx(1.0)
+    # u0_1_0 is alone in its group now: no baseline, so no update, counted
+    assert torch.all(fake.rows["u0_1_0"]["advantages"] == 0)
+    assert metrics["score/singleton_dropped"] == 1.0
+
+
+@pytest.mark.parametrize("estimator,alone_trains", [("rloo", False), ("grpo", False), ("reinforce", True)])
+def test_singleton_rule_applies_to_group_baselines_only(estimator, alone_trains):
+    """A lone sample (its group-mates' checks failed) has no group baseline under RLOO / GRPO and trains nothing;
+    REINFORCE has no baseline by design, so its lone sample trains as usual."""
+    raw = [[0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [0.0, 0.0]]  # row 1 alone in group a after row 0 is excluded
+    cfg = C(allow_std_normalised_shaping=True)
+    adv, _, _ = _adv(raw, cfg, estimator, valid=torch.tensor([False, True, True, True]))
+    assert bool(adv[1].abs().sum() > 0) is alone_trains
+    assert adv[2:].abs().sum() > 0  # group b (two valid samples with different rewards) trains either way
+
+
+def test_group_estimator_without_a_group_is_refused_at_start_up():
+    from verl_score.training.validate import validate_score
+
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=f"{__file__.rsplit('/tests/', 1)[0]}/configs", version_base=None):
+        assert validate_score(compose(config_name="score_math"))[1] == "rloo"  # n = 4: a group
+        cfg = compose(config_name="score_math", overrides=["actor_rollout_ref.rollout.n=1"])
+    with pytest.raises(ValueError, match=r"'rloo' takes its baseline .*rollout.n=1.*score.adv_estimator=reinforce"):
+        validate_score(cfg)
 
 
 def test_trainer_stops_above_the_failure_rate(monkeypatch):

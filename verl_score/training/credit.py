@@ -35,7 +35,9 @@ __all__ = [
     "get_score_adv_estimator",
     "place_outcome_rewards",
     "register_score_adv_est",
+    "resolve_estimator",
     "shape_attempt_rewards",
+    "trainable_rows",
 ]
 
 #: fn(rewards [B,K], attempt_index [B,T], response_mask [B,T], index [B], *, values, gamma, lam,
@@ -46,10 +48,15 @@ SCORE_ADV_ESTIMATORS: dict[str, ScoreAdvFn] = {}
 #: (shaped) rewards of other samples. Such a division is scale-invariant, so it undoes most of α (see
 #: :func:`check_shaping_survives`).
 STD_NORMALISING: dict[str, Callable[[bool], bool]] = {}
+#: estimators whose baseline comes from the other samples of the prompt's group (RLOO, GRPO): a group left with one
+#: valid sample has no baseline there (see :func:`trainable_rows`)
+GROUP_BASELINE: set[str] = set()
 
 
 def register_score_adv_est(
-    name: str, divides_by_std: Callable[[bool], bool] = lambda norm_adv_by_std_in_grpo: False
+    name: str,
+    divides_by_std: Callable[[bool], bool] = lambda norm_adv_by_std_in_grpo: False,
+    group_baseline: bool = False,
 ) -> Callable[[ScoreAdvFn], ScoreAdvFn]:
     """Register a per-attempt advantage estimator (our analogue of verl's ``register_adv_est``).
 
@@ -57,7 +64,8 @@ def register_score_adv_est(
     trajectory) and ``response_mask``, never the per-attempt rewards or the attempt index.
 
     ``divides_by_std(norm_adv_by_std_in_grpo)`` declares whether the estimator normalises by a std of the rewards
-    (then shaping needs ``score.allow_std_normalised_shaping``).
+    (then shaping needs ``score.allow_std_normalised_shaping``). ``group_baseline`` declares that its baseline is
+    computed from the prompt's other samples (then a sample alone in its group trains nothing: :func:`trainable_rows`).
     """
 
     def decorator(fn: ScoreAdvFn) -> ScoreAdvFn:
@@ -65,6 +73,8 @@ def register_score_adv_est(
             raise ValueError(f"score advantage estimator {name!r} is already registered")
         SCORE_ADV_ESTIMATORS[name] = fn
         STD_NORMALISING[name] = divides_by_std
+        if group_baseline:
+            GROUP_BASELINE.add(name)
         return fn
 
     return decorator
@@ -97,6 +107,51 @@ def check_shaping_survives(cfg: ScoreConfig, estimator: str, norm_adv_by_std_in_
             + ", or score.shaping.name=none; to keep this combination on purpose set "
             "score.allow_std_normalised_shaping=true"
         )
+
+
+def trainable_rows(index: np.ndarray, valid: torch.Tensor, estimator: str) -> torch.Tensor:
+    """The rows an update may train: ``valid`` minus, for group-baseline estimators, every sample left alone in its
+    group.
+
+    Why: verl's RLOO and GRPO both give a group of one the baseline 0 (GRPO also std 1), so a lone sample's
+    advantage would be its raw shaped reward
+    (+11 or −10 at α = 10) beside batch-mates whose advantages are baseline-subtracted: one sample would carry the
+    scale of a whole group. A group shrinks to one when the others' reward checks failed (they are excluded); such
+    a sample gets no update, is counted (``score/singleton_dropped``), and its group's statistics are not invented.
+
+    Args:
+        index: ``[B]`` group ids (verl's ``uid``).
+        valid: ``[B]`` bool, rows whose reward checks succeeded.
+        estimator: a registered name; only :data:`GROUP_BASELINE` estimators drop singletons.
+
+    Returns:
+        ``[B]`` bool.
+    """
+    keep = valid.to(torch.bool).cpu().clone()
+    if estimator not in GROUP_BASELINE or not keep.any():
+        return keep
+    ids = np.asarray(index, dtype=object)
+    kept_ids = ids[keep.numpy()]
+    uniq, counts = np.unique(kept_ids.astype(str), return_counts=True)
+    alone = set(uniq[counts < 2].tolist())
+    if alone:
+        keep &= torch.as_tensor([str(i) not in alone for i in ids], dtype=torch.bool)
+    return keep
+
+
+def resolve_estimator(score_cfg: ScoreConfig, algorithm_adv_estimator: str) -> str:
+    """``score.adv_estimator`` if set, else verl's ``algorithm.adv_estimator`` — which must have a per-attempt form."""
+    name = score_cfg.adv_estimator or str(algorithm_adv_estimator)
+    if name not in SCORE_ADV_ESTIMATORS:
+        raise ValueError(
+            f"advantage estimator {name!r} has no per-attempt (γ = 0) SCoRe form; use one of "
+            f"{sorted(SCORE_ADV_ESTIMATORS)} via score.adv_estimator or algorithm.adv_estimator"
+        )
+    if name.startswith("gae") and str(algorithm_adv_estimator) != "gae":
+        raise ValueError(
+            f"score.adv_estimator={name} needs algorithm.adv_estimator=gae (that is what builds the critic)"
+        )
+    return name
 
 
 def get_score_adv_estimator(name: str) -> ScoreAdvFn:
@@ -184,7 +239,9 @@ def _per_attempt_outcome(
     return adv, adv.clone()
 
 
-@register_score_adv_est("grpo", divides_by_std=lambda norm_adv_by_std_in_grpo: norm_adv_by_std_in_grpo)
+@register_score_adv_est(
+    "grpo", divides_by_std=lambda norm_adv_by_std_in_grpo: norm_adv_by_std_in_grpo, group_baseline=True
+)
 def grpo_per_attempt(
     rewards: torch.Tensor,
     attempt_index: torch.Tensor,
@@ -219,7 +276,7 @@ def grpo_per_attempt(
     return _per_attempt_outcome(outcome, rewards, attempt_index, response_mask)
 
 
-@register_score_adv_est("rloo")
+@register_score_adv_est("rloo", group_baseline=True)
 def rloo_per_attempt(
     rewards: torch.Tensor,
     attempt_index: torch.Tensor,
@@ -343,7 +400,8 @@ def compute_score_advantages(
     ``valid`` (``[B]`` bool, default all True) drops episodes whose reward check failed: they are left out of
     every group / batch statistic (the estimator never sees them) and get advantage 0 on all their tokens (returns =
     their own values, so a critic is not pulled towards a fake 0). A failed r1 next to a correct r2 would otherwise
-    earn the full +α flip bonus.
+    earn the full +α flip bonus. With a group-baseline estimator, a sample left alone in its group by those
+    exclusions is dropped the same way (:func:`trainable_rows`).
 
     Args:
         raw_rewards: ``[B, K]`` raw ``score_t1 … score_tK``.
@@ -363,6 +421,7 @@ def compute_score_advantages(
     keep = torch.ones(n_rows, dtype=torch.bool) if valid is None else valid.to(torch.bool).cpu()
     if keep.shape != (n_rows,):
         raise ValueError(f"valid must be [B]={n_rows}, got {tuple(keep.shape)}")
+    keep = trainable_rows(index, keep, estimator)
     adv = torch.zeros(response_mask.shape, dtype=torch.float32, device=response_mask.device)
     ret = values.float() * response_mask if values is not None else torch.zeros_like(adv)
     if keep.any():

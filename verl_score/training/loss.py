@@ -39,7 +39,14 @@ from verl.workers.utils.padding import no_padding_2_padding
 from verl_score.training.config import UNBIASED_KL_GRAD_TYPES, ScoreConfig
 from verl_score.training.schedule import STAGE_I, STAGE_II
 
-__all__ = ["ATTEMPT_INDEX_KEY", "STAGE_KEY", "check_loss_config", "score_loss", "score_loss_terms"]
+__all__ = [
+    "ATTEMPT_INDEX_KEY",
+    "OBJECTIVE_PRESERVING_AGG_MODES",
+    "STAGE_KEY",
+    "check_loss_config",
+    "score_loss",
+    "score_loss_terms",
+]
 
 #: non-tensor meta field carrying the stage (1 or 2) into the worker
 STAGE_KEY = "score_stage"
@@ -47,8 +54,29 @@ STAGE_KEY = "score_stage"
 ATTEMPT_INDEX_KEY = "score_attempt_index"
 
 
+#: verl ``loss_agg_mode`` values under which every SCoRe term (PG on the stage's attempts, β1 on all policy tokens,
+#: β2 on attempt-1 tokens) is a sum over its tokens divided by ONE normaliser shared by all terms (the mini-batch's
+#: policy tokens, its sequences, or a constant), so β1, β2 and α keep the paper's relative weights.
+#: ``seq-mean-token-mean`` is not here: it divides each row's term by that term's own token count, so it averages
+#: attempt 1 and attempt 2 together within a row in Stage II (a long attempt's tokens weigh less), and divides the β2
+#: term by attempt 1's length alone (β2's pull on a token grows as attempt 1 shortens).
+OBJECTIVE_PRESERVING_AGG_MODES = frozenset({"token-mean", "token-sum", "seq-mean-token-sum", "seq-mean-token-sum-norm"})
+
+
 def check_loss_config(actor: ActorConfig, score: ScoreConfig) -> None:
     """Fail at start-up on settings that would silently train a different objective."""
+    if actor.loss_agg_mode not in OBJECTIVE_PRESERVING_AGG_MODES:
+        why = (
+            "it divides each row's term by that term's own token count: attempts 1 and 2 are averaged together "
+            "within a row in Stage II and the β2 term is divided by attempt 1's length, which changes the "
+            "objective's weights"
+            if actor.loss_agg_mode == "seq-mean-token-mean"
+            else "it is not a loss aggregation the SCoRe loss knows to keep the objective's weights"
+        )
+        raise ValueError(
+            f"actor_rollout_ref.actor.loss_agg_mode={actor.loss_agg_mode!r} is refused: {why}. Fix: use one of "
+            f"{sorted(OBJECTIVE_PRESERVING_AGG_MODES)} (token-mean is verl's default)."
+        )
     if not actor.use_kl_loss:
         raise ValueError(
             "SCoRe needs actor_rollout_ref.actor.use_kl_loss=True: it builds the reference model that both the "

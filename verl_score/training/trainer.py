@@ -46,15 +46,11 @@ from verl_score.metrics import (
     scored_episodes,
     val_guidance_sources,
 )
-from verl_score.training.config import ScoreConfig
-from verl_score.training.credit import (
-    SCORE_ADV_ESTIMATORS,
-    attempt_masks,
-    check_shaping_survives,
-    compute_score_advantages,
-)
-from verl_score.training.loss import ATTEMPT_INDEX_KEY, STAGE_KEY, check_loss_config, score_loss
+from verl_score.training.credit import attempt_masks, compute_score_advantages, resolve_estimator, trainable_rows
+from verl_score.training.loss import ATTEMPT_INDEX_KEY, STAGE_KEY, score_loss
+from verl_score.training.run_length import check_run_length
 from verl_score.training.schedule import stage_at
+from verl_score.training.validate import validate_score
 
 __all__ = ["ATTEMPT_INDEX_SOURCE", "ScoreTrainerSync", "resolve_estimator"]
 
@@ -63,21 +59,6 @@ logger.setLevel(os.getenv("VERL_LOGGING_LEVEL", "INFO"))
 
 #: per-token field written by the two-attempt agent loop through ``AgentLoopOutput.as_dict()``
 ATTEMPT_INDEX_SOURCE = "attempt_index"
-
-
-def resolve_estimator(score_cfg: ScoreConfig, algorithm_adv_estimator: str) -> str:
-    """``score.adv_estimator`` if set, else verl's ``algorithm.adv_estimator`` — which must have a per-attempt form."""
-    name = score_cfg.adv_estimator or str(algorithm_adv_estimator)
-    if name not in SCORE_ADV_ESTIMATORS:
-        raise ValueError(
-            f"advantage estimator {name!r} has no per-attempt (γ = 0) SCoRe form; use one of "
-            f"{sorted(SCORE_ADV_ESTIMATORS)} via score.adv_estimator or algorithm.adv_estimator"
-        )
-    if name.startswith("gae") and str(algorithm_adv_estimator) != "gae":
-        raise ValueError(
-            f"score.adv_estimator={name} needs algorithm.adv_estimator=gae (that is what builds the critic)"
-        )
-    return name
 
 
 def per_attempt_mean(values: torch.Tensor, masks: torch.Tensor) -> list[float | None]:
@@ -141,22 +122,23 @@ class ScoreTrainerSync(PPOTrainerSync):
 
     def __init__(self, config):
         super().__init__(config)
-        self.score_cfg = ScoreConfig.from_config(config.get("score", None))
-        self.score_estimator = resolve_estimator(self.score_cfg, config.algorithm.adv_estimator)
-        check_shaping_survives(
-            self.score_cfg, self.score_estimator, config.algorithm.get("norm_adv_by_std_in_grpo", True)
-        )
-        if config.algorithm.use_kl_in_reward:
-            raise ValueError(
-                "SCoRe puts its KL terms in the loss (β1 on all tokens, β2 on attempt 1 in Stage I); "
-                "set algorithm.use_kl_in_reward=False"
-            )
+        self.score_cfg, self.score_estimator = validate_score(config)
         self.score_stage = stage_at(1, self.score_cfg.schedule)
+
+    def _init_dataloader(self):
+        """verl's dataloaders, then the run-length check on the dataset verl will really train on (after
+        ``data.filter_overlong_prompts``): a run that would stop before ``total_training_steps`` or before Stage II
+        is refused here, before any worker starts (:mod:`verl_score.training.run_length`)."""
+        super()._init_dataloader()
+        n = check_run_length(self.config, len(self.train_dataset), rows_from=f"data.train_files={self.config.data.train_files}")
+        logger.info(
+            "SCoRe run length: %d rows / batch %d = %d steps per epoch; the run ends at step %d",
+            n.train_rows, n.train_batch_size, n.steps_per_epoch, n.last_step,
+        )
 
     # ------------------------------------------------------------------ loss install and stage
     def on_init_end(self):
         actor_cfg = omega_conf_to_dataclass(self.config.actor_rollout_ref.actor)
-        check_loss_config(actor_cfg, self.score_cfg)
         self.actor_rollout_wg.set_loss_fn(partial(score_loss, config=actor_cfg, score=self.score_cfg))
         super().on_init_end()
 
@@ -269,8 +251,10 @@ class ScoreTrainerSync(PPOTrainerSync):
         ret = torch.zeros_like(adv)
         shaped = raw.clone()
         excluded = failed.any(dim=1) & torch.as_tensor(~is_padding)
+        singleton = torch.zeros(n_rows, dtype=torch.bool)
         if len(real):
             sel = torch.as_tensor(real)
+            singleton[sel] = ~excluded[sel] & ~trainable_rows(uids[real], ~excluded[sel], self.score_estimator)
             adv_r, ret_r, shaped_r = compute_score_advantages(
                 raw[sel],
                 attempt_index[sel],
@@ -309,6 +293,8 @@ class ScoreTrainerSync(PPOTrainerSync):
             masks = attempt_masks(attempt_index[sel], response_mask[sel], k_att)
             metrics["score/reward_failed_rate"] = failed[sel].any(dim=1).float().mean().item()
             metrics["score/excluded_episodes"] = float(excluded.sum().item())
+            # valid samples left alone in their group by those exclusions: no baseline, so no update (credit.py)
+            metrics["score/singleton_dropped"] = float(singleton.sum().item())
             for k in range(k_att):
                 metrics[f"score/reward_failed_rate_t{k + 1}"] = failed[sel, k].float().mean().item()
                 metrics[f"score/reward_t{k + 1}/mean"] = raw[sel, k].mean().item()

@@ -1,0 +1,47 @@
+"""Every start-up check of a ``score_sync`` run that needs only its config: one function for the trainer and the dry
+run, so ``VERL_SCORE_COMPOSE_ONLY=1`` refuses exactly what the trainer would refuse, before any GPU time is spent.
+
+The run-length check (:mod:`verl_score.training.run_length`) also needs the dataset's size; the dry run counts the
+parquet rows, the trainer re-checks with verl's dataset once it is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from verl_score.training.config import ScoreConfig
+from verl_score.training.credit import GROUP_BASELINE, check_shaping_survives, resolve_estimator
+from verl_score.training.loss import check_loss_config
+
+__all__ = ["validate_score"]
+
+
+def validate_score(cfg: Any) -> tuple[ScoreConfig, str]:
+    """Parse ``cfg.score`` and refuse configs that would train something other than SCoRe's objective.
+
+    Checks: the ``score`` block parses (unknown keys are errors); the advantage estimator has a per-attempt form and
+    does not cancel the shaping; the KL is in the loss, not the reward; a group-baseline estimator has a group
+    (``rollout.n >= 2``); the actor's KL type and loss aggregation keep the objective's weights.
+
+    Returns:
+        (the parsed :class:`ScoreConfig`, the resolved per-attempt estimator name).
+    """
+    from verl.utils.config import omega_conf_to_dataclass
+
+    score = ScoreConfig.from_config(cfg.get("score", None))
+    estimator = resolve_estimator(score, cfg.algorithm.adv_estimator)
+    check_shaping_survives(score, estimator, cfg.algorithm.get("norm_adv_by_std_in_grpo", True))
+    if cfg.algorithm.use_kl_in_reward:
+        raise ValueError(
+            "SCoRe puts its KL terms in the loss (β1 on all tokens, β2 on attempt 1 in Stage I); "
+            "set algorithm.use_kl_in_reward=False"
+        )
+    n = int(cfg.actor_rollout_ref.rollout.n)
+    if estimator in GROUP_BASELINE and n < 2:
+        raise ValueError(
+            f"advantage estimator {estimator!r} takes its baseline from the prompt's other samples, but "
+            f"actor_rollout_ref.rollout.n={n}: every sample would be alone in its group and train nothing. Fix: "
+            "actor_rollout_ref.rollout.n>=2, or score.adv_estimator=reinforce (the paper's plain REINFORCE)."
+        )
+    check_loss_config(omega_conf_to_dataclass(cfg.actor_rollout_ref.actor), score)
+    return score, estimator
