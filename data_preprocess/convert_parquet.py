@@ -8,7 +8,9 @@
     python data_preprocess/convert_parquet.py reasoning_gym --size 5000 --test-size 500 --out-dir data/rg
     python data_preprocess/convert_parquet.py mps --input trajectories.jsonl --out-dir data/mps
 
-(``--dataset NAME`` works as well as the sub-command.) One ``<split>.parquet`` per split is written to ``--out-dir``.
+(``--dataset NAME`` works as well as the sub-command.) One ``<split>.parquet`` per split is written to ``--out-dir``;
+an input file's split comes from its name or folders (``train.jsonl``, ``test-00000-of-00001.parquet``, ``test/``:
+``data_preprocess/splits.py``), and a run that would have to guess one is refused.
 Every row is validated; the first bad row stops the run naming file, row and reason, unless ``--skip-invalid``.
 ``--target score|prefix|plain`` picks the agent loop each row names (``score_two_attempt`` / ``score_prefix_rollout``
 / ``single_turn_agent``).
@@ -39,7 +41,14 @@ from data_preprocess.core import (  # noqa: E402
     validate,
     write_parquet,
 )
+from data_preprocess.ids import IdClashError, make_ids_unique  # noqa: E402
 from data_preprocess.sources import Source, registered_sources  # noqa: E402
+from data_preprocess.splits import (  # noqa: E402
+    SplitError,
+    apply_path_split,
+    check_splits_not_mixed,
+    split_from_path,
+)
 
 
 def _add_common(p: argparse.ArgumentParser, source: type[Source]) -> None:
@@ -61,7 +70,10 @@ def _add_common(p: argparse.ArgumentParser, source: type[Source]) -> None:
     )
     p.add_argument("--split", default=None, help="only write these splits (comma-separated), e.g. train,test")
     p.add_argument(
-        "--default-split", default=None, help="split name for rows whose source has none (default per source)"
+        "--default-split",
+        default=None,
+        help="split for input files whose name and folders name none (required when other inputs name one; "
+        "otherwise the source's default, see data_preprocess/README.md)",
     )
     p.add_argument("--test-size", type=float, default=0.0, help="carve a test split: fraction in (0,1) or count")
     p.add_argument("--val-size", type=float, default=0.0, help="carve a validation split: fraction or count")
@@ -107,6 +119,8 @@ def run(argv: Sequence[str] | None = None) -> Report:
     t0 = time.perf_counter()
 
     examples: list[Example] = []
+    # bundled copies (no --input) and trajectory sources take no split from their path (splits.py)
+    path_splits = source.path_splits and bool(args.input)
     total = source.total()
     if args.limit is not None and total is not None:
         total = min(total, args.limit)
@@ -122,6 +136,8 @@ def run(argv: Sequence[str] | None = None) -> Report:
                 raise InvalidRow(reason, detail)
             ex = source.convert(raw)
             ex.origin = (raw.file, raw.row)
+            if path_splits:
+                apply_path_split(ex, split_from_path(raw.file))
             validate(ex)
         except DropRow as d:
             report.dropped[d.reason] += 1
@@ -135,8 +151,10 @@ def run(argv: Sequence[str] | None = None) -> Report:
         examples.append(ex)
     bar.close()
 
+    check_splits_not_mixed(examples, args.default_split)
     if not args.no_dedup:
         examples, report.dedup_removed = dedup(examples)
+    report.id_prefix = make_ids_unique(examples)
     examples = source.postprocess(examples, report)
     assign_splits(
         examples, args.default_split or source.default_split_name(), args.test_size, args.val_size, args.seed
@@ -169,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI wrapper: user errors print one clear message and exit 2 (no traceback)."""
     try:
         run(argv)
-    except (ConversionError, SchemaError, FileNotFoundError, ValueError) as e:
+    except (ConversionError, SchemaError, SplitError, IdClashError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -422,6 +422,8 @@ class Report:
     skipped: Counter = field(default_factory=Counter)
     dropped: Counter = field(default_factory=Counter)  # not errors: kept=false, disjointness, ...
     moved: Counter = field(default_factory=Counter)  # rows that changed output (MPS: RL-assigned, no mistake -> SFT)
+    marked: Counter = field(default_factory=Counter)  # rows carrying a per-row setting (MBPP: shared-process harness)
+    id_prefix: str | None = None  # "split" / "file" when ids clashed across inputs and were qualified (ids.py)
     dedup_removed: int = 0
     outputs: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -436,6 +438,10 @@ class Report:
             lines.append(f"{'dropped: ' + reason:<46}{n:>10}")
         for reason, n in sorted(self.moved.items()):
             lines.append(f"{'moved: ' + reason:<46}{n:>10}")
+        for reason, n in sorted(self.marked.items()):
+            lines.append(f"{'marked: ' + reason:<46}{n:>10}")
+        if self.id_prefix:
+            lines.append(f"ids clashed across input files: each id is prefixed with its {self.id_prefix}")
         lines.append(f"{'duplicates removed':<46}{self.dedup_removed:>10}")
         rate = self.rows_in / self.seconds if self.seconds else float("nan")
         lines.append(f"{'time':<46}{self.seconds:>9.2f}s  ({rate:,.0f} rows/s)")

@@ -65,6 +65,9 @@ class Source(ABC):
     targets: ClassVar[tuple[str, ...]] = ("score", "plain")
     #: Whether ``--input`` is required (False: a bundled copy is used when it is absent).
     needs_input: ClassVar[bool] = True
+    #: Whether the split of an ``--input`` file is read from its name and folders (``data_preprocess/splits.py``).
+    #: False for trajectory sources (MPS, BC), whose rows are split by problem between SFT and RL instead.
+    path_splits: ClassVar[bool] = True
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -108,10 +111,30 @@ class Source(ABC):
 __all__ = ["Source", "register_source", "get_source", "registered_sources"]
 
 
+#: File types ``read_records`` reads; what a folder given as ``--input`` is searched for.
+RECORD_EXTS: tuple[str, ...] = (".jsonl", ".jsonl.gz", ".json", ".parquet")
+
+
 def _iter_files(paths: list[Path], exts: tuple[str, ...]) -> Iterator[Path]:
-    """Expand directories (recursively, sorted for determinism) into files with one of ``exts``."""
+    """Expand folders (recursively, sorted for determinism) into files with one of ``exts``; files are yielded as
+    given. Hidden files and folders (``.cache/`` of a hub download, ``.git/``) are skipped; a file reached twice
+    (a folder and a file inside it) is read once; a folder with no such file is an error, not an empty dataset."""
+    seen: set[Path] = set()
     for p in paths:
         if p.is_dir():
-            yield from sorted(q for q in p.rglob("*") if q.is_file() and q.name.endswith(exts))
+            found = sorted(
+                q
+                for q in p.rglob("*")
+                if q.is_file()
+                and q.name.endswith(exts)
+                and not any(part.startswith(".") for part in q.relative_to(p).parts)
+            )
+            if not found:
+                raise FileNotFoundError(f"--input {p} is a folder with no {'/'.join(exts)} files in it")
         else:
-            yield p
+            found = [p]
+        for q in found:
+            key = q.resolve()
+            if key not in seen:
+                seen.add(key)
+                yield q

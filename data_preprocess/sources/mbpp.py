@@ -9,6 +9,10 @@ own demonstration.
 ``reward_model.ground_truth`` is the JSON test spec ``{test_list, test_setup_code, test_imports}`` that
 ``verl_score.rewards.code_tests`` runs after the extracted ``[BEGIN]…[DONE]`` code; ``extra_info`` repeats the pieces
 (plus ``challenge_test_list`` and the reference solution). Validation compiles setup + asserts as one program.
+
+Rows whose tests the strict two-process harness cannot carry (they build the solution's class instances, e.g. task
+601's ``Pair``; see ``data_preprocess/code_harness.py``) get ``"harness": "shared_process"`` in the spec and
+``extra_info.harness_reason``, and are counted in the summary.
 """
 
 from __future__ import annotations
@@ -16,9 +20,20 @@ from __future__ import annotations
 import json
 from typing import Iterator
 
-from data_preprocess.core import DropRow, Example, InvalidRow, RawRow, SchemaError, detect_schema, read_records, require
+from data_preprocess.code_harness import shared_process_reason
+from data_preprocess.core import (
+    DropRow,
+    Example,
+    InvalidRow,
+    RawRow,
+    Report,
+    SchemaError,
+    detect_schema,
+    read_records,
+    require,
+)
 from data_preprocess.prompt_format import MBPP_FEWSHOT_IDS, mbpp_prompt
-from data_preprocess.sources import Source, _iter_files, register_source
+from data_preprocess.sources import RECORD_EXTS, Source, _iter_files, register_source
 
 SCHEMAS = {
     "original": frozenset({"text", "code", "task_id", "test_list", "test_setup_code", "challenge_test_list"}),
@@ -51,7 +66,7 @@ class MBPP(Source):
         paths = self.input_paths()
         if not paths:
             raise SchemaError("mbpp needs --input: mbpp.jsonl (original) or sanitized-mbpp.json")
-        for path in _iter_files(paths, (".json", ".jsonl", ".parquet")):
+        for path in _iter_files(paths, RECORD_EXTS):
             schema: str | None = None
             for raw in read_records(path):
                 if raw.record is not None:
@@ -79,10 +94,15 @@ class MBPP(Source):
         imports = [str(x) for x in (rec.get("test_imports") or [])]  # sanitized variant
         challenge = [str(t).strip() for t in (rec.get("challenge_test_list") or [])]
         text = str(rec[text_key])
+        reference = str(rec["code"]).replace("\r\n", "\n")
+        spec: dict[str, object] = {"test_list": tests, "test_setup_code": setup, "test_imports": imports}
+        why_shared = shared_process_reason(tests, setup, reference)
+        if why_shared:
+            spec["harness"] = "shared_process"
         return Example(
             problem=text,
             prompt=mbpp_prompt(text, tests),
-            ground_truth=json.dumps({"test_list": tests, "test_setup_code": setup, "test_imports": imports}),
+            ground_truth=json.dumps(spec),
             data_source="mbpp" if schema == "original" else "mbpp_sanitized",
             ability="code",
             extra={
@@ -90,8 +110,11 @@ class MBPP(Source):
                 "test_setup_code": setup,
                 "test_imports": imports,
                 "challenge_test_list": challenge,
-                "reference_solution": str(rec["code"]).replace("\r\n", "\n"),
+                "reference_solution": reference,
                 "answer_format": "begin_done",
+                # why the row asks for the shared-process harness ("" = strict); not "harness" itself: code_tests
+                # reads that key from extra_info too, and a per-row "strict" would override a route-wide fallback
+                "harness_reason": why_shared or "",
             },
             split=mbpp_split(task_id),
             source_id=f"mbpp/{task_id}",
@@ -100,3 +123,10 @@ class MBPP(Source):
                 *[(f"challenge_test_list[{i}]", t) for i, t in enumerate(challenge)],
             ],
         )
+
+    def postprocess(self, examples: list[Example], report: Report) -> list[Example]:
+        """Count the rows marked for the shared-process harness (the summary shows them: they are gameable)."""
+        marked = sum(1 for ex in examples if ex.extra["harness_reason"])
+        if marked:
+            report.marked["harness shared_process"] += marked
+        return examples

@@ -162,6 +162,8 @@ class MPS(Source):
     targets = ("prefix", "plain")
     #: the dataset's name in LLaMA-Factory's dataset_info.json (the paper's ``SCoRe_SFT.yaml`` stage)
     llamafactory_name = "mps_sft"
+    #: trajectories are split by problem (SFT vs RL, then --test-size), never by their file's name
+    path_splits = False
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
