@@ -8,10 +8,14 @@
 #                                                              # attempts; verl's whitening would cancel alpha)
 #   TASK=code bash scripts/run_qwen2.5-7b_score.sh             # MBPP -> HumanEval config (beta2 = 0.25, lr 1e-5)
 #   GUIDANCE=smart bash scripts/run_qwen2.5-7b_score.sh        # SMART-SCoRe: score_$TASK + configs/guidance/smart.yaml;
-#       the guide: GUIDE_API_BASE (an OpenAI-compatible server), GUIDE_MODEL_PATH + GUIDE_GPUS (a checkpoint served
-#       for the run), or neither (the policy itself); GUIDE_ON_UNREACHABLE=stop|fallback (scripts/lib/smart_guide.sh)
+#       the guide: GUIDE_API_BASE (an OpenAI-compatible server), GUIDE_MODEL_PATH [+ GUIDE_GPUS, default the last
+#       GPU] (a checkpoint served for the run on GPUs taken from training; the batch is fitted to the GPUs left), or
+#       neither (the policy itself); GUIDE_ON_UNREACHABLE=stop|fallback (scripts/lib/smart_guide.sh)
 #   NNODES=4 RAY_ADDRESS=auto bash scripts/run_qwen2.5-7b_score.sh   # multi-node: start Ray on every node first
-#                                                                    # (ray start --head / ray start --address=...)
+#       (ray start --head / ray start --address=...); the plug-ins reach every worker through the job's runtime_env
+#       (scripts/lib/verl_entry.sh)
+#   STAGE1_STEPS=300 TOTAL_STEPS=900 bash ...                  # own step counts (both; default: the config's)
+#   TRAIN_BATCH, ROLLOUT_TP, GPUS_PER_NODE, ROLLOUT=vllm       # node shape; refused at start-up when it cannot divide
 # Data: python data_preprocess/convert_parquet.py math --input <MATH dir> --out-dir $DATA_DIR   (see README)
 # One actor update per batch (mini-batch = batch): on-policy, like the paper's REINFORCE.
 # Extra hydra overrides pass through: "$@". Dry run (compose + validate against verl's schema, no GPU needed):
@@ -29,7 +33,9 @@ GPUS_PER_NODE="${GPUS_PER_NODE:-8}"
 # Steps: the config's own (score_math 1,000 Stage I of 3,000; score_code 500 of 1,500) unless both are set here.
 STAGE1_STEPS="${STAGE1_STEPS:-}"
 TOTAL_STEPS="${TOTAL_STEPS:-}"
-ROLLOUT_TP="${ROLLOUT_TP:-2}"
+ROLLOUT_TP="${ROLLOUT_TP:-}"           # rollout tensor parallelism (default 2; 1 when 2 does not divide the GPUs)
+TRAIN_BATCH="${TRAIN_BATCH:-}"         # prompts per step (default: the config's, 128 math / 32 code)
+MICRO_PER_GPU=4                        # actor micro-batch per GPU
 PROJECT="${PROJECT:-verl_score}"
 EXPERIMENT="${EXPERIMENT:-qwen2.5-7b_score_${TASK}_${ALGO}}"
 
@@ -38,11 +44,11 @@ source scripts/lib/verl_entry.sh
 source scripts/lib/rollout.sh   # ROLLOUT=sglang (default) | vllm
 
 case "$ALGO" in
-  rloo) ALGO_ARGS=(algorithm.adv_estimator=rloo actor_rollout_ref.rollout.n=4) ;;
-  ppo)  ALGO_ARGS=(
+  rloo) ROLLOUT_N=4; ALGO_ARGS=(algorithm.adv_estimator=rloo actor_rollout_ref.rollout.n=$ROLLOUT_N) ;;
+  ppo)  ROLLOUT_N=1; ALGO_ARGS=(
           algorithm.adv_estimator=gae
           score.adv_estimator=gae_unwhitened
-          actor_rollout_ref.rollout.n=1
+          actor_rollout_ref.rollout.n=$ROLLOUT_N
           critic.enable=True
           critic.model.path="$MODEL"
           critic.optim.lr=1e-5
@@ -61,15 +67,20 @@ if [[ -n "$STAGE1_STEPS$TOTAL_STEPS" ]]; then
   )
 fi
 
+TRAIN_GPUS_PER_NODE=$GPUS_PER_NODE   # a served SMART guide takes some of them (scripts/lib/smart_guide.sh)
+TASK_BATCH=$(python -c "from omegaconf import OmegaConf; print(OmegaConf.load('configs/score_$TASK.yaml').data.train_batch_size)")
 case "$GUIDANCE" in
   static) GUIDANCE_ARGS=() ;;
   smart)  GUIDANCE_ARGS=(+guidance=smart); source scripts/lib/smart_guide.sh ;;
   *) echo "GUIDANCE must be static or smart, got $GUIDANCE" >&2; exit 2 ;;
 esac
+ROLLOUT_TP="${ROLLOUT_TP:-2}"
+SHAPE_ARGS=()
+[[ -n "$TRAIN_BATCH" ]] && SHAPE_ARGS=(data.train_batch_size="$TRAIN_BATCH")
 
 verl_main_ppo \
   --config-path="$PWD/configs" --config-name="score_$TASK" \
-  "${ALGO_ARGS[@]}" "${GUIDANCE_ARGS[@]}" \
+  "${ALGO_ARGS[@]}" "${GUIDANCE_ARGS[@]}" "${SHAPE_ARGS[@]}" \
   actor_rollout_ref.model.path="$MODEL" \
   data.train_files="$DATA_DIR/train.parquet" \
   data.val_files="$DATA_DIR/test.parquet" \
@@ -77,7 +88,7 @@ verl_main_ppo \
   data.max_response_length=3072 \
   actor_rollout_ref.model.use_remove_padding=True \
   actor_rollout_ref.model.enable_gradient_checkpointing=True \
-  actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4 \
+  actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu="$MICRO_PER_GPU" \
   actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=8 \
   actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=8 \
   "${ROLLOUT_ARGS[@]}" \
@@ -88,7 +99,7 @@ verl_main_ppo \
   score.schedule.mode=sequential \
   "${STEP_ARGS[@]}" \
   trainer.nnodes="$NNODES" \
-  trainer.n_gpus_per_node="$GPUS_PER_NODE" \
+  trainer.n_gpus_per_node="$TRAIN_GPUS_PER_NODE" \
   trainer.logger='["console","file"]' \
   trainer.project_name="$PROJECT" \
   trainer.experiment_name="$EXPERIMENT" \

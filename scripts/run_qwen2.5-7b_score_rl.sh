@@ -16,7 +16,8 @@
 # Pipeline: python data_preprocess/convert_parquet.py mps --input trajectories.jsonl --out-dir data/mps
 #           bash scripts/run_score_sft.sh            # SCoRe-SFT on data/mps/sft/train.parquet
 #           MODEL=<SFT checkpoint in HF format> bash scripts/run_qwen2.5-7b_score_rl.sh
-# Extra hydra overrides are passed through: "$@".
+# Node shape: GPUS_PER_NODE (default 8), NNODES (default 1; several nodes: start Ray on each first, see
+# scripts/lib/verl_entry.sh). Extra hydra overrides are passed through: "$@".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/verl_entry.sh
@@ -74,8 +75,8 @@ verl_main_ppo \
   trainer.project_name=verl_score \
   trainer.experiment_name=qwen2.5-7b_score_rl \
   trainer.default_local_dir="$RUN_DIR/checkpoints" \
-  trainer.n_gpus_per_node=8 \
-  trainer.nnodes=1 \
+  trainer.n_gpus_per_node="${GPUS_PER_NODE:-8}" \
+  trainer.nnodes="${NNODES:-1}" \
   trainer.save_freq=50 \
   trainer.test_freq=-1 \
   trainer.val_before_train=False \

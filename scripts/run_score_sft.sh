@@ -8,7 +8,8 @@
 # Data: python data_preprocess/convert_parquet.py mps --input trajectories.jsonl --out-dir data/mps
 #       -> data/mps/sft/train.parquet (messages column; problems disjoint from the RL rows in data/mps/train.parquet)
 # Usage: SFT_DATA=data/mps/sft/train.parquet bash scripts/run_score_sft.sh [hydra overrides...]
-# Defaults: Qwen2.5-7B-Instruct on one node of 8 GPUs. Extra hydra overrides are passed through: "$@".
+# Defaults: Qwen2.5-7B-Instruct on one node of 8 GPUs (NPROC per node); several nodes: NNODES, NODE_RANK and
+# MASTER_ADDR on each (scripts/lib/verl_entry.sh). Extra hydra overrides are passed through: "$@".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/verl_entry.sh
@@ -35,6 +36,7 @@ NPROC_PER_NODE="$NPROC" verl_sft_trainer \
   optim.lr=1e-5 \
   trainer.device=cuda \
   trainer.n_gpus_per_node="$NPROC" \
+  trainer.nnodes="${NNODES:-1}" \
   trainer.logger='["console","file"]' \
   trainer.project_name=verl_score \
   trainer.experiment_name="$EXPERIMENT" \

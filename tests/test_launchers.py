@@ -109,3 +109,74 @@ def test_compose_only_dry_run(script, env, tmp_path, assets):
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "unreachable" not in proc.stderr
+
+
+def _dry_run_check(env: dict[str, str], tmp_path: pathlib.Path, assets) -> subprocess.CompletedProcess:
+    """The launcher as a user runs it with VERL_SCORE_COMPOSE_ONLY=1: its own config check, real bash."""
+    full = {**os.environ, "VERL_SCORE_COMPOSE_ONLY": "1", "MODEL": str(assets["tiny_qwen"]),
+            "RUN_DIR": str(tmp_path / "run"), "DATA_DIR": str(tmp_path / "data"), **env}
+    return subprocess.run(["bash", str(REPO / "scripts" / "run_qwen2.5-7b_score.sh")], cwd=REPO, env=full,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_smart_with_a_served_guide_fits_the_node_or_is_refused(tmp_path, assets):
+    """GUIDE_MODEL_PATH on an 8-GPU node: the guide takes the last GPU (the documented default), training runs on
+    7 with a batch and rollout TP that divide them (128 x 4 rollouts do not split over 7: 126 prompts, TP 1), and the
+    choice is printed. Shapes that cannot divide are refused by the config check, naming the keys."""
+    smart = {"GUIDANCE": "smart", "GUIDE_MODEL_PATH": "/models/guide", "GPUS_PER_NODE": "8"}
+    proc = _dry_run_check(smart, tmp_path, assets)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "[smart] guide on GPU(s) 7; training on 0 1 2 3 4 5 6 (7 GPUs)" in proc.stderr
+    cfg = json.loads(proc.stdout.strip().splitlines()[-1])["config"]
+    assert cfg["trainer"]["n_gpus_per_node"] == 7 and cfg["data"]["train_batch_size"] == 126
+    assert cfg["actor_rollout_ref"]["rollout"]["tensor_model_parallel_size"] == 1
+    assert cfg["guidance"]["name"] == "smart"
+
+    two = _dry_run_check({**smart, "GUIDE_GPUS": "6,7"}, tmp_path, assets)
+    cfg = json.loads(two.stdout.strip().splitlines()[-1])["config"]
+    assert (cfg["trainer"]["n_gpus_per_node"], cfg["actor_rollout_ref"]["rollout"]["tensor_model_parallel_size"]) == (6, 2)
+
+    bad_batch = _dry_run_check({**smart, "TRAIN_BATCH": "128"}, tmp_path, assets)
+    assert bad_batch.returncode != 0
+    assert "data.train_batch_size=128 x actor_rollout_ref.rollout.n=4 = 512 rollouts do not split" in bad_batch.stderr
+    bad_tp = _dry_run_check({**smart, "ROLLOUT_TP": "2"}, tmp_path, assets)
+    assert bad_tp.returncode != 0 and "tensor_model_parallel_size=2 does not divide" in bad_tp.stderr
+    multi = _dry_run_check({**smart, "NNODES": "2"}, tmp_path, assets)
+    assert multi.returncode == 2 and "pass GUIDE_API_BASE instead" in multi.stderr
+
+
+def test_plugin_variable_travels_in_the_ray_runtime_env(tmp_path, assets):
+    """Every main_ppo launcher hands VERL_USE_EXTERNAL_MODULES (and a guide endpoint) to verl's ray.init through
+    ray_kwargs.ray_init.runtime_env, so the workers of a `ray start` cluster get it (tests/test_ray_cluster_env.py
+    checks that on a real cluster)."""
+    for script in ("run_qwen2.5-7b_score.sh", "run_qwen2.5-7b_score_rl.sh", "run_tiny_score_cpu.sh"):
+        entry, args = _launcher_args(script, tmp_path, str(assets["tiny_qwen"]), {"GUIDE_API_BASE": "http://h:1/v1"})
+        cfg = config_check.compose(entry, args)
+        env_vars = cfg.ray_kwargs.ray_init.runtime_env.env_vars
+        assert env_vars.VERL_USE_EXTERNAL_MODULES == "verl_score.register", script
+        assert env_vars.GUIDE_API_BASE == "http://h:1/v1"
+
+
+def test_sft_launcher_multi_node_uses_a_torchrun_rendezvous(tmp_path):
+    """NNODES > 1: torchrun joins the nodes through c10d at MASTER_ADDR:MASTER_PORT (not --standalone), and refuses
+    to start without the node's rank."""
+    script = ('source scripts/lib/verl_entry.sh; torchrun() { echo "torchrun $*"; }; '
+              'verl_sft_trainer model.path=x')
+    env = {**os.environ, "NNODES": "2", "NODE_RANK": "1", "MASTER_ADDR": "10.0.0.1", "NPROC_PER_NODE": "8"}
+    out = subprocess.run(["bash", "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert ("torchrun --nnodes=2 --node-rank=1 --rdzv-backend=c10d --rdzv-endpoint=10.0.0.1:29500 "
+            "--rdzv-id=verl_score_sft --nproc_per_node=8 -m verl.trainer.sft_trainer model.path=x") in out.stdout
+    single = subprocess.run(["bash", "-c", script], cwd=REPO, env={**os.environ, "NPROC_PER_NODE": "8"},
+                            capture_output=True, text=True, timeout=60)
+    assert "torchrun --standalone --nnodes=1 --nproc_per_node=8" in single.stdout
+    no_rank = subprocess.run(["bash", "-c", script], cwd=REPO, env={**env, "NODE_RANK": ""}, capture_output=True,
+                             text=True, timeout=60)
+    assert no_rank.returncode != 0 and "needs NODE_RANK" in no_rank.stderr
+
+
+def test_rl_launcher_takes_the_node_shape_from_the_environment(tmp_path, assets):
+    entry, args = _launcher_args("run_qwen2.5-7b_score_rl.sh", tmp_path, str(assets["tiny_qwen"]),
+                                 {"NNODES": "4", "GPUS_PER_NODE": "8"})
+    cfg = config_check.compose(entry, args)
+    assert (cfg.trainer.nnodes, cfg.trainer.n_gpus_per_node) == (4, 8)

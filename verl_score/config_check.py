@@ -80,6 +80,8 @@ def validate(cfg: DictConfig, entry: str = "main_ppo") -> list[str]:
     checked = []
     nodes = list(BUILT_NODES[entry])
     if entry == "main_ppo":
+        # ours first: they name the key and the fix where verl's asserts (node shape, batch sizes) do not
+        checked.extend(check_score(cfg))
         from verl.trainer.ppo.utils import need_critic, need_reference_policy
         from verl.utils.config import validate_config
 
@@ -98,7 +100,6 @@ def validate(cfg: DictConfig, entry: str = "main_ppo") -> list[str]:
         except Exception as exc:  # name the node: hydra's message alone does not say where it came from
             raise SystemExit(f"config_check: {path}: {type(exc).__name__}: {exc}") from exc
         checked.append(path)
-    checked.extend(check_score(cfg))
     return checked
 
 

@@ -6,6 +6,8 @@ export VERL_SCORE_CPU_THREADS="${VERL_SCORE_CPU_THREADS:-1}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
 export WANDB_MODE=disabled TOKENIZERS_PARALLELISM=false
 export RAY_DEDUP_LOGS=0 RAY_USAGE_STATS_ENABLED=0
+# no launcher preflight (scripts/lib/verl_entry.sh): the trainer runs the same checks at start-up, on one CPU
+export VERL_SCORE_PREFLIGHT="${VERL_SCORE_PREFLIGHT:-0}"
 # Threads (measured, docs/cpu.md §3): hfcpu generation gets 1 (VERL_SCORE_CPU_THREADS): fastest when anything else
 # runs on the machine, while 2 OpenMP threads collapse there; alone on a quiet machine 2 are ~1.4x faster (set
 # VERL_SCORE_CPU_THREADS=2 then). The actor update's large matmuls gain from 2. OMP_NUM_THREADS sets every other

@@ -4,6 +4,18 @@
 # Dry runs, which need no GPU, model weights or data (they end the script):
 #   VERL_SCORE_COMPOSE_ONLY=1     compose the same config and validate it against verl's schema (config_check)
 #   VERL_SCORE_COMPOSE_ONLY=args  print the entry point and its arguments as JSON (tests compose them in-process)
+#
+# Multi-node.
+#   main_ppo: start Ray on every node first (`ray start --head` on one, `ray start --address=<head>:6379` on the
+#     others), then run the launcher on the head with NNODES=<nodes> (RAY_ADDRESS=auto is what Ray reads). Workers of
+#     a `ray start` cluster inherit the environment of `ray start`, not of this shell, so verl_main_ppo passes the
+#     variables the workers need (VERL_USE_EXTERNAL_MODULES: our plug-ins; GUIDE_API_BASE / GUIDE_MODEL when set)
+#     through the job's Ray runtime_env (verl merges ray_kwargs.ray_init.runtime_env into its ray.init), so they
+#     reach every worker of the job on every node. Secrets (GUIDE_API_KEY, OPENAI_API_KEY) are not put on a command
+#     line: export them before `ray start` on every node.
+#   sft_trainer: run the launcher on every node with NNODES, NODE_RANK (0..NNODES-1) and MASTER_ADDR (node 0's
+#     address; MASTER_PORT default 29500): torchrun's c10d rendezvous then joins them. NNODES=1 (the default) is
+#     torchrun --standalone.
 _verl_dry_run() {
   case "${VERL_SCORE_COMPOSE_ONLY:-0}" in
     1) exec python -m verl_score.config_check "$@" ;;
@@ -11,12 +23,43 @@ _verl_dry_run() {
   esac
 }
 
+# The hydra overrides that put the workers' environment into the job's Ray runtime_env (see the header).
+_ray_worker_env_args() {
+  local var
+  RAY_ENV_ARGS=()
+  for var in VERL_USE_EXTERNAL_MODULES GUIDE_API_BASE GUIDE_MODEL; do
+    [[ -n "${!var:-}" ]] && RAY_ENV_ARGS+=("+ray_kwargs.ray_init.runtime_env.env_vars.$var=${!var}")
+  done
+  return 0
+}
+
 verl_main_ppo() {
-  _verl_dry_run main_ppo "$@"
-  python -m verl.trainer.main_ppo "$@"
+  _ray_worker_env_args
+  _verl_dry_run main_ppo "$@" "${RAY_ENV_ARGS[@]}"
+  # Preflight: the dry run's checks (node shape, run length, objective) before Ray and the GPUs start, so a refused
+  # config names its key and fix instead of failing inside verl's start-up. VERL_SCORE_PREFLIGHT=0 skips it (the CPU
+  # launchers: their trainer runs the same checks at start-up, and a CPU test run need not compose twice).
+  if [[ "${VERL_SCORE_PREFLIGHT:-1}" == 1 ]]; then
+    python -m verl_score.config_check main_ppo "$@" "${RAY_ENV_ARGS[@]}" >/dev/null
+  fi
+  python -m verl.trainer.main_ppo "$@" "${RAY_ENV_ARGS[@]}"
+}
+
+# torchrun's node arguments: one node standalone, several through a c10d rendezvous at MASTER_ADDR:MASTER_PORT.
+_torchrun_node_args() {
+  local nnodes="${NNODES:-1}"
+  if [[ "$nnodes" == 1 ]]; then
+    TORCHRUN_NODE_ARGS=(--standalone --nnodes=1)
+    return 0
+  fi
+  : "${MASTER_ADDR:?NNODES=$nnodes needs MASTER_ADDR (the address of node 0) and NODE_RANK on every node}"
+  : "${NODE_RANK:?NNODES=$nnodes needs NODE_RANK (0..$((nnodes - 1))) on every node}"
+  TORCHRUN_NODE_ARGS=(--nnodes="$nnodes" --node-rank="$NODE_RANK" --rdzv-backend=c10d
+                      --rdzv-endpoint="$MASTER_ADDR:${MASTER_PORT:-29500}" --rdzv-id="${RDZV_ID:-verl_score_sft}")
 }
 
 verl_sft_trainer() {
   _verl_dry_run sft_trainer "$@"
-  torchrun --standalone --nnodes=1 --nproc_per_node="${NPROC_PER_NODE:-1}" -m verl.trainer.sft_trainer "$@"
+  _torchrun_node_args
+  torchrun "${TORCHRUN_NODE_ARGS[@]}" --nproc_per_node="${NPROC_PER_NODE:-1}" -m verl.trainer.sft_trainer "$@"
 }

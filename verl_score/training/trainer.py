@@ -120,6 +120,16 @@ def _as_nested(t: torch.Tensor) -> torch.Tensor:
 class ScoreTrainerSync(PPOTrainerSync):
     """Synchronous v1 PPO trainer running SCoRe Stage I / Stage II (Kumar et al. 2024)."""
 
+    def _build_replay_buffer(self):
+        """verl's base trainer decides "synchronous or not" by comparing ``trainer.v1.trainer_mode`` with the string
+        ``"sync"``; under our registered name (``score_sync``) it would take the asynchronous paths: the async replay
+        buffer, ``data.gen_batch_size`` forced to 1, TransferQueue state in every checkpoint. This trainer IS verl's
+        ``PPOTrainerSync``, so it reports verl's synchronous mode name. This hook is the first place the base
+        ``__init__`` reads the mode, right after setting it; ``trainer.v1.sync`` is then the settings block it reads."""
+        self.trainer_mode = "sync"
+        self.parameter_sync_step = self.config.trainer.v1.get("sync", {}).get("parameter_sync_step", 1)
+        return super()._build_replay_buffer()
+
     def __init__(self, config):
         super().__init__(config)
         self.score_cfg, self.score_estimator = validate_score(config)
