@@ -3,22 +3,27 @@
 # start an SGLang (or vLLM) server on the checkpoint (GPU), wait until it answers, run `python -m verl_score.eval`,
 # draw the plots, stop the server (also on error / Ctrl-C).
 #
+#   bash scripts/eval_qwen2.5-7b_score.sh /ckpt/global_step_300/hf ~/data/score_math/test.parquet   # CHECKPOINT PARQUET
 #   MODEL_PATH=/ckpt/global_step_300/hf DATA=~/data/score_math/test.parquet bash scripts/eval_qwen2.5-7b_score.sh
-#   ROLLOUT=vllm MODEL_PATH=... bash scripts/eval_qwen2.5-7b_score.sh                   # vLLM's OpenAI server
-#   MODEL_PATH=... bash scripts/eval_qwen2.5-7b_score.sh --num-samples 16 --temperature 0.7   # §6.2 scaling
+#   ROLLOUT=vllm bash scripts/eval_qwen2.5-7b_score.sh /ckpt/hf                        # vLLM's OpenAI server
+#   bash scripts/eval_qwen2.5-7b_score.sh /ckpt/hf --num-samples 16 --temperature 0.7  # §6.2 scaling
 #
-# MODEL_PATH must be a Hugging Face directory. A verl FSDP checkpoint is merged first:
+# Usage: eval_qwen2.5-7b_score.sh [CHECKPOINT [PARQUET]] [eval flags...]. The first two arguments that do not start
+# with "-" are the checkpoint and the data (they override MODEL_PATH / DATA); everything else goes to
+# `python -m verl_score.eval` (see its --help).
+# CHECKPOINT must be a Hugging Face directory. A verl FSDP checkpoint is merged first:
 #   python -m verl.model_merger merge --backend fsdp --local_dir CKPT/actor --target_dir CKPT/hf
-# Everything after the script name goes to `python -m verl_score.eval` (see its --help).
 #
 # Environment (defaults):
-#   MODEL_PATH        (required) HF checkpoint dir
+#   MODEL_PATH        HF checkpoint dir (required unless given as the first argument)
 #   DATA              $HOME/data/score_math/test.parquet (as in run_qwen2.5-7b_score.sh; any convert_parquet.py output)
 #   OUT_DIR           outputs/eval/<basename of MODEL_PATH>-<basename of DATA without .parquet>
 #   PORT              30000            HOST 127.0.0.1
 #   TP                1                tensor parallel size of the server
 #   SERVED_NAME       qwen2.5-7b-score
-#   MAX_TOKENS        1024             per attempt
+#   MAX_TOKENS        the eval CLI's   per attempt; unset = `python -m verl_score.eval`'s default, 1494: what
+#                     default (1494)   attempt 1 gets in training (run_qwen2.5-7b_score.sh's 3072 response tokens
+#                                      less the 83-token instruction turn, split over two attempts)
 #   CONCURRENCY       64               episodes in flight
 #   ROLLOUT           sglang           sglang | vllm: which server (scripts/lib/rollout.sh)
 #   SERVER_PYTHON     python           interpreter with that engine installed (it may live in its own venv);
@@ -26,18 +31,26 @@
 #   SERVER_ARGS       ""               extra server flags, e.g. "--mem-fraction-static 0.8" (SGLang) or
 #                                      "--gpu-memory-utilization 0.8" (vLLM); SGLANG_ARGS is still read
 #   HEALTH_TIMEOUT    900              seconds to wait for the server (weights load + CUDA graph capture)
-# Dry run: VERL_SCORE_COMPOSE_ONLY=args prints the server command as JSON and exits (no GPU, no data needed).
+# Dry run: VERL_SCORE_COMPOSE_ONLY=args prints the eval command, then the server command, as one JSON list per line,
+# and exits (no GPU, no data needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/rollout.sh
 
-: "${MODEL_PATH:?set MODEL_PATH to the HF checkpoint directory}"
+if [[ $# -gt 0 && "$1" != -* ]]; then MODEL_PATH="$1"; shift; fi
+if [[ $# -gt 0 && "$1" != -* ]]; then DATA="$1"; shift; fi
+if [[ -z "${MODEL_PATH:-}" ]]; then
+  echo "usage: bash scripts/eval_qwen2.5-7b_score.sh CHECKPOINT [PARQUET] [eval flags...]" \
+       "(or MODEL_PATH=CHECKPOINT DATA=PARQUET bash scripts/eval_qwen2.5-7b_score.sh [eval flags...]);" \
+       "CHECKPOINT is a Hugging Face directory" >&2
+  exit 2
+fi
 DATA="${DATA:-$HOME/data/score_math/test.parquet}"
 PORT="${PORT:-30000}"
 HOST="${HOST:-127.0.0.1}"
 TP="${TP:-1}"
 SERVED_NAME="${SERVED_NAME:-qwen2.5-7b-score}"
-MAX_TOKENS="${MAX_TOKENS:-1024}"
+MAX_TOKENS="${MAX_TOKENS:-}"
 CONCURRENCY="${CONCURRENCY:-64}"
 SERVER_PYTHON="${SERVER_PYTHON:-${SGLANG_PYTHON:-python}}"
 SERVER_ARGS="${SERVER_ARGS:-${SGLANG_ARGS:-}}"
@@ -47,7 +60,10 @@ BASE_URL="http://$HOST:$PORT"
 rollout_server_cmd "$SERVER_PYTHON" "$MODEL_PATH" "$HOST" "$PORT" "$TP" "$SERVED_NAME"
 # shellcheck disable=SC2206  # SERVER_ARGS is a list of flags
 SERVER_CMD+=($SERVER_ARGS)
+EVAL_CMD=(python -m verl_score.eval --data "$DATA" --base-url "$BASE_URL/v1" --model "$SERVED_NAME"
+          ${MAX_TOKENS:+--max-tokens "$MAX_TOKENS"} --concurrency "$CONCURRENCY" --out-dir "$OUT_DIR" "$@")
 if [[ "${VERL_SCORE_COMPOSE_ONLY:-0}" == args ]]; then
+  python -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "${EVAL_CMD[@]}"
   exec python -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "${SERVER_CMD[@]}"
 fi
 
@@ -107,8 +123,7 @@ fi
 echo "server ready at $BASE_URL"
 
 status=0
-python -m verl_score.eval --data "$DATA" --base-url "$BASE_URL/v1" --model "$SERVED_NAME" \
-  --max-tokens "$MAX_TOKENS" --concurrency "$CONCURRENCY" --out-dir "$OUT_DIR" "$@" || status=$?
+"${EVAL_CMD[@]}" || status=$?
 if [[ -f "$OUT_DIR/samples.jsonl" ]]; then
   python -m verl_score.eval.plots eval --samples "$OUT_DIR/samples.jsonl" --out "$OUT_DIR/plots" || status=$?
 fi

@@ -13,9 +13,12 @@
 #   kl_loss_coef=0.001 (low_var_kl+: k3's value, an unbiased ∇KL(π‖π_ref)), so the policy really is held near the SFT model. KL_COEF=0.0 reproduces the
 #   official (KL-free) run; then also set USE_KL=False to skip the wasted reference pass.
 #
-# Pipeline: python data_preprocess/convert_parquet.py mps --input trajectories.jsonl --out-dir data/mps
-#           bash scripts/run_score_sft.sh            # SCoRe-SFT on data/mps/sft/train.parquet
-#           MODEL=<SFT checkpoint in HF format> bash scripts/run_qwen2.5-7b_score_rl.sh
+# Pipeline (README, "Student-Centered SCoRe"):
+#           python data_preprocess/convert_parquet.py mps --input trajectories.jsonl --out-dir data/mps
+#           bash scripts/run_score_sft.sh            # SCoRe-SFT on data/mps/sft/train.parquet, saves HF weights
+#           MODEL=runs/score_sft/checkpoints/global_step_<N>/huggingface bash scripts/run_qwen2.5-7b_score_rl.sh
+#           python -m verl.model_merger merge --backend fsdp \
+#             --local_dir runs/qwen2.5-7b_score_rl/checkpoints/global_step_<K>/actor --target_dir <HF dir to evaluate>
 # Node shape: GPUS_PER_NODE (default 8), NNODES (default 1; several nodes: start Ray on each first, see
 # scripts/lib/verl_entry.sh). Extra hydra overrides are passed through: "$@".
 set -euo pipefail
@@ -34,6 +37,9 @@ KL_COEF="${KL_COEF:-0.001}"
 USE_KL="${USE_KL:-True}"
 LOGGER="${LOGGER:-[\"console\",\"file\"]}"  # the official run logs to MLflow: LOGGER='["console","mlflow"]'
 export VERL_FILE_LOGGER_ROOT="${VERL_FILE_LOGGER_ROOT:-$RUN_DIR/logs}"
+
+# A local MODEL (the SCoRe-SFT checkpoint) must hold weights: one line now, not a Ray traceback minutes later.
+[[ "${VERL_SCORE_COMPOSE_ONLY:-0}" != 0 || ! -e "$MODEL" ]] || python -m verl_score.model_check "$MODEL"
 
 verl_main_ppo \
   --config-path="$PWD/configs" --config-name=score_rl \

@@ -21,6 +21,13 @@ SFT_DATA="${SFT_DATA:-data/mps/sft/train.parquet}"
 RUN_DIR="${RUN_DIR:-runs/score_sft}"
 EXPERIMENT="${EXPERIMENT:-qwen2.5-7b_score_sft}"
 
+# A local MODEL (the cold-start checkpoint) must hold weights: one line now, not a traceback from 8 ranks later.
+[[ "${VERL_SCORE_COMPOSE_ONLY:-0}" != 0 || ! -e "$MODEL" ]] || python -m verl_score.model_check "$MODEL"
+
+# Checkpoints: verl's default save_contents writes FSDP shards plus a huggingface/ folder holding only config and
+# tokenizer. The next stage (SCoRe-SFT after the cold start, SCoRe-RL after SCoRe-SFT) loads MODEL as a Hugging Face
+# folder, so 'hf_model' also writes the weights there: MODEL=$RUN_DIR/checkpoints/global_step_<N>/huggingface.
+# Resuming reads the shards only (hf_model is an export).
 NPROC_PER_NODE="$NPROC" verl_sft_trainer \
   data.train_files="$SFT_DATA" \
   data.val_files=null \
@@ -43,4 +50,6 @@ NPROC_PER_NODE="$NPROC" verl_sft_trainer \
   trainer.default_local_dir="$RUN_DIR/checkpoints" \
   trainer.total_epochs=3 \
   trainer.save_freq=-1 \
+  checkpoint.save_contents='[model,optimizer,extra,hf_model]' \
+  checkpoint.load_contents='[model,optimizer,extra]' \
   "$@"

@@ -2,6 +2,8 @@
 # SCoRe-SFT on CPU: the same verl SFT trainer as scripts/run_score_sft.sh (torchrun, FSDP2 on gloo, fp32) with the
 # tiny random Qwen2 (real Qwen2.5 tokenizer) on an SFT parquet converted from the MPS fixture trajectories.
 # The CPU platform (VERL_PLATFORM=cpu via scripts/lib/cpu_env.sh) patches verl's process-group init to plain gloo.
+# Like the GPU launcher it saves Hugging Face weights with the checkpoint (hf_model): the next stage's MODEL is
+# $RUN_DIR/checkpoints/global_step_<N>/huggingface.
 #   bash scripts/run_score_sft_cpu.sh trainer.total_training_steps=2
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,8 @@ EXPERIMENT="${EXPERIMENT:-score_sft_cpu}"
 MODEL="${MODEL:-$(python -c "from verl_score.assets import asset_path; print(asset_path('tiny_qwen'))")}"
 mkdir -p "$RUN_DIR"
 export VERL_FILE_LOGGER_ROOT="${VERL_FILE_LOGGER_ROOT:-$RUN_DIR/logs}"
+
+[[ "${VERL_SCORE_COMPOSE_ONLY:-0}" != 0 ]] || python -m verl_score.model_check "$MODEL"
 
 if [[ ! -f "$DATA_DIR/sft/train.parquet" ]]; then
   python data_preprocess/convert_parquet.py "$SFT_SOURCE" --input "$SFT_INPUT" --out-dir "$DATA_DIR" --quiet
@@ -50,4 +54,6 @@ NPROC_PER_NODE=1 verl_sft_trainer \
   trainer.total_epochs=1 \
   trainer.save_freq=-1 \
   trainer.resume_mode=disable \
+  checkpoint.save_contents='[model,optimizer,extra,hf_model]' \
+  checkpoint.load_contents='[model,optimizer,extra]' \
   "$@"

@@ -21,6 +21,8 @@ MODEL="${MODEL:-$(python -c "from verl_score.assets import asset_path; print(ass
 mkdir -p "$RUN_DIR"
 export VERL_FILE_LOGGER_ROOT="${VERL_FILE_LOGGER_ROOT:-$RUN_DIR/logs}"
 
+[[ "${VERL_SCORE_COMPOSE_ONLY:-0}" != 0 ]] || python -m verl_score.model_check "$MODEL"
+
 # The MPS fixtures, split by problem as in the real pipeline: half to SFT, the corrected rest to RL rows.
 if [[ ! -f "$DATA_DIR/train.parquet" ]]; then
   python data_preprocess/convert_parquet.py mps --input "$MPS_INPUT" --out-dir "$DATA_DIR" --quiet

@@ -55,3 +55,17 @@ def test_cli_exit_2_and_one_line(tmp_path, assets):
                           text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"error: MODEL={model}: its tokenizer has no chat template")
+
+
+def test_checkpoint_folder_without_weights_names_the_fix(tmp_path, assets):
+    """What verl writes to ``global_step_<N>/huggingface`` when ``hf_model`` is not in save_contents: config,
+    tokenizer and chat template, no weights. It used to pass this check and fail later inside verl."""
+    model = tmp_path / "global_step_1" / "huggingface"
+    shutil.copytree(assets["tiny_qwen"], model)
+    for weights in model.glob("*.safetensors"):
+        weights.unlink()
+    with pytest.raises(ModelCheckError, match="no model weights") as e:
+        check_chat_model(model)
+    assert "hf_model" in str(e.value) and "verl.model_merger merge" in str(e.value)
+    (model / "pytorch_model.bin").write_bytes(b"")  # any weights file transformers reads counts
+    assert check_chat_model(model) == "qwen2"

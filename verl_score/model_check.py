@@ -1,12 +1,13 @@
-"""Start-up check of a launcher's ``MODEL``: a Hugging Face checkpoint whose tokenizer has a chat template.
+"""Start-up check of a launcher's ``MODEL``: a Hugging Face checkpoint with weights whose tokenizer has a chat template.
 
     python -m verl_score.model_check /path/to/model
 
 Every SCoRe episode is a chat (problem → attempt 1 → self-correction instruction → attempt 2), rendered with the
 tokenizer's chat template by verl's agent loop. A path that is missing, holds no config/tokenizer, or whose
 tokenizer has no template would otherwise fail minutes later inside a Ray worker with a long traceback (or, for a
-template-less base model, train on whatever ``apply_chat_template`` falls back to). This runs in a second, before
-Ray starts, and exits 2 with one line that names the path and what is missing.
+template-less base model, train on whatever ``apply_chat_template`` falls back to). A verl checkpoint's
+``huggingface/`` folder without weights (saved without ``hf_model``) is the common way to get there. This runs in a
+second, before Ray or torchrun start, and exits 2 with one line that names the path and what is missing.
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ def check_chat_model(path: str | Path) -> str:
     tok_files = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
     if not any((p / f).is_file() for f in tok_files):
         raise ModelCheckError(f"MODEL={p}: no tokenizer files (none of {', '.join(tok_files)})")
+    if not _has_weights(p):
+        raise ModelCheckError(
+            f"MODEL={p}: no model weights (no *.safetensors, no pytorch_model*.bin). A verl checkpoint's "
+            "huggingface/ folder holds only config and tokenizer unless the run saved 'hf_model' "
+            "(checkpoint.save_contents, as the SFT launchers do); otherwise merge the FSDP shards first: "
+            "python -m verl.model_merger merge --backend fsdp --local_dir <checkpoints>/global_step_<N>[/actor] "
+            "--target_dir <hf dir>"
+        )
     if not _has_chat_template(p):
         raise ModelCheckError(
             f"MODEL={p}: its tokenizer has no chat template (no chat_template.jinja / chat_template.json, no "
@@ -45,6 +54,11 @@ def check_chat_model(path: str | Path) -> str:
             "or add a template"
         )
     return str(model_type)
+
+
+def _has_weights(p: Path) -> bool:
+    """Weights transformers can load: safetensors (single or sharded) or PyTorch ``.bin`` files."""
+    return any(p.glob("*.safetensors")) or any(p.glob("pytorch_model*.bin"))
 
 
 def _has_chat_template(p: Path) -> bool:

@@ -81,6 +81,9 @@ def test_sft_launchers_compose(script, nproc, device, tmp_path):
     assert cfg.data.messages_key == "messages" and cfg.data.train_files.endswith("sft/train.parquet")
     assert cfg.trainer.device == device and cfg.trainer.n_gpus_per_node == nproc
     assert cfg.engine.strategy == "fsdp2"
+    # the next stage loads MODEL=<checkpoint>/global_step_<N>/huggingface: the weights must be saved there too
+    assert "hf_model" in cfg.checkpoint.save_contents and "model" in cfg.checkpoint.save_contents
+    assert list(cfg.checkpoint.load_contents) == ["model", "optimizer", "extra"]
     if device == "cpu":
         assert cfg.data.train_files.startswith(str(tmp_path)) and cfg.engine.dtype == "float32"
     else:

@@ -42,6 +42,16 @@ from verl_score.eval.runner import RunConfig, evaluate, write_jsonl
 #: §6.2 samples at 0.7; greedy (0) is the paper's protocol otherwise.
 SCALING_TEMPERATURE = 0.7
 
+#: Default ``--max-tokens`` of a two-attempt eval: the tokens attempt 1 gets in training.
+#: scripts/run_qwen2.5-7b_score.sh gives an episode data.max_response_length=3072 response tokens; the
+#: score_two_attempt loop (configs/agent_loops.yaml, attempt_max_tokens null) reserves 83 for the self-correction
+#: turn under Qwen2.5's template and splits the rest evenly, (3072 - 83) // 2 = 1494 (verl_score.episodes.budget;
+#: attempt 2 gets at least as many). Evaluating with fewer tokens than training allowed would cut answers of lengths
+#: training rewarded. tests/eval/test_eval_budget.py recomputes it from the launcher and the real agent loop.
+TRAIN_ATTEMPT_TOKENS = 1494
+#: Default ``--max-tokens`` of a CodeAct eval: per assistant turn.
+CODEACT_TURN_TOKENS = 1024
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m verl_score.eval", description=__doc__,
@@ -63,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=None,
                    help=f"default 0 (greedy) for m=1, {SCALING_TEMPERATURE} for m>1 (paper §6.2)")
     p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--max-tokens", type=int, default=1024, help="per attempt")
+    p.add_argument("--max-tokens", type=int, default=None,
+                   help=f"per attempt (default {TRAIN_ATTEMPT_TOKENS}: attempt 1's budget in training) or, with "
+                        f"--episode codeact, per turn (default {CODEACT_TURN_TOKENS})")
     p.add_argument("--seed", type=int, default=None, help="base seed; each (problem, sample, attempt) derives one")
     p.add_argument("--concurrency", type=int, default=8, help="episodes in flight (and the client's request cap)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
@@ -150,6 +162,8 @@ def build_engine(args: argparse.Namespace, sampling: Sampling,
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the eval; returns the summary (tests call this in-process)."""
     args = build_parser().parse_args(argv)
+    if args.max_tokens is None:
+        args.max_tokens = CODEACT_TURN_TOKENS if args.episode == "codeact" else TRAIN_ATTEMPT_TOKENS
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.num_attempts < 1 or args.num_samples < 1:
         raise SystemExit("--num-attempts and --num-samples must be >= 1")

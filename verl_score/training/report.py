@@ -51,13 +51,13 @@ def _fmt(value: Any) -> str:
 
 def render(steps: list[dict[str, Any]], validation: bool = True) -> str:
     """Markdown: one row per training step, then (``validation``) the last validation's ``score/*`` metrics per data
-    source. A logged line with no training metric (verl's step-0 validation before training) is not a training step
-    and gets no row."""
+    source. A logged line with no training metric (verl's validation before training: step 0, or a resumed run's
+    step N, which carries only ``score/stage`` besides validation metrics) is not a training step and gets no row."""
     head = "| step | " + " | ".join(title for title, _ in TRAIN_COLUMNS) + " |"
     rows = [head, "|" + "---|" * (len(TRAIN_COLUMNS) + 1)]
     for rec in steps:
         data = rec["data"]
-        if all(data.get(key) is None for _, key in TRAIN_COLUMNS):
+        if all(data.get(key) is None for _, key in TRAIN_COLUMNS if key != "score/stage"):
             continue
         rows.append(f"| {rec['step']} | " + " | ".join(_fmt(data.get(key)) for _, key in TRAIN_COLUMNS) + " |")
     val = {k: v for rec in steps for k, v in rec["data"].items() if k.startswith("val-core/") and "/score/" in k}

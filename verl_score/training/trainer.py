@@ -1,7 +1,7 @@
 """``score_sync``: verl 0.9.1's v1 synchronous trainer plus SCoRe's credit, loss, schedule and metrics.
 
 Select with ``trainer.v1.trainer_mode=score_sync`` (registered with verl's ``register_trainer`` on import of this
-module; ``verl_score.register`` imports it). Nothing in verl is edited; four methods are overridden:
+module; ``verl_score.register`` imports it). Nothing in verl is edited; these methods are overridden:
 
 * ``on_init_end``        installs :func:`verl_score.training.loss.score_loss` in the actor workers
                          (``actor_rollout_wg.set_loss_fn``, the documented hook) after checking the KL settings.
@@ -12,6 +12,9 @@ module; ``verl_score.register`` imports it). Nothing in verl is edited; four met
                          turns it into a ``NonTensorData`` field of the TensorDict the loss receives in the worker.
 * ``_compute_metrics`` / ``_val_metrics_update``  add the self-correction metrics of :mod:`verl_score.metrics`
                          (verl 0.9.1's v1 trainer never logs training ``reward_extra_info``).
+* ``_validate``          labels a validation with the stage of the step it validates (``score/stage``).
+
+A mixin (:mod:`verl_score.training.resume_log`) keeps the file logger's pre-resume lines when a run resumes.
 
 Why the stage travels with the batch rather than by re-calling ``set_loss_fn`` on a stage change: the meta field is
 atomic with the data it labels (no extra Ray round trip, no window where a worker holds the previous stage's loss),
@@ -48,6 +51,7 @@ from verl_score.metrics import (
 )
 from verl_score.training.credit import attempt_masks, compute_score_advantages, resolve_estimator, trainable_rows
 from verl_score.training.loss import ATTEMPT_INDEX_KEY, STAGE_KEY, score_loss
+from verl_score.training.resume_log import ResumedMetricsLogMixin
 from verl_score.training.run_length import check_run_length
 from verl_score.training.schedule import stage_at
 from verl_score.training.validate import validate_score
@@ -117,8 +121,9 @@ def _as_nested(t: torch.Tensor) -> torch.Tensor:
 
 
 @register_trainer("score_sync")
-class ScoreTrainerSync(PPOTrainerSync):
-    """Synchronous v1 PPO trainer running SCoRe Stage I / Stage II (Kumar et al. 2024)."""
+class ScoreTrainerSync(ResumedMetricsLogMixin, PPOTrainerSync):
+    """Synchronous v1 PPO trainer running SCoRe Stage I / Stage II (Kumar et al. 2024). A resumed run keeps the
+    metrics log of the steps before the resume (:mod:`verl_score.training.resume_log`)."""
 
     def _build_replay_buffer(self):
         """verl's base trainer decides "synchronous or not" by comparing ``trainer.v1.trainer_mode`` with the string
@@ -155,6 +160,16 @@ class ScoreTrainerSync(PPOTrainerSync):
     def on_step_begin(self):
         super().on_step_begin()
         self.score_stage = stage_at(self.global_steps, self.score_cfg.schedule)
+
+    def _validate(self) -> dict[str, float]:
+        """verl's validation plus ``score/stage``: the stage that trained the weights being validated
+        (``stage_at(global_steps)``). Inside training it equals the step's own ``score/stage``; before training it
+        labels a resumed run's checkpoint (step N) with N's stage, so a plot's stage shading stays right. A fresh
+        run's step-0 validation (no training yet) gets none."""
+        metrics = super()._validate()
+        if self.global_steps >= 1:
+            metrics["score/stage"] = float(stage_at(self.global_steps, self.score_cfg.schedule))
+        return metrics
 
     def _update_actor(self, batch: KVBatchMeta, metrics: dict) -> KVBatchMeta:
         batch.extra_info[STAGE_KEY] = int(self.score_stage)
