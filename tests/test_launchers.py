@@ -180,3 +180,13 @@ def test_rl_launcher_takes_the_node_shape_from_the_environment(tmp_path, assets)
                                  {"NNODES": "4", "GPUS_PER_NODE": "8"})
     cfg = config_check.compose(entry, args)
     assert (cfg.trainer.nnodes, cfg.trainer.n_gpus_per_node) == (4, 8)
+
+
+def test_dry_run_without_hub_access_checks_the_rest(tmp_path, assets):
+    """The default MODEL is a hub id; on a machine without the hub the dry run says what it could not read and
+    checks everything else (it used to stop on the model's config.json)."""
+    proc = _dry_run_check({"MODEL": "Qwen/Qwen2.5-7B-Instruct", "HF_HUB_OFFLINE": "1"}, tmp_path, assets)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "actor_rollout_ref.model not checked: Qwen/Qwen2.5-7B-Instruct is not a local folder" in proc.stderr
+    validated = json.loads(proc.stdout.strip().splitlines()[-1])["validated"]
+    assert "<verl.utils.config.validate_config>" in validated and "actor.loss_agg_mode" in validated
