@@ -1,8 +1,8 @@
 """The verdict screen on its corpus (tests/teacher/verdict_corpus.py): every text that says or implies whether the
 attempt is right -- in any phrasing, any language -- is rejected; every genuine re-check hint passes.
 
-Budget: zero errors on the dev split. The held-out split (written after the rules were frozen) may only fail on the
-items listed in ``HELDOUT_KNOWN_MISSES``, and each listed item must still fail, so the list stays exact.
+Budget: zero errors on the dev split. The held-out splits (each written after a rules version froze) may only fail on
+the items listed in ``HELDOUT_KNOWN_MISSES``, and each listed item must still fail, so the list stays exact.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_known_heldout_misses_still_fail_and_are_heldout():
     by_text = {i.text: i for i in REJECT + PASS}
     for text in HELDOUT_KNOWN_MISSES:
         item = by_text[text]
-        assert item.split == "heldout"
+        assert item.split.startswith("heldout")
         wrong = not _rejected(item) if item in REJECT else _rejected(item)
         assert wrong, f"now handled, remove from HELDOUT_KNOWN_MISSES: {text!r}"
 
@@ -53,6 +53,6 @@ def test_corpus_shape():
     assert len(texts) == len(set(texts)), "duplicate corpus items"
     assert len(PASS) >= 60 and len(REJECT) >= 100
     assert {i.lang for i in REJECT} >= {"en", "fr", "de", "es", "zh"}
-    assert {i.split for i in REJECT} == {i.split for i in PASS} == {"dev", "heldout"}
+    assert {i.split for i in REJECT} == {i.split for i in PASS} >= {"dev", "heldout1"}
     assert any(i.origin == "smollm2" for i in REJECT) and any(i.origin == "smollm2" for i in PASS)
     assert any(i.category == "verb_correct" for i in PASS)

@@ -3,9 +3,12 @@
 Each item is ``(text, category, language, split, origin)``:
 
 * ``split``: ``"dev"`` items were written before and while the rules (``verl_score.teacher.verdicts``) were
-  written and tuned; ``"heldout"`` items were written after the rules were frozen and never tuned on. The benchmark
-  (``python -m benchmarks.verdict_screen``) reports the two splits separately; the tests hold the dev split to zero
-  errors and list the held-out failures that are known (``HELDOUT_KNOWN_MISSES``).
+  written and tuned. ``"heldout1"`` was written after rules v1 froze, without running the screen on it; v1 let 19 of
+  its 75 must-reject texts through and rejected none of its 42 hints (the figure that counts for v1). Rules v2 were
+  then extended from those misses, so heldout1 is no longer held out for v2. ``"heldout2"`` was written after v2
+  froze, the same way, and is v2's held-out figure. The benchmark (``python -m benchmarks.verdict_screen``) reports
+  each split separately; the tests hold dev to zero errors and allow on the held-out splits exactly the items in
+  ``HELDOUT_KNOWN_MISSES``.
 * ``origin``: ``"written"`` by hand, or ``"smollm2"`` -- real text from SmolLM2-135M-Instruct (the offline GGUF
   served by xllamacpp) acting as the SMART guide on GSM8K-style problems with a flawed attempt, labelled by hand.
   SmolLM2 mostly writes solutions or verdicts rather than hints (see docs/design.md), so most of its items are on the
@@ -355,9 +358,9 @@ PASS_SMOLLM2: list[Item] = _items([
 ], origin="smollm2")
 
 # ================================================================================================ held-out
-# Written after the rules were frozen (commit "SMART verdict screen that holds ..."), without running the screen on
-# them while writing; the rules were not changed afterwards to fit them.
-REJECT_HELDOUT: list[Item] = _items([
+# heldout1: written after rules v1 froze (commit "SMART verdict screen that holds ..."), without running the screen on
+# them while writing. v1: 56/75 rejected, 0/42 hints rejected. Rules v2 were extended from its 19 misses.
+REJECT_HELDOUT1: list[Item] = _items([
     ("Your final answer of 624 pages is right on the money.", "explicit"),
     ("Nicely reasoned, and the arithmetic holds together.", "praise"),
     ("The approach you took is the correct one.", "explicit"),
@@ -433,8 +436,8 @@ REJECT_HELDOUT: list[Item] = _items([
     ("Resposta certa!", "non_english", "pt"),
     ("정답입니다.", "non_english", "ko"),
     ("Неправильно.", "non_english", "ru"),
-], split="heldout")
-PASS_HELDOUT: list[Item] = _items([
+], split="heldout1")
+PASS_HELDOUT1: list[Item] = _items([
     ("Re-read the sentence about how many pages he writes per letter.", "step_pointer"),
     ("Check how the number of weeks in a year enters your calculation.", "quantity"),
     ("Trace what happens to the 7 pencils that are given away.", "quantity"),
@@ -477,35 +480,19 @@ PASS_HELDOUT: list[Item] = _items([
     ("Revisit the step where you compute the sale price.", "step_pointer"),
     ("Check your final step against the original question.", "step_pointer"),
     ("Focus on the second sentence of the problem.", "step_pointer"),
-], split="heldout")
+], split="heldout1")
+
+# heldout2: written after rules v2 froze, the same way; filled in below
+REJECT_HELDOUT2: list[Item] = []
+PASS_HELDOUT2: list[Item] = []
 #: held-out items the frozen rules get wrong, listed exactly (tests assert these and only these fail)
 HELDOUT_KNOWN_MISSES: frozenset[str] = frozenset({
-    # rules v1 on the held-out split: 19 of 75 must-reject texts let through, 0 of 42 hints rejected. Words and
-    # frames no rule had: a judging verb ("overshoots", "misapplied", "botched", "counted ... twice"), a judging
-    # adjective outside the lists ("dodgy", "suspect", "flipped", "a little high"), an error noun outside the list
-    # ("misstep", "discrepancy"), praise idioms ("Way to go", "Bang on", "full credit", "You've got it", "the
-    # answer stands"), distrust ("I would not trust"), and corrections stated as facts ("50 minutes is not 50
-    # hours", "you used 12").
-    "Unfortunately, the result you reached isn't what the problem is looking for.",
-    "Your total overshoots by a bit.",
-    "The value you found for x is a little high.",
-    "You misapplied the discount.",
-    "Your second step is a misstep.",
-    "Step 3 looks dodgy.",
-    "Step 3 is suspect.",
-    "The sign in step 3 is flipped.",
-    "You counted the first day twice.",
-    "Good news: the answer stands.",
-    "Way to go!",
-    "You nailed the setup but botched the arithmetic.",
-    "I would not trust the final number.",
-    "There seems to be a discrepancy in step 2.",
-    "Your answer deserves full credit.",
-    "You've got it!",
-    "Bang on.",
-    "Recheck the conversion: 50 minutes is not 50 hours.",
-    "Compare your answer with 52 weeks in a year; you used 12.",
+    # heldout1 under rules v1 missed 19 (words and frames no rule had: judging verbs "overshoots", "misapplied",
+    # "botched", "counted ... twice"; adjectives "dodgy", "suspect", "flipped", "a little high"; error nouns
+    # "misstep", "discrepancy"; praise idioms "Way to go", "Bang on", "full credit", "You've got it", "the answer
+    # stands"; "I would not trust"; corrections stated as facts "50 minutes is not 50 hours"). v2 covers all but:
+    "Compare your answer with 52 weeks in a year; you used 12.",  # a contrast only the context makes a verdict
 })
 
-REJECT: list[Item] = REJECT_DEV + REJECT_SMOLLM2 + REJECT_HELDOUT
-PASS: list[Item] = PASS_DEV + PASS_SMOLLM2 + PASS_HELDOUT
+REJECT: list[Item] = REJECT_DEV + REJECT_SMOLLM2 + REJECT_HELDOUT1 + REJECT_HELDOUT2
+PASS: list[Item] = PASS_DEV + PASS_SMOLLM2 + PASS_HELDOUT1 + PASS_HELDOUT2

@@ -87,7 +87,7 @@ _WORD = (
     r"(?:correct(?:ly)?|incorrect(?:ly)?|wrong(?:ly)?|right(?:ly)?|accurate(?:ly)?|inaccurate(?:ly)?|valid(?:ly)?|"
     r"invalid|flawless(?:ly)?|flawed|faulty|erroneous(?:ly)?|mistaken(?:ly)?|impeccabl[ey]|faultless(?:ly)?|"
     r"error[- ]free|mistake[- ]free|spot[- ]on|perfect(?:ly)?|properly|improperly|astray|amiss|awry|off[- ]track|"
-    r"on[- ]track|nicely|poorly|badly|successfully|unsuccessfully)"
+    r"on[- ]track|nicely|poorly|badly|successfully|unsuccessfully|botched|bungled|flubbed)"
 )
 #: words that judge only as a predicate ("is fine", "looks good", "seems off") or after a hedge ("pretty close")
 _PRED = (
@@ -95,7 +95,9 @@ _PRED = (
     r"plausible|implausible|sensible|suspicious|questionable|dubious|fishy|strange|weird|off|close|consistent|"
     r"inconsistent|complete|incomplete|missing|true|false|exact|precise|imprecise|legit(?:imate)?|airtight|"
     r"rigorous|careless|sloppy|bad|terrible|awful|acceptable|unacceptable|satisfactory|unsatisfactory|"
-    r"successful|unsuccessful|in\s+order|as\s+expected|on\s+point|on\s+target|off\s+target|"
+    r"successful|unsuccessful|in\s+order|as\s+expected|on\s+point|on\s+target|off\s+target|dodgy|suspect|"
+    r"shaky|iffy|backwards|garbled|muddled|botched|messed\s+up|mixed\s+up|misplaced|misapplied|overstated|"
+    r"understated|bogus|buggy|unjustified|unsupported|unwarranted|"
     r"(?:(?:way|much|a\s+bit|slightly|far)\s+)?too\s+(?:large|big|small|high|low|much|many|few|little|short|long))"
 )
 _COPULA = (
@@ -118,7 +120,8 @@ _HEDGE = (
 _ERR_NOUN = (
     r"(?:errors?|mistakes?|slips?|flaws?|bugs?|miscalculations?|miscounts?|typos?|blunders?|oversights?|"
     r"inaccurac(?:y|ies)|issues?|faults?|fallac(?:y|ies)|misconceptions?|misunderstandings?|misreadings?|"
-    r"culprits?|weak\s+(?:points?|spots?|links?)|"
+    r"culprits?|weak\s+(?:points?|spots?|links?)|missteps?|discrepanc(?:y|ies)|glitch(?:es)?|hiccups?|snags?|"
+    r"slip-ups?|gaffes?|goofs?|lapses?|"
     r"problems?(?=\s+(?:with|in)\s+(?:your|the\s+(?:\w+\s+)?step|step|it|this|that)))"
 )
 #: determiners that make an error noun a claim ("an error", "the mistake", "no errors", "your slip")
@@ -325,7 +328,10 @@ _RULES: tuple[_Rule, ...] = (
         r"well\s+(?:reasoned|argued|explained|thought(?:\s+out)?|organi[sz]ed|structured|written|presented|"
         r"executed|handled|justified|calculated|computed|solved)|lgtm|thumbs\s+up|impressive|awesome|"
         r"brilliant|superb|fantastic|outstanding|terrific|wonderful|splendid|excellent|full\s+marks|"
-        r"top\s+marks|not\s+bad)\b", _I), licensable=False),
+        r"top\s+marks|not\s+bad|way\s+to\s+go|good\s+news|bang\s+on|dead\s+on|on\s+the\s+money|full\s+"
+        r"(?:credit|points|score)|deserves?\s+(?:full\s+|some\s+|partial\s+)?(?:credit|marks|points)|"
+        r"(?:crushed|aced)\s+it|you\s+nailed)\b"
+        r"|(?:^|[.!?]\s*)(?:you['’]ve|you\s+have|you)\s+got\s+it\s*(?:[!.]|$)", _I), licensable=False),
     _Rule("are_you_sure", re.compile(
         r"\b(?:are|were)\s+you\s+(?:really\s+|absolutely\s+|completely\s+|totally\s+|quite\s+)?(?:sure|certain|"
         r"positive|confident|convinced)\b", _I), licensable=False),
@@ -364,7 +370,9 @@ _RULES: tuple[_Rule, ...] = (
         r"\bI\s+(?:agree|disagree|doubt|suspect|concur)\b|\bI(?:['’]m|\s+am)\s+(?:not\s+)?(?:so\s+|quite\s+|"
         r"very\s+|fairly\s+|pretty\s+|entirely\s+|completely\s+|totally\s+)?(?:sure|certain|convinced|confident|"
         r"positive|happy|satisfied)\b|\bI\s+(?:don['’]t|do\s+not)\s+(?:think|believe)\b|\bin\s+my\s+(?:opinion|"
-        r"view|judgement|judgment)\b|\bI\s+(?:think|believe|guess|suppose)\s+(?:so|not)\b", _I), licensable=False),
+        r"view|judgement|judgment)\b|\bI\s+(?:think|believe|guess|suppose)\s+(?:so|not)\b"
+        r"|\bI(?:['’]d|\s+would|\s+do|\s+wouldn['’]t|\s+don['’]t|\s+can['’]t|\s+cannot)?(?:\s+not)?\s+(?:trust|buy|"
+        r"accept|vouch\s+for|stand\s+by)\b", _I), licensable=False),
     _Rule("review_claim", re.compile(
         r"\bI(?:['’]ve|\s+have|\s+had)?\s+(?:already\s+|also\s+|just\s+|now\s+)?(?:corrected|fixed|checked|verified|"
         r"confirmed|validated|double[- ]checked|re-?checked|graded|marked|spotted|found\s+(?:the|an?|one|two|"
@@ -372,6 +380,21 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("verdict_word", re.compile(rf"\b{_WORD}\b", _I), exempt=_word_exempt),
     _Rule("predicate", re.compile(
         rf"\b{_COPULA}(?:\s+{_ADVERB})*\s+(?P<w>{_PRED})\b|\b{_HEDGE}\s+(?P<h>{_PRED})\b", _I), exempt=_pred_exempt),
+    _Rule("size_judgement", re.compile(
+        rf"\b{_COPULA}\s+(?:a\s+(?:little|bit|tad)|slightly|somewhat|rather|far|way|much|quite|pretty|"
+        r"suspiciously|unusually|surprisingly)\s+(?:high|low|large|small|big|excessive)\b"
+        r"|\b(?:seems?|looks?|appears?|feels?)\s+(?:\w+\s+)?(?:high|low|large|small|big|excessive)\b", _I)),
+    _Rule("not_what_asked", re.compile(
+        r"\b(?:is|isn['’]t|is\s+not|was|wasn['’]t|was\s+not|are|aren['’]t)\s+(?:not\s+)?(?:exactly\s+|quite\s+)?what\s+"
+        r"(?:the\s+(?:problem|question|task)|we|I|they)\s+(?:is\s+|are\s+|was\s+)?(?:looking\s+for|asks?\s+for|"
+        r"asked\s+for|wants?|wanted|expects?|expected|needs?|needed)\b", _I)),
+    _Rule("numeric_correction", re.compile(
+        r"\b\d[\d.,]*\s*%?\s*(?:[a-z]+\s+)?(?:(?:is|are|was)\s+not|isn['’]t|aren['’]t|wasn['’]t)\s+"
+        r"(?:equal\s+to\s+|the\s+same\s+as\s+)?[$£€]?\d", _I)),
+    _Rule("swap_claim", re.compile(
+        r"\b(?:signs?|order|inequality|direction|roles?|numerator|denominator|digits?|terms?|operands?)\s+"
+        r"(?:[\w'-]+\s+){0,3}?(?:is|are|was|were|got|gets|has\s+been|have\s+been)\s+(?:\w+\s+)?(?:flipped|reversed|"
+        r"swapped|inverted|switched|backwards)\b", _I)),
     _Rule("error_claim", re.compile(rf"\b{_ERR_NOUN}\b", _I), exempt=_error_exempt),
     _Rule("fix_directive", _FIX, exempt=_fix_exempt),
     _Rule("student_slip", re.compile(
@@ -379,13 +402,16 @@ _RULES: tuple[_Rule, ...] = (
         r"forget|missed|overlooked|ignored|neglected|omitted|skipped|dropped|miscount(?:ed)?|"
         r"miscalculat(?:ed|e)|misread|misunderstood|misinterpret(?:ed)?|mixed\s+up|confused|swapped|flipped|"
         r"reversed|double[- ]counted|failed|mistook|messed\s+up|slipped|erred|didn['’]t|did\s+not|haven['’]t|"
-        r"have\s+not|hadn['’]t|never)\b"
+        r"have\s+not|hadn['’]t|never|mis[a-z]{2,}ed|botched|bungled|fumbled|flubbed|garbled|muddled|overcounted|"
+        r"undercounted|overestimated|underestimated|overshot|undershot|inverted|switched|screwed\s+up)\b"
+        r"|\b(?:counted|added|included|used|subtracted|applied)\s+[^.!?;:]{0,40}?\btwice\b"
         r"|\byou(?:['’]ve|\s+have)?\s+\w+ed\b[^.!?;:]{0,60}?\b(?:instead\s+of|rather\s+than)\b"
         r"|\b(?:step\s+\d+|it|this|that|(?:your|the|this)\s+(?:\w+\s+)?(?:step|line|solution|answer|calculation|"
         r"computation|reasoning|work|approach|method|argument|result|total|equation|setup|logic|formula|code|"
         r"attempt))\s+(?:forgets?|ignores?|ignored|misses|missed|omits?|omitted|overlooks?|overlooked|neglects?|"
-        r"neglected|skips?|skipped|double[- ]counts?|confuses?|confused|mixes\s+up|mixed\s+up|fails?|failed)\b",
-        _I)),
+        r"neglected|skips?|skipped|double[- ]counts?|confuses?|confused|mixes\s+up|mixed\s+up|fails?|failed)\b"
+        r"|\b(?:overshoots|undershoots|overestimates|underestimates|overcounts|undercounts|misapplies|misuses|"
+        r"misreads|botches)\b", _I)),
     _Rule("should_have", re.compile(
         r"\bshould(?:n['’]t|\s+not)?\s+have\s+(?:been\s+)?\w+|\b(?:step\s+\d+|it|this|that|your\s+\w+)\s+should\s+"
         r"(?:be|equal|read|give|come\s+to|have\s+been)\b", _I)),
@@ -405,7 +431,8 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("it_works", re.compile(
         r"\b(?:it|this|that|everything|all|step\s+\d+|(?:your|the|this)\s+(?:\w+\s+)?(?:answer|solution|result|total|"
         r"approach|method|reasoning|argument|logic|calculation|computation|work|setup|code|equation|step))\s+"
-        r"(?:works|worked|holds(?:\s+up)?|held\s+up|checks?\s+out|checked\s+out|adds?\s+up|added\s+up|"
+        r"(?:works|worked|holds(?:\s+up)?|held\s+up|checks?\s+out|checked\s+out|adds?\s+up|added\s+up|stands(?!\s+for)|"
+        r"stood|survives|survived|passes(?!\s+through)|passed(?!\s+through)|"
         r"makes\s+sense|made\s+sense|(?:does|did)(?:n['’]t|\s+not)\s+(?:work|hold|follow|add\s+up|make\s+sense|"
         r"match|account|check\s+out))\b|\b(?:checks|checked)\s+out\b|\b(?:holds|held)\s+up\b|\bstands?\s+correct\b", _I)),
 )
