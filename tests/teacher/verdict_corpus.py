@@ -6,7 +6,9 @@ Each item is ``(text, category, language, split, origin)``:
   written and tuned. ``"heldout1"`` was written after rules v1 froze, without running the screen on it; v1 let 19 of
   its 75 must-reject texts through and rejected none of its 42 hints (the figure that counts for v1). Rules v2 were
   then extended from those misses, so heldout1 is no longer held out for v2. ``"heldout2"`` was written after v2
-  froze, the same way, and is v2's held-out figure. The benchmark (``python -m benchmarks.verdict_screen``) reports
+  froze, the same way, and is v2's held-out figure (v2: 45/67, 0/37 hints); rules v3 were then extended from its
+  misses (a vocabulary-free rule against statements about the attempt), and ``"heldout3"``, written after v3 froze,
+  is v3's held-out figure. The benchmark (``python -m benchmarks.verdict_screen``) reports
   each split separately; the tests hold dev to zero errors and allow on the held-out splits exactly the items in
   ``HELDOUT_KNOWN_MISSES``.
 * ``origin``: ``"written"`` by hand, or ``"smollm2"`` -- real text from SmolLM2-135M-Instruct (the offline GGUF
@@ -213,6 +215,9 @@ REJECT_DEV: list[Item] = _items([
     ("Where did you go wrong?", "leading"),
     ("Nothing is missing.", "no_change"),
     ("Looks like you mixed up the rate.", "student_slip"),
+    # probing rules v3 (dev)
+    ("Your answer should be larger.", "partial"),
+    ("You used 12 weeks instead of 52.", "student_slip"),
 ])
 
 #: real SmolLM2-135M guide replies (GUIDE_SYSTEM prompt, T=0.7) that judge the attempt; labelled by hand
@@ -336,6 +341,17 @@ PASS_DEV: list[Item] = _items([
     ('Pay attention to the word "each" in the question.', "quantity"),
     ("Think about whether the answer should be larger or smaller than the starting amount.", "check_action"),
     ("Be careful with the sign when you move terms across the equals sign.", "step_pointer"),
+    # probing rules v3 (dev): descriptions of the attempt and advice, which the assertion rule must let through
+    ("In step 2 you multiply the price by the quantity; check whether that matches the question.", "description"),
+    ("You multiply by 12 in step 2.", "description"),
+    ("Step 2 is where the rate enters the calculation.", "description"),
+    ("Steps 1 and 2 set up the equation; re-check step 3.", "description"),
+    ("You've multiplied the price by the quantity; is that what the question describes?", "description"),
+    ("Both cases need to be considered.", "check_action"),
+    ("Your next step is to convert the minutes into hours.", "step_pointer"),
+    ("You can verify this by substituting back.", "check_action"),
+    ("You should double-check the units.", "check_action"),
+    ("The total depends on whether the discount is applied first.", "quantity"),
 ])
 
 #: real SmolLM2-135M guide replies that judge nothing (neutral, if unhelpful); labelled by hand
@@ -604,34 +620,18 @@ HELDOUT_KNOWN_MISSES: frozenset[str] = frozenset({
     # "botched", "counted ... twice"; adjectives "dodgy", "suspect", "flipped", "a little high"; error nouns
     # "misstep", "discrepancy"; praise idioms "Way to go", "Bang on", "full credit", "You've got it", "the answer
     # stands"; "I would not trust"; corrections stated as facts "50 minutes is not 50 hours"). v2 covers all but:
-    "Compare your answer with 52 weeks in a year; you used 12.",  # a contrast only the context makes a verdict
-    # heldout2 under rules v2: 22 of 67 must-reject texts let through, 0 of 38 hints rejected. English misses are
-    # mostly assertions about the attempt in words no list has ("on solid ground", "in good shape", "doesn't quite
-    # work", "left out", "has a gap", "does not take the tax into account"); non-English misses are languages whose
-    # function words and letters (ğ, ź) the heuristic does not know.
-    "Take another look at the final step; the earlier calculations hold up well.",
-    "You're on solid ground until step 3.",
-    "Nearly everything is in place; re-examine the units.",
-    "Think again about step 2 — it doesn't quite work.",
-    "You may want to double-check the answer, since it does not satisfy the original equation.",
-    "Great use of the distributive property.",
-    "The answer you arrived at is the one I would expect.",
-    "The final subtraction is the only thing standing between you and the answer.",
-    "You have everything except the last step.",
-    "You're treating minutes as if they were hours.",
-    "You appear to have divided by 60 twice.",
-    "Your answer does not take the tax into account.",
-    "The second case was left out.",
-    "Everything is in good shape.",
-    "Verify step 4; the value there should be 36.",
-    "Your reasoning has a gap in step 2.",
-    "Well played!",
-    "Something's not adding up in step 2.",
-    "Dobrze.",
-    "Prawie dobrze, sprawdź krok 3.",
-    "Doğru cevap.",
-    "Jawabanmu benar.",
+    # heldout2 under rules v2 missed 22 of 67 (v2's held-out figure): mostly assertions about the attempt in words no
+    # list has ("on solid ground", "in good shape", "doesn't quite work", "left out", "has a gap", "does not take the
+    # tax into account"), and languages the heuristic did not know (ğ, ź; Polish, Indonesian). Rules v3 added the
+    # vocabulary-free ``attempt_assertion`` rule and any non-ASCII Latin letter as a foreign mark; left:
+    "Verify step 4; the value there should be 36.",  # "the value" is not an attempt noun (problem facts use it too)
+    "Dobrze.",  # Polish without diacritics or a listed function word
+    "Jawabanmu benar.",  # Indonesian, likewise
 })
 
-REJECT: list[Item] = REJECT_DEV + REJECT_SMOLLM2 + REJECT_HELDOUT1 + REJECT_HELDOUT2
-PASS: list[Item] = PASS_DEV + PASS_SMOLLM2 + PASS_HELDOUT1 + PASS_HELDOUT2
+# heldout3: written after rules v3 froze; filled in below
+REJECT_HELDOUT3: list[Item] = []
+PASS_HELDOUT3: list[Item] = []
+
+REJECT: list[Item] = REJECT_DEV + REJECT_SMOLLM2 + REJECT_HELDOUT1 + REJECT_HELDOUT2 + REJECT_HELDOUT3
+PASS: list[Item] = PASS_DEV + PASS_SMOLLM2 + PASS_HELDOUT1 + PASS_HELDOUT2 + PASS_HELDOUT3

@@ -12,7 +12,7 @@ The test is per sentence, so one foreign sentence after an English one is caught
   character, or two letters of another script; a Greek *word* (3+ letters) too -- a lone θ or Δ is mathematics;
 * Spanish ¿ / ¡;
 * Latin-script text: words from distinctive French / German / Spanish / Italian / Portuguese / Dutch function-word
-  lists plus words with diacritics (é, ü, ñ, ß ...) outnumber English function words, with at least two such
+  lists plus words with a non-ASCII Latin letter (é, ü, ñ, ß, ğ, ł ...) outnumber English function words, with at least two such
   foreign marks, or one when the sentence has no English function word at all ("Falsch!", "Très bien.").
 
 Words that are also English, or that mathematics uses ("a", "in", "die", "per", "sin", "non", single letters), are
@@ -69,7 +69,11 @@ _ENGLISH = frozenset(
 )
 _LOANWORDS = frozenset("café cafés naïve naïvely résumé résumés cliché clichés fiancé fiancée déjà vu "
                        "façade façades rôle touché über jalapeño jalapeños piñata piñatas".split())
-_DIACRITIC = re.compile(r"[àâäáãåçéèêëíìîïñóòôöõúùûüÿœæß]")
+
+
+def _has_diacritic(word: str) -> bool:
+    """A Latin letter outside ASCII: é, ü, ñ, ß, ğ, ź, ł, ø ... (English writes none outside loanwords)."""
+    return any(ord(c) > 127 and c.isalpha() and unicodedata.name(c, "").startswith("LATIN") for c in word)
 
 
 def _letters(word: str) -> str:
@@ -96,7 +100,7 @@ def foreign_sentence(sentence: str) -> str | None:
         if w in _ENGLISH or w in _LOANWORDS:
             continue
         # "l'étape" / "c'est": the elided article is foreign, so count the whole token once
-        if w in _FOREIGN or w.split("'")[-1] in _FOREIGN or _DIACRITIC.search(w):
+        if w in _FOREIGN or w.split("'")[-1] in _FOREIGN or _has_diacritic(w):
             foreign += 1
     if foreign > english and (foreign >= 2 or (foreign == 1 and english == 0)):
         return "foreign_words"

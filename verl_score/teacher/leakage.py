@@ -192,6 +192,9 @@ class LeakageFilter:
             m = pat.search(text)
             if m:
                 return LeakVerdict(False, "final_answer", _around(text, m.start()))
+        for m in _ANSWER_IS.finditer(text):  # "the answer is 18": a stated value, whatever else the text says
+            if _states_value(text, m):
+                return LeakVerdict(False, "final_answer", _around(text, m.start()))
         hit = find_verdict(text)  # before "answer is": "your answer is correct" is a verdict, not an answer
         if hit is not None:
             return LeakVerdict(False, "verdict", str(hit))
@@ -253,12 +256,15 @@ class LeakageFilter:
             self._pool = None
 
 
+def _states_value(text: str, m: re.Match[str]) -> bool:
+    """"the answer is 18", "answer: x+1": a value (number, money, LaTeX, variable, number word) follows."""
+    return m.group(0).rstrip().endswith((":", "=")) or bool(_VALUE_NEXT.match(text, m.end()))
+
+
 def _answer_property_check(text: str, m: re.Match[str]) -> bool:
     """"Re-check that the answer is a whole number" / "Is your answer reasonable?": the "answer is" phrase sits in a
     re-check complement or a plain question (the verdict screen's licenses) and no value follows it."""
-    if m.group(0).rstrip().endswith((":", "=")) or _VALUE_NEXT.match(text, m.end()):
-        return False
-    return recheck_licensed(text, m.start())
+    return not _states_value(text, m) and recheck_licensed(text, m.start())
 
 
 def _around(text: str, pos: int, width: int = 40) -> str:

@@ -14,7 +14,14 @@ whether you included it."
 
 * a verdict on the attempt or any part of it, in any frame: "Your answer is correct", "This is a wrong answer",
   "Step 2 is fine", "The total is off", "slightly wrong", "too large", "You solved it correctly", "Right idea,
-  wrong arithmetic" (``verdict_word``, ``predicate``);
+  wrong arithmetic" (``verdict_word``, ``predicate``, ``size_judgement``, ``swap_claim``, ``numeric_correction``);
+* **any statement about the attempt** -- a clause whose subject is the student or their work ("you", "your ...",
+  "the earlier calculations", "step 2", "everything", "the rest") -- unless it only describes what the attempt does
+  ("In step 2 you multiply the price by the quantity", "Steps 1 and 2 set up the equation", "Step 2 is where the
+  rate enters") or gives advice ("You might want to revisit step 2", "Your next step is to ..."). This is the rule
+  that does not depend on vocabulary: "You're on solid ground until step 3", "Everything is in good shape", "Your
+  answer does not take the tax into account", "The second case was left out" judge without a single verdict word
+  (``attempt_assertion``). A hint points and asks; it does not report on the attempt;
 * that an error exists, or where: "Step 3 contains an error", "There might be a mistake in step 3", "Look for the
   mistake", "without errors", "error-free" (``error_claim``); that something goes wrong / works / adds up
   (``goes_wrong``, ``it_works``); what the student did wrong: "You forgot the tax", "You added instead of
@@ -158,6 +165,63 @@ _FIX = re.compile(
     r"arithmetic|equation|formula|\d+)\b",
     _I,
 )
+
+#: a statement whose subject is the student or their work ("Your answer does not ...", "The earlier calculations
+#: hold up", "You're on solid ground", "Everything is in place"): a hint points and asks, it does not assess.
+_ATTEMPT_NOUN = (
+    r"(?:answers?|results?|solutions?|calculations?|computations?|reasoning|work(?:ing)?|approach|method|set-?up|"
+    r"logic|conversions?|arithmetic|derivation|argument|attempt|steps?|lines?|parts?|cases?|totals?|sums?|"
+    r"products?|subtraction|addition|multiplication|division|estimate|count|figures?|expression|equations?|"
+    r"formula|explanation|algebra|simplification|substitution|units?\s+conversion)"
+)
+_ASSERTION = re.compile(
+    r"(?:^|(?<=[.!?])\s+|\n|[;:—–]\s*|\s-\s|,\s*(?:but|and|so|yet|though)\s+)\s*"
+    r"(?:(?:however|also|overall|so\s+far|now|here|then|still|otherwise|unfortunately|fortunately|luckily|honestly|"
+    r"clearly|nearly|almost|mostly|basically|generally|in\s+(?:general|short|summary|step\s+\d+|the\s+\w+\s+step|"
+    r"this\s+case)|at\s+(?:first|this\s+point)|up\s+to\s+(?:here|step\s+\d+|this\s+point)|until\s+step\s+\d+|"
+    r"but|and|so|yet|well)\b,?\s+)*"
+    r"(?P<subj>you(?:['’](?:re|ve|d|ll))?|your(?:\s+[\w'-]+){1,3}?|the\s+student(?:['’]s)?|"
+    r"(?:the|this|that|these|those|all\s+the|both)\s+(?:[\w'-]+\s+){0,3}?" + _ATTEMPT_NOUN + r"|"
+    r"steps?\s+\d+(?:\s*(?:-|–|and|to|through)\s*\d+)?|everything|something|nothing|the\s+rest)"
+    r"(?:['’]s)?\s+(?P<verb>[\w'’-]+)",
+    _I,
+)
+_ADVISORY = re.compile(
+    r"(?:might|may|could|can|should|will|would|need|needs|want|wants|have\s+to|must|ll|d|better)\b(?!\s+have\b)", _I)
+#: what may follow a "your ..." subject without it being an assessment: "your goal is to", "your next step is to"
+_YOUR_TASK = re.compile(r"\s*(?:goal|task|job|aim|next\s+step|first\s+step)\s+(?:is|will\s+be)\s+to\b", _I)
+#: describing what the attempt does is pointing, not judging: "In step 2 you multiply the price by the quantity",
+#: "Steps 1 and 2 set up the equation", "Step 2 is where the rate enters", "Both cases need to be considered"
+_NEUTRAL_ACTION = re.compile(
+    r"(?:set(?:s)?\s+up|multipl(?:y|ies|ied)|add(?:s|ed)?|divide[sd]?|subtract(?:s|ed)?|use[sd]?|compute[sd]?|"
+    r"calculate[sd]?|convert(?:s|ed)?|count(?:s|ed)?|combine[sd]?|start(?:s|ed)?|introduce[sd]?|define[sd]?|"
+    r"write[s]?|wrote|express(?:es|ed)?|rewrite[s]?|rewrote|simplif(?:y|ies|ied)|substitute[sd]?|expand(?:s|ed)?|"
+    r"factor(?:s|ed)?|solve[sd]?|turn(?:s|ed)?|move[sd]?|round(?:s|ed)?|list(?:s|ed)?|depends?|refers?|"
+    r"(?:is|was)\s+(?:where|when)|(?:needs?|has|have)\s+to\s+be|(?:should|must|will\s+need\s+to)\s+be)\b"
+    r"(?!\s+(?:twice|instead|wrongly|incorrectly|correctly|right|wrong|fixed|corrected|changed|redone|revised|larger|"
+    r"smaller|bigger|higher|lower|\d))",
+    _I,
+)
+_NOT_A_VERB = frozenset(
+    "of in on at for from to by with between after before under over into and or as than that which who when where "
+    "if whether because since".split())
+
+
+def _assertion_exempt(tx: _Text, m: re.Match[str]) -> bool:
+    subj, verb = m.group("subj").lower(), m.group("verb").lower().replace("’", "'")
+    if _NEUTRAL_ACTION.match(tx.t, m.start("verb")) and subj not in ("you're", "you'd", "you'll"):
+        return True  # a description or a what-to-consider; the judging rules still see the rest of the clause
+    if subj.startswith("you") and not subj.startswith("your"):
+        rest = tx.t[m.start("verb") :]
+        if subj in ("you'll", "you'd") or _ADVISORY.match(rest):
+            return True  # "You might want to revisit ...", "You can check this by ...": advice, not assessment
+        return False
+    if subj.startswith("your") and _YOUR_TASK.match(tx.t, m.start("subj") + 4):
+        return True
+    if verb in _NOT_A_VERB:
+        return True  # "the answer in step 3 ..." is only an NP so far; other rules judge the rest
+    return False
+
 
 # ------------------------------------------------------------------------------------------------ licenses
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])(?=\s|$)|\n")
@@ -328,7 +392,8 @@ _RULES: tuple[_Rule, ...] = (
         r"well\s+(?:reasoned|argued|explained|thought(?:\s+out)?|organi[sz]ed|structured|written|presented|"
         r"executed|handled|justified|calculated|computed|solved)|lgtm|thumbs\s+up|impressive|awesome|"
         r"brilliant|superb|fantastic|outstanding|terrific|wonderful|splendid|excellent|full\s+marks|"
-        r"top\s+marks|not\s+bad|way\s+to\s+go|good\s+news|bang\s+on|dead\s+on|on\s+the\s+money|full\s+"
+        r"top\s+marks|not\s+bad|well\s+played|(?:good|great|nice|excellent|clever|smart)\s+(?:use|choice|move|"
+        r"observation|call)\s+of|way\s+to\s+go|good\s+news|bang\s+on|dead\s+on|on\s+the\s+money|full\s+"
         r"(?:credit|points|score)|deserves?\s+(?:full\s+|some\s+|partial\s+)?(?:credit|marks|points)|"
         r"(?:crushed|aced)\s+it|you\s+nailed)\b"
         r"|(?:^|[.!?]\s*)(?:you['’]ve|you\s+have|you)\s+got\s+it\s*(?:[!.]|$)", _I), licensable=False),
@@ -377,6 +442,7 @@ _RULES: tuple[_Rule, ...] = (
         r"\bI(?:['’]ve|\s+have|\s+had)?\s+(?:already\s+|also\s+|just\s+|now\s+)?(?:corrected|fixed|checked|verified|"
         r"confirmed|validated|double[- ]checked|re-?checked|graded|marked|spotted|found\s+(?:the|an?|one|two|"
         r"some|several|no|nothing))\b", _I), licensable=False),
+    _Rule("attempt_assertion", _ASSERTION, exempt=_assertion_exempt),
     _Rule("verdict_word", re.compile(rf"\b{_WORD}\b", _I), exempt=_word_exempt),
     _Rule("predicate", re.compile(
         rf"\b{_COPULA}(?:\s+{_ADVERB})*\s+(?P<w>{_PRED})\b|\b{_HEDGE}\s+(?P<h>{_PRED})\b", _I), exempt=_pred_exempt),
@@ -433,8 +499,8 @@ _RULES: tuple[_Rule, ...] = (
         r"approach|method|reasoning|argument|logic|calculation|computation|work|setup|code|equation|step))\s+"
         r"(?:works|worked|holds(?:\s+up)?|held\s+up|checks?\s+out|checked\s+out|adds?\s+up|added\s+up|stands(?!\s+for)|"
         r"stood|survives|survived|passes(?!\s+through)|passed(?!\s+through)|"
-        r"makes\s+sense|made\s+sense|(?:does|did)(?:n['’]t|\s+not)\s+(?:work|hold|follow|add\s+up|make\s+sense|"
-        r"match|account|check\s+out))\b|\b(?:checks|checked)\s+out\b|\b(?:holds|held)\s+up\b|\bstands?\s+correct\b", _I)),
+        r"makes\s+sense|made\s+sense|(?:does|did)(?:n['’]t|\s+not)\s+(?:quite\s+|really\s+)?(?:work|hold|follow|"
+        r"add\s+up|make\s+sense|match|account|check\s+out|satisfy|fit|agree|balance))\b|\b(?:checks|checked)\s+out\b|\b(?:holds|held)\s+up\b|\bstands?\s+correct\b", _I)),
 )
 
 
