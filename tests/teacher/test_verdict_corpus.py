@@ -53,6 +53,6 @@ def test_corpus_shape():
     assert len(texts) == len(set(texts)), "duplicate corpus items"
     assert len(PASS) >= 60 and len(REJECT) >= 100
     assert {i.lang for i in REJECT} >= {"en", "fr", "de", "es", "zh"}
-    assert {i.split for i in REJECT} == {i.split for i in PASS} >= {"dev", "heldout1", "heldout2"}
+    assert {i.split for i in REJECT} == {i.split for i in PASS} == {"dev", "heldout1", "heldout2", "heldout3"}
     assert any(i.origin == "smollm2" for i in REJECT) and any(i.origin == "smollm2" for i in PASS)
     assert any(i.category == "verb_correct" for i in PASS)
