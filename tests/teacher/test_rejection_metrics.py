@@ -38,7 +38,8 @@ def test_every_reason_the_screen_can_give_has_a_column():
 
 def test_source_with_reason_keeps_the_buckets():
     assert guidance_source_with_reason("smart_rejected", "verdict") == "smart_rejected:verdict"
-    assert guidance_source_with_reason("smart_failed", "timeout") == "smart_failed"  # failures keep their kind elsewhere
+    # failures keep their kind in the provider's counters, not in the per-reason rejection split
+    assert guidance_source_with_reason("smart_failed", "timeout") == "smart_failed"
     assert guidance_source_with_reason("smart", "") == "smart"
     assert guidance_bucket("smart_rejected:verdict") == "smart_rejected"
 

@@ -10,9 +10,9 @@ Registered as ``guidance: smart`` for the ``score_two_attempt`` agent loop (impo
   not English or a full solution is rejected inside ``instruction``; a hint the rules pass then goes to the optional
   second pass, ``VerdictClassifier`` (one YES/NO call: does it reveal or imply whether the answer is right?; on by
   default, ``verdict_classifier.enabled``), where anything but a clear NO -- a YES, an unparseable reply, a failed
-  call -- is a rejection too. The answer-equivalence rule needs the gold answer, which the guide must never see, so it is a
-  separate step: ``screen(guidance, reference=gold)`` receives only the finished hint text and the gold; callers
-  that hold the ground truth (the agent loop's row, eval) call it after ``instruction``.
+  call -- is a rejection too. The answer-equivalence rule needs the gold answer, which the guide must never see, so
+  it is a separate step: ``screen(guidance, reference=gold)`` receives only the finished hint text and the gold;
+  callers that hold the ground truth (the agent loop's row, eval) call it after ``instruction``.
 * Any failure (endpoint error after the client's retries, timeout, empty text) or rejection returns the static
   paper instruction with source ``smart_failed`` / ``smart_rejected`` and the reason in ``Guidance.reason``; both
   are counted (``metrics()``), and the loop records the reason per turn (``extra_fields["guidance_reasons"]``) so

@@ -12,8 +12,10 @@ The test is per sentence, so one foreign sentence after an English one is caught
   character, or two letters of another script; a Greek *word* (3+ letters) too -- a lone θ or Δ is mathematics;
 * Spanish ¿ / ¡;
 * Latin-script text: words from distinctive French / German / Spanish / Italian / Portuguese / Dutch function-word
-  lists plus words with a non-ASCII Latin letter (é, ü, ñ, ß, ğ, ł ...) outnumber English function words, with at least two such
-  foreign marks, or one when the sentence has no English function word at all ("Falsch!", "Très bien.").
+  lists plus words with a non-ASCII Latin letter (é, ü, ñ, ß, ğ, ł ...) outnumber English function words, with at
+  least two such foreign marks, or one when the sentence has no English function word at all ("Falsch!", "Très
+  bien."). A language without diacritics whose words are on no list ("Jawabanmu benar.") is not recognised: the
+  verdict classifier is asked about judgements in any language.
 
 Words that are also English, or that mathematics uses ("a", "in", "die", "per", "sin", "non", single letters), are
 left out of the foreign lists. English loanwords with accents (café, naïve, résumé) do not count as foreign.

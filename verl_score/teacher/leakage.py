@@ -5,12 +5,15 @@ answer out ("eighteen"), or just writes the whole solution turns attempt 2 into 
 nothing in hrl-reasoning stops this). The rules, each with a reason name used in the rejection counters:
 
 * ``empty``: nothing usable.
-* ``final_answer``: ``\\boxed{}``/``\\fbox{}``, ``####``, "final answer", "the answer is/should be/equals ...".
-* ``verdict``: a correctness verdict on the attempt, positive or negative, in any phrasing we could think of
-  ("your solution is correct", "that's not right", "looks good", "well done", "no changes are needed", "there is
-  a mistake", "you made an error", "mistake-free", ✓ …). A guide that says "correct" turns attempt 2 into
-  verifier-assisted correction (keep / change), which SCoRe's intrinsic self-correction must not receive. Pointing
-  at what to re-check ("re-check step 2", "check whether the sign in step 3 is right") is the method and passes.
+* ``non_english``: a sentence that is not English (``verl_score.teacher.language``): the verdict rules are English,
+  and "Votre réponse est fausse." says what "your answer is wrong" says.
+* ``final_answer``: ``\\boxed{}``/``\\fbox{}``, ``####``, "final answer", "the answer is/should be/equals <value>"
+  (checked before the verdict rules), and "the answer is/should be ..." without a value unless it sits in a re-check
+  or a question ("check that the answer is a whole number").
+* ``verdict``: the hint tells or implies whether attempt 1, or a part of it, is right or wrong -- verdicts in any
+  frame, error claims, praise, near-misses, hedges, unconditional "fix X", statements about the attempt. A guide that
+  says "correct" turns attempt 2 into verifier-assisted correction (keep / change), which SCoRe's intrinsic
+  self-correction must not receive. What a hint may say instead, and the rules: ``verl_score.teacher.verdicts``.
 * ``full_solution_code``: a fenced code block (a hint is prose, not a program).
 * ``full_solution_length``: longer than ``max_chars`` (a brief instruction is a few sentences).
 * ``full_solution_equations``: ``max_equations`` or more equations (worked arithmetic is a solution).

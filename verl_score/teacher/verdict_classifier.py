@@ -18,10 +18,11 @@ Config (``guidance.kwargs.verdict_classifier`` of configs/guidance/smart.yaml):
   is silent and turns SMART-SCoRe into training with an oracle; a false alarm costs one turn of the static
   instruction and is visible (``guidance/rejected_rate/classifier_*``). The call is small: the hint (one to three
   sentences) plus a short fixed prompt in, ``max_tokens`` out, against a guide call that reads the whole problem and
-  attempt and writes up to ``max_hint_tokens``. A weak guide answers at chance -- SmolLM2-135M-Instruct said "No" to
-  "Your answer is correct." and "Yes" to "Re-check the sign in step 3." (docs/design.md) -- and then the counters
-  show most hints rejected; turn it off (``enabled: false``) only for such guides, knowing the rules are all that
-  is left.
+  attempt and writes up to ``max_hint_tokens``. The only SMART launcher guides with a 7B policy or a stronger
+  served model. A guide as weak as SmolLM2-135M-Instruct cannot do this: on the verdict corpus it answered NO to 541
+  of 610 texts, rejecting 7% of the verdicts and 19% of the genuine hints, none of them ones the rules missed
+  (results/benchmarks/verdict_screen.md); turn it off (``enabled: false``) for such guides, knowing the rules are
+  all that is left.
 * ``client``: another OpenAI-compatible endpoint for the check (``LLMClientConfig`` fields, ``GUIDE_*`` env vars
   fill the gaps); ``null`` (default) asks the guide's own backend -- the guide endpoint, or the policy.
 * ``max_tokens`` (8; raise it for models that think before answering), ``temperature`` (0), ``timeout_s`` (30).

@@ -248,7 +248,8 @@ _QUESTION_START = re.compile(
     r"(?:is|are|was|were|does|do|did|has|have|had|can|will)\b(?!n['’]t)(?!\s+not\b)",
     _I,
 )
-_QUESTION_DOUBT = re.compile(r"\b(?:really|actually|truly|honestly|seriously)\b|\byou\s+(?:sure|certain|positive)\b", _I)
+_QUESTION_DOUBT = re.compile(
+    r"\b(?:really|actually|truly|honestly|seriously)\b|\byou\s+(?:sure|certain|positive)\b", _I)
 _CONDITION = re.compile(
     r"\b(?:if|unless|whether|where|wherever|when|whenever|in\s+case|otherwise|as\s+(?:needed|necessary|required|"
     r"appropriate)|should\s+(?:it|you|they|any|there|one))\b",
@@ -349,7 +350,8 @@ def _pred_exempt(tx: _Text, m: re.Match[str]) -> bool:
     after = tx.t[m.end() : m.end() + 30]
     word = (m.group("w") or m.group("h") or "").lower()
     if word in ("good", "great", "fine", "ok", "okay", "nice", "alright", "sensible", "reasonable", "acceptable"):
-        return bool(re.match(r"\s+(?:idea|practice|habit|way|strategy|approach|place|time|point|rule|to\s+(?!me\b|us\b|go\b)|for\s+"
+        return bool(re.match(r"\s+(?:idea|practice|habit|way|strategy|approach|place|time|point|rule|"
+                             r"to\s+(?!me\b|us\b|go\b)|for\s+"
                              r"(?:checking|verifying|catching))", after, _I))
     return False
 
@@ -387,7 +389,8 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("praise", re.compile(
         r"\b(?:well\s+done|nicely\s+done|(?:good|great|nice|excellent|fine|solid|impressive|awesome|terrific)\s+"
         r"(?:job|work|effort|start|attempt|try|thinking|catch|reasoning|answer|solution|going|progress|"
-        r"approach|setup|set-up|logic|explanation|understanding|grasp|intuition|insight|instincts?)(?!\s+(?:is|would|to|for|might|could|can|here|would))|"
+        r"approach|setup|set-up|logic|explanation|understanding|grasp|intuition|insight|instincts?)"
+        r"(?!\s+(?:is|would|to|for|might|could|can|here))|"
         r"bravo|congrat(?:ulation)?s|kudos|keep\s+(?:it|this)\s+up|keep\s+up\s+the|nailed\s+it|"
         r"well\s+(?:reasoned|argued|explained|thought(?:\s+out)?|organi[sz]ed|structured|written|presented|"
         r"executed|handled|justified|calculated|computed|solved)|lgtm|thumbs\s+up|impressive|awesome|"
@@ -424,7 +427,8 @@ _RULES: tuple[_Rule, ...] = (
         r"\bI\s+(?:also\s+)?(?:got|get|obtained|calculated|computed|came\s+up\s+with|arrived\s+at|make\s+it|"
         r"ended\s+up\s+with|end\s+up\s+with|worked\s+it\s+out)\b"
         r"|\bI\s+(?:also\s+)?(?:found|find|obtain|have|had|reached)\s+(?:the\s+same|a\s+different|something\s+"
-        r"(?:else|different)|another|a\s+similar|the\s+identical)\b|\b(?:matches|match|matched|agrees?\s+with|agreed\s+with|same\s+as|differs?\s+from|"
+        r"(?:else|different)|another|a\s+similar|the\s+identical)\b"
+        r"|\b(?:matches|match|matched|agrees?\s+with|agreed\s+with|same\s+as|differs?\s+from|"
         r"disagrees?\s+with|coincides?\s+with)\s+(?:mine|my\b|what\s+I|the\s+(?:expected|reference|official|"
         r"given|key|correct|right|true|real))|\bmy\s+(?:own\s+)?(?:answer|result|solution|calculation|"
         r"computation|value|total|working)\b|\b(?:expected|reference|official|intended|model)\s+(?:answer|result|"
@@ -500,7 +504,8 @@ _RULES: tuple[_Rule, ...] = (
         r"(?:works|worked|holds(?:\s+up)?|held\s+up|checks?\s+out|checked\s+out|adds?\s+up|added\s+up|stands(?!\s+for)|"
         r"stood|survives|survived|passes(?!\s+through)|passed(?!\s+through)|"
         r"makes\s+sense|made\s+sense|(?:does|did)(?:n['’]t|\s+not)\s+(?:quite\s+|really\s+)?(?:work|hold|follow|"
-        r"add\s+up|make\s+sense|match|account|check\s+out|satisfy|fit|agree|balance))\b|\b(?:checks|checked)\s+out\b|\b(?:holds|held)\s+up\b|\bstands?\s+correct\b", _I)),
+        r"add\s+up|make\s+sense|match|account|check\s+out|satisfy|fit|agree|balance))\b"
+        r"|\b(?:checks|checked)\s+out\b|\b(?:holds|held)\s+up\b|\bstands?\s+correct\b", _I)),
 )
 
 
