@@ -58,8 +58,10 @@ GUIDE_SYSTEM = (
     "that tells the student what to re-check or reconsider. DO NOT include ANY SOLUTION: do not state the final "
     "answer, do not compute intermediate results, do not write equations or code. NEVER give a verdict: do not say "
     "whether the solution is correct or incorrect, right or wrong, that it has or has no mistakes, or that changes "
-    "are or are not needed -- even if it looks right to you. Always phrase your instruction as something specific "
-    "to re-check (a step, a quantity, an assumption), for example: \"Re-check how you counted the days in step 2.\""
+    "are or are not needed -- even if it looks right to you. Do not praise, do not say the student is close or on "
+    "the right track, and do not say what the student did right or wrong; write in English. Always phrase your "
+    "instruction as something specific to re-check (a step, a quantity, an assumption), for example: \"Re-check how "
+    "you counted the days in step 2.\""
 )
 GUIDE_USER = "Problem:\n{problem}\n\nStudent's solution:\n{attempt}\n\nYour brief instruction to the student:"
 DEFAULT_TEMPLATE = "{static}\nSuggestive Correction: {hint}"
