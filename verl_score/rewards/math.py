@@ -19,16 +19,20 @@ Extraction policy (``policy``, per data source in YAML):
 from __future__ import annotations
 
 import asyncio
-import numbers
+import functools
 import re
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from typing import Any
 
 from verl_score.rewards.base import RewardResult
-from verl_score.rewards.extract import Extracted, extract_gold_answer, extract_math_answer
+from verl_score.rewards.exact_value import compare as exact_compare
+from verl_score.rewards.exact_value import exact_value
+from verl_score.rewards.extract import Extracted, extract_math_answer
+from verl_score.rewards.math_gold import gold_text, reward_gold
 from verl_score.rewards.math_pool import MathVerifyPool
 from verl_score.rewards.registry import register_reward
 
@@ -148,20 +152,30 @@ class MathReward:
         self._lock = threading.Lock()
 
     async def __call__(self, solution: str, ground_truth: Any, extra_info: dict[str, Any]) -> RewardResult:
-        return await asyncio.to_thread(self.score, solution, ground_truth)
-
-    def score(self, solution: str, ground_truth: Any) -> RewardResult:
-        """Synchronous scoring (safe in any thread); ``__call__`` runs it off the event loop. Never raises on
-        bad input: a non-string response or a missing gold is a ``failed`` result with its reason."""
-        start = time.perf_counter()
+        """The bound starts HERE, not when a thread picks the call up: verl awaits a whole batch at once, and with
+        ``asyncio.to_thread`` (a shared executor of min(32, cores + 4) threads) calls queued behind slow checks
+        started their clock seconds late and returned up to ~3x the timeout after they were made. Our own executor
+        has a thread per call in flight up to ``_THREADS`` (they only wait on the workers' pipes)."""
         deadline = time.monotonic() + self.timeout_s
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            _executor(), functools.partial(self.score, solution, ground_truth, deadline=deadline))
+
+    def score(self, solution: str, ground_truth: Any, deadline: float | None = None) -> RewardResult:
+        """Synchronous scoring (safe in any thread); ``__call__`` runs it off the event loop. Never raises on
+        bad input: a non-string response or a missing gold is a ``failed`` result with its reason.
+
+        ``deadline``: ``time.monotonic()`` by which to return (default: now + ``timeout_s``); ``elapsed_ms``
+        counts from ``deadline - timeout_s``, i.e. from the call."""
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout_s
+        start = deadline - self.timeout_s  # monotonic time of the call
         extra: dict[str, Any] = {"answer": None, "answer_kind": "", "gold": None, "answer_found": 0.0,
                                  "fast_path": 0.0, "policy": self.policy}
-        gold = _gold_text(ground_truth)
+        gold = reward_gold(ground_truth)
         if gold is None:
             extra["error"] = f"ground truth must be a non-empty string or a number, got {ground_truth!r}"[:300]
             return _result(0.0, "gold_missing", extra, start, failed=True)
-        gold = extract_gold_answer(gold)
         extra["gold"] = gold
         if not isinstance(solution, str):
             extra["error"] = f"response must be a str, got {type(solution).__name__}"
@@ -196,6 +210,12 @@ class MathReward:
             values = dressed_number(answer, percent_values=True)
             if values is not None and (g in values or (g.denominator == 1 and values[0].denominator == 1)):
                 return {"equal": g in values, "reason": "ok", "fast_path": True}
+        if not text_mode:  # integers, decimals, fractions, surds, multiples of pi: exact, without a worker
+            exact_gold = exact_value(gold)
+            exact_answer = exact_value(answer, allow_assignment=True) if exact_gold is not None else None
+            equal = exact_compare(exact_gold, exact_answer) if exact_answer is not None else None
+            if equal is not None:
+                return {"equal": equal, "reason": "ok", "fast_path": True}
         key = (gold, answer, text_mode)
         with self._lock:
             hit = self._cache.get(key)
@@ -211,25 +231,28 @@ class MathReward:
         return verdict
 
 
+#: threads of the executor ``MathReward.__call__`` runs checks on (shared by every MathReward of the process). A
+#: thread mostly waits on a worker's pipe; enough of them that a batch never queues for a thread.
+_THREADS = 64
+_EXECUTOR: ThreadPoolExecutor | None = None
+_EXECUTOR_LOCK = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _EXECUTOR
+    with _EXECUTOR_LOCK:
+        if _EXECUTOR is None:
+            _EXECUTOR = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="math-reward")
+        return _EXECUTOR
+
+
 def _squash(text: str) -> str:
     """The text without spacing, except between two digits: ``1 2`` is not ``12``."""
     return "".join(_SPACED_DIGITS.sub("\x00", text).split())
 
 
-def _gold_text(ground_truth: Any) -> str | None:
-    """The gold as text; ``None`` for a missing / empty / non-finite one (a data bug, reported as failed)."""
-    if isinstance(ground_truth, numbers.Real) and not isinstance(ground_truth, bool):  # incl. numpy scalars
-        value = float(ground_truth)
-        if value != value or value in (float("inf"), float("-inf")):
-            return None
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(ground_truth, str) and ground_truth.strip():
-        return ground_truth
-    return None
-
-
 def _result(score: float, reason: str, extra: dict, start: float, failed: bool = False) -> RewardResult:
     extra["reason"] = reason
     extra["correct"] = float(score == 1.0)
-    extra["elapsed_ms"] = (time.perf_counter() - start) * 1e3
+    extra["elapsed_ms"] = (time.monotonic() - start) * 1e3
     return RewardResult(score=score, extra=extra, failed=failed)

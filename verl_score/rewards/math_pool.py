@@ -6,8 +6,15 @@ subprocess speaking JSON lines; a check that overruns is answered ``timeout`` an
 replaced. Calls are thread-safe and never touch signals, so they work from any thread of any process.
 
 The bound is wall clock from the caller's deadline: waiting for a free worker, restarting one and the check itself
-all count, and a killed worker is replaced in the background (its ~1 s of imports never lands on the next call).
-Only a worker's very first start (its cold start, begun at construction with ``prestart``) is not charged to a call.
+all count, and a killed (or dead) worker is replaced in the background (its ~1 s of imports never lands on the next
+call). Only a worker's very first start (its cold start, begun at construction with ``prestart``) is not charged to
+a call.
+
+Why one long-lived repair thread per pool: the timeout path used to start two threads (a reaper and a respawner).
+``Thread.start()`` waits until the new thread has run, i.e. until it got the GIL; with a batch of calls in flight on a
+loaded machine that took up to ~1 s, all of it after the deadline. Now a timed-out call only sends SIGKILL and puts
+the worker on a queue (no wait): measured overshoot past the bound went from up to 1.2 s to tens of ms
+(``benchmarks/rewards.py --load 2``).
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ import weakref
 from pathlib import Path
 
 _WORKER = str(Path(__file__).with_name("_math_worker.py"))
+#: a check is not sent with less time than this left (its worker would be killed on arrival)
+_MIN_CHECK_S = 0.005
 
 
 class _Worker:
@@ -33,6 +42,7 @@ class _Worker:
         self.proc: subprocess.Popen | None = None
         self.ready = False
         self.ever_ready = False  # its first start is the process's cold start, not charged to a call
+        self.dead: list[subprocess.Popen] = []  # killed processes not reaped yet
         self._buf = b""
 
     def spawn(self) -> None:
@@ -101,83 +111,129 @@ class _Worker:
             except TimeoutError:
                 return {"equal": False, "reason": "timeout"}
         assert self.proc is not None and self.proc.stdin is not None
+        if deadline - time.monotonic() <= _MIN_CHECK_S:
+            # no time left to ask (the call waited for a worker to its deadline): answer without sending, so a
+            # healthy worker is not killed and restarted for a check it never had time to do
+            return {"equal": False, "reason": "timeout"}
         try:
             self.proc.stdin.write(json.dumps(payload).encode() + b"\n")
             self.proc.stdin.flush()
         except BrokenPipeError:
-            self.kill(wait=False)
-            return {"equal": False, "reason": "error", "error": "worker pipe broken"}
+            self.abandon()
+            return {"equal": False, "reason": "error", "error": "worker pipe broken", "broken": True}
         line = self._readline(deadline)
         if line is None:
-            self.kill(wait=False)
-            return {"equal": False, "reason": "timeout", "killed": True}
+            self.abandon()
+            return {"equal": False, "reason": "timeout", "broken": True}
         if not line:
-            self.kill(wait=False)
-            return {"equal": False, "reason": "error", "error": "worker died"}
+            self.abandon()
+            return {"equal": False, "reason": "error", "error": "worker died", "broken": True}
         return json.loads(line)
 
-    def kill(self, wait: bool = True) -> None:
-        """SIGKILL the process; ``wait=False`` reaps it in a background thread (the caller's deadline is near)."""
+    def abandon(self) -> None:
+        """SIGKILL the process and leave it for the repair thread to reap: no waiting here (a deadline is near)."""
         proc, self.proc, self.ready = self.proc, None, False
-        if proc is None:
-            return
-        try:
-            proc.kill()
-        except Exception:  # noqa: BLE001 - best effort; the process is gone
-            pass
-        if wait:
-            _reap(proc)
-        else:
-            threading.Thread(target=_reap, args=(proc,), daemon=True).start()
-
-    def respawn_then(self, done) -> None:
-        """Start a replacement in a background thread, then ``done()`` (the pool takes the worker back only then,
-        so no request reads the pipe while the replacement is starting)."""
-        def start():
+        if proc is not None:
             try:
-                self._start(time.monotonic() + self.start_timeout_s)
-            except Exception:  # noqa: BLE001 - the next request retries and reports
+                proc.kill()
+            except Exception:  # noqa: BLE001 - best effort; the process is gone
                 pass
-            finally:
-                done()
-        threading.Thread(target=start, daemon=True).start()
+            self.dead.append(proc)
+
+    def kill(self) -> None:
+        """SIGKILL the process and reap it (closing the pool)."""
+        self.abandon()
+        self.reap()
+
+    def reap(self) -> None:
+        while self.dead:
+            _reap(self.dead.pop())
 
 
 class MathVerifyPool:
     """``pool.check(gold, pred) -> {"equal": bool, "reason": "ok"|"timeout"|"error"|...}``; thread-safe."""
 
     def __init__(self, workers: int = 2, timeout_s: float = 5.0, start_timeout_s: float = 120.0,
-                 python: str | None = None, prestart: bool = False):
+                 python: str | None = None, prestart: bool = False, max_workers: int | None = None,
+                 spill_after_s: float = 1.0):
+        """``max_workers`` (default ``2 * workers``): when every worker has been busy on ONE check for over
+        ``spill_after_s`` (a pathological input sympy cannot settle) or is restarting, a call waiting for a worker
+        starts an extra one (its start charged to that call), up to this many. Without it, two power towers held
+        both workers to their deadline and every ordinary check queued behind them timed out."""
         if workers < 1 or timeout_s <= 0:
             raise ValueError("MathVerifyPool needs workers >= 1 and timeout_s > 0")
         self.timeout_s = timeout_s
+        self.python = python or sys.executable
+        self.start_timeout_s = start_timeout_s
+        self.max_workers = max(workers, 2 * workers if max_workers is None else max_workers)
+        self.spill_after_s = spill_after_s
         self._idle: "queue.LifoQueue[_Worker]" = queue.LifoQueue()
-        self._workers = [_Worker(python or sys.executable, start_timeout_s) for _ in range(workers)]
+        self._workers = [_Worker(self.python, start_timeout_s) for _ in range(workers)]
+        self._busy: dict[_Worker, float] = {}  # worker -> monotonic time its current check was sent
+        self._lock = threading.Lock()
         for w in self._workers:
             if prestart:  # processes start importing now; the first check waits only for what is left
                 w.spawn()
             self._idle.put(w)
+        # one thread, started now, reaps and replaces broken workers (never a thread start on a call's path)
+        self._repairs: "queue.SimpleQueue[_Worker | None]" = queue.SimpleQueue()
+        threading.Thread(target=_repair_loop, args=(self._repairs, self._idle), daemon=True,
+                         name="math-verify-repair").start()
         # workers also end on their own when our end of the pipe closes; this just does it promptly and quietly
-        weakref.finalize(self, _kill_all, self._workers)
+        self._finalizer = weakref.finalize(self, _shut_down, self._repairs, self._workers)
 
     def check(self, gold: str, pred: str, text: bool = False, deadline: float | None = None) -> dict:
         """Verdict for one pair by ``deadline`` (``time.monotonic()``; default now + ``timeout_s``), waiting for a
         free worker included. ``text``: ``pred`` is prose for math-verify to search (see ``_math_worker``)."""
         deadline = time.monotonic() + self.timeout_s if deadline is None else deadline
-        try:
-            worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
+        worker = self._acquire(deadline)
+        if worker is None:
             return {"equal": False, "reason": "timeout"}
-        respawning = False
+        broken = True  # an exception in request: replace the worker, its pipe may be out of step
         try:
             verdict = worker.request({"gold": gold, "pred": pred, "text": text}, deadline)
-            if verdict.pop("killed", False):
-                worker.respawn_then(lambda: self._idle.put(worker))
-                respawning = True
+            broken = verdict.pop("broken", False)
             return verdict
         finally:
-            if not respawning:
+            with self._lock:
+                self._busy.pop(worker, None)
+            if broken:  # the repair thread takes it back to the idle queue once a replacement is ready
+                worker.abandon()
+                self._repairs.put(worker)
+            else:
                 self._idle.put(worker)
+
+    def _acquire(self, deadline: float) -> _Worker | None:
+        """An idle worker, or an extra one when all are stuck (see ``__init__``); ``None`` past ``deadline``."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                worker = self._idle.get(timeout=min(remaining, 0.05))
+            except queue.Empty:
+                worker = self._spill()
+                if worker is None:
+                    continue
+            with self._lock:
+                self._busy[worker] = time.monotonic()
+            return worker
+
+    def _spill(self) -> _Worker | None:
+        with self._lock:
+            now = time.monotonic()
+            stuck = sum(now - since > self.spill_after_s for since in self._busy.values())
+            not_busy = len(self._workers) - len(self._busy)  # idle (taken by another caller) or restarting
+            if len(self._workers) >= self.max_workers or stuck < len(self._workers) - not_busy or stuck == 0:
+                return None
+            # every busy worker is stuck; the others are restarting or just taken: one more worker
+            if self._idle.qsize() > 0:
+                return None
+            worker = _Worker(self.python, self.start_timeout_s)
+            worker.ever_ready = True  # its start is charged to this call (request waits for it up to the deadline)
+            worker.spawn()
+            self._workers.append(worker)
+            return worker
 
     def warmup(self) -> None:
         """Start every worker now (in parallel) instead of on first use."""
@@ -188,7 +244,7 @@ class MathVerifyPool:
             t.join()
 
     def close(self) -> None:
-        _kill_all(self._workers)
+        self._finalizer()
 
 
 def _reap(proc: subprocess.Popen) -> None:
@@ -203,6 +259,31 @@ def _reap(proc: subprocess.Popen) -> None:
             pass
 
 
-def _kill_all(workers: list[_Worker]) -> None:
+def _repair_loop(repairs: "queue.SimpleQueue[_Worker | None]", idle: "queue.LifoQueue[_Worker]") -> None:
+    """Reap broken workers' processes, start their replacements (all at once: imports overlap), hand each back to
+    the idle queue when it is ready. ``None`` stops the loop. Holds no reference to the pool (it can be collected)."""
+    while True:
+        batch = [repairs.get()]
+        while True:
+            try:
+                batch.append(repairs.get_nowait())
+            except queue.Empty:
+                break
+        workers = [w for w in batch if w is not None]
+        for w in workers:
+            w.reap()
+            w.spawn()
+        for w in workers:
+            try:
+                w._start(time.monotonic() + w.start_timeout_s)
+            except Exception:  # noqa: BLE001 - the next request retries the start and reports
+                pass
+            idle.put(w)
+        if len(workers) < len(batch):
+            return
+
+
+def _shut_down(repairs: "queue.SimpleQueue[_Worker | None]", workers: list[_Worker]) -> None:
+    repairs.put(None)
     for w in workers:
         w.kill()
