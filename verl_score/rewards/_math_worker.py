@@ -1,6 +1,9 @@
 """math-verify worker process: one JSON request per stdin line, one JSON reply per stdout line.
 
-Run as a script by ``math_pool.MathVerifyPool`` (not imported). Why a process: math-verify's own timeouts use
+Run as a script by ``math_pool.MathVerifyPool`` (not imported), in one of two modes: a worker on stdin/stdout, or
+(``--zygote FD``) a zygote: it imports and warms math-verify once, then forks a ready worker for every socket the pool
+sends it over the control socket ``FD`` (a replacement for a killed worker then costs a fork, milliseconds, instead
+of a second or more of imports on a loaded machine). Why a process: math-verify's own timeouts use
 ``signal.alarm`` (main thread only; they raise ``ValueError`` in the reward loop's threads) and sympy can spin for
 hours on ``9^{9^{9^9}}`` inside C code that no signal interrupts. Here both timeouts are off and the parent kills
 this process when a check overruns its deadline. EOF on stdin (parent gone) ends the worker.
@@ -15,6 +18,9 @@ exactly as plain ``parse(answer)`` would).
 import importlib.util
 import json
 import logging
+import os
+import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -53,13 +59,11 @@ def handle(request):
     return {"equal": math_parse.equal(gold, pred), "reason": "ok"}
 
 
-def main():
-    sys.setrecursionlimit(10_000)
-    math_parse.warm()  # before "ready": a fresh (or replacement) worker's first check is as fast as any other
-    out = sys.stdout
+def serve(lines, out):
+    """Answer requests until EOF: ``lines`` yields request lines, ``out`` takes reply text."""
     out.write("ready\n")
     out.flush()
-    for line in sys.stdin:
+    for line in lines:
         try:
             reply = handle(json.loads(line))
         except Exception as e:  # noqa: BLE001 - report, keep serving
@@ -68,10 +72,40 @@ def main():
         out.flush()
 
 
+def zygote(fd):
+    """Fork a ready worker per socket received on the control socket ``fd``; reply ``pid N``. EOF: the pool is gone.
+    Children are reaped by the kernel (SIGCHLD ignored): the pool SIGKILLs them by pid."""
+    ctrl = socket.socket(fileno=fd)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    ctrl.sendall(b"ready\n")
+    while True:
+        msg, fds, _, _ = socket.recv_fds(ctrl, 16, 1)
+        if not msg:
+            os._exit(0)
+        conn = socket.socket(fileno=fds[0])
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ctrl.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                serve(conn.makefile("r", encoding="utf-8"), conn.makefile("w", encoding="utf-8"))
+            finally:
+                os._exit(0)
+        conn.close()
+        ctrl.sendall(f"pid {pid}\n".encode())
+
+
+def main():
+    sys.setrecursionlimit(10_000)
+    math_parse.warm()  # before "ready": a fresh (or replacement) worker's first check is as fast as any other
+    if len(sys.argv) == 3 and sys.argv[1] == "--zygote":
+        zygote(int(sys.argv[2]))
+    else:
+        serve(sys.stdin, sys.stdout)
+
+
 if __name__ == "__main__":
     try:
         main()
-    except (BrokenPipeError, KeyboardInterrupt):  # the pool closed our pipes (killed mid-start / shut down): quiet
-        import os
-
+    except (BrokenPipeError, ConnectionError, KeyboardInterrupt):  # the pool closed our pipes / socket: quiet
         os._exit(0)

@@ -7,8 +7,9 @@ replaced. Calls are thread-safe and never touch signals, so they work from any t
 
 The bound is wall clock from the caller's deadline: waiting for a free worker, restarting one and the check itself
 all count, and a killed (or dead) worker is replaced in the background (its ~1 s of imports never lands on the next
-call). Only a worker's very first start (its cold start, begun at construction with ``prestart``) is not charged to
-a call.
+call). Workers are forked from a zygote that imported math-verify once (``_Zygote``): a replacement is ready in
+milliseconds, not after a second or more of imports. Only the zygote's cold start (begun at construction) is not
+charged to a call.
 
 Why one long-lived repair thread per pool: the timeout path used to start two threads (a reaper and a respawner).
 ``Thread.start()`` waits until the new thread has run, i.e. until it got the GIL; with a batch of calls in flight on a
@@ -23,6 +24,8 @@ import json
 import os
 import queue
 import select
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -35,24 +38,130 @@ _WORKER = str(Path(__file__).with_name("_math_worker.py"))
 _MIN_CHECK_S = 0.005
 
 
+class _ForkedProcess:
+    """A worker forked by the zygote: the parts of ``Popen`` the pool uses (``poll``, ``kill``, ``wait``, ``stdin``,
+    ``stdout``) over the one socket it talks on. The zygote's kernel reaps it (SIGCHLD ignored there)."""
+
+    def __init__(self, pid: int, sock: socket.socket):
+        self.pid = pid
+        self.sock = sock
+        self.stdin = sock.makefile("wb")
+        self.stdout = sock
+        self._killed = False
+
+    def poll(self) -> int | None:
+        if self._killed:
+            return -9
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return -1
+        return None
+
+    def kill(self) -> None:
+        self._killed = True
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def wait(self, timeout: float | None = None) -> int:
+        return -9
+
+    def close(self) -> None:
+        for closeable in (self.stdin, self.sock):
+            try:
+                closeable.close()
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+
+
+class _Zygote:
+    """One process that imported and warmed math-verify once and forks ready workers on request (see
+    ``_math_worker.zygote``). Why: replacing a killed worker by a fresh interpreter costs a second of imports quiet
+    and several seconds on a loaded machine, during which checks queue; a fork costs milliseconds. Thread-safe."""
+
+    def __init__(self, python: str):
+        ours, theirs = socket.socketpair()
+        self.proc = subprocess.Popen([python, "-I", "-u", _WORKER, "--zygote", str(theirs.fileno())],
+                                     stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), close_fds=True)
+        theirs.close()
+        self.ctrl = ours
+        self.ready = False
+        self._buf = b""
+        self._lock = threading.Lock()
+
+    def fork(self, deadline: float) -> _ForkedProcess | None:
+        """A new worker process, or ``None`` when the zygote is not ready by ``deadline`` or is gone."""
+        with self._lock:
+            if self.proc.poll() is not None:
+                return None
+            if not self.ready:
+                if self._readline(deadline) != b"ready":
+                    return None
+                self.ready = True
+            ours, theirs = socket.socketpair()
+            try:
+                socket.send_fds(self.ctrl, [b"F"], [theirs.fileno()])
+            except OSError:
+                ours.close()
+                return None
+            finally:
+                theirs.close()
+            line = self._readline(max(deadline, time.monotonic() + 5.0))  # a fork answers in ms: don't desync
+            if line is None or not line.startswith(b"pid "):
+                ours.close()
+                self.close()  # out of step or dead: the pool falls back to plain processes
+                return None
+            return _ForkedProcess(int(line[4:]), ours)
+
+    def _readline(self, deadline: float) -> bytes | None:
+        while b"\n" not in self._buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if select.select([self.ctrl], [], [], remaining)[0]:
+                chunk = self.ctrl.recv(1 << 12)
+                if not chunk:
+                    return None
+                self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line
+
+    def close(self) -> None:
+        try:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+        self.ctrl.close()
+
+
 class _Worker:
-    def __init__(self, python: str, start_timeout_s: float):
+    def __init__(self, python: str, start_timeout_s: float, zygote: _Zygote | None = None):
         self.python = python
         self.start_timeout_s = start_timeout_s
-        self.proc: subprocess.Popen | None = None
+        self.zygote = zygote
+        self.proc: subprocess.Popen | _ForkedProcess | None = None
         self.ready = False
         self.ever_ready = False  # its first start is the process's cold start, not charged to a call
         self.dead: list[subprocess.Popen] = []  # killed processes not reaped yet
         self._buf = b""
 
-    def spawn(self) -> None:
-        """Start the process without waiting for it (the pool's constructor: imports overlap the caller's work)."""
+    def spawn(self, deadline: float | None = None) -> None:
+        """Start the process without waiting for it to be ready (forked when the zygote is ready by ``deadline``)."""
         if self.proc is None or self.proc.poll() is not None:
-            self.proc = self._popen()
+            self.proc = self._popen(deadline)
             self._buf = b""
             self.ready = False
 
-    def _popen(self) -> subprocess.Popen:
+    def _popen(self, deadline: float | None = None) -> subprocess.Popen | _ForkedProcess:
+        """A forked worker from the zygote when it is ready by ``deadline`` (default: now, i.e. only if ready),
+        else a fresh interpreter."""
+        if self.zygote is not None:
+            forked = self.zygote.fork(time.monotonic() if deadline is None else deadline)
+            if forked is not None:
+                return forked
         return subprocess.Popen(
             # -I keeps the script's own directory (which holds our ``math.py``) off sys.path
             [self.python, "-I", "-u", _WORKER],
@@ -74,7 +183,7 @@ class _Worker:
                 raise RuntimeError(f"math-verify worker failed to start (got {line!r}); is math-verify installed?")
             self.ready = self.ever_ready = True
             return
-        self.proc = self._popen()
+        self.proc = self._popen(deadline if deadline is not None else time.monotonic() + self.start_timeout_s)
         self._buf = b""
         self.ready = False
         self._start(deadline)
@@ -118,7 +227,7 @@ class _Worker:
         try:
             self.proc.stdin.write(json.dumps(payload).encode() + b"\n")
             self.proc.stdin.flush()
-        except BrokenPipeError:
+        except OSError:  # BrokenPipeError (a pipe), ConnectionResetError (a forked worker's socket)
             self.abandon()
             return {"equal": False, "reason": "error", "error": "worker pipe broken", "broken": True}
         line = self._readline(deadline)
@@ -154,12 +263,13 @@ class MathVerifyPool:
     """``pool.check(gold, pred) -> {"equal": bool, "reason": "ok"|"timeout"|"error"|...}``; thread-safe."""
 
     def __init__(self, workers: int = 2, timeout_s: float = 5.0, start_timeout_s: float = 120.0,
-                 python: str | None = None, prestart: bool = False, max_workers: int | None = None,
+                 python: str | None = None, prestart: bool = True, max_workers: int | None = None,
                  spill_after_s: float = 1.0):
         """``max_workers`` (default ``2 * workers``): when every worker has been busy on ONE check for over
         ``spill_after_s`` (a pathological input sympy cannot settle) or is restarting, a call waiting for a worker
         starts an extra one (its start charged to that call), up to this many. Without it, two power towers held
-        both workers to their deadline and every ordinary check queued behind them timed out."""
+        both workers to their deadline and every ordinary check queued behind them timed out. ``prestart`` is kept
+        for callers; the zygote always starts importing at construction."""
         if workers < 1 or timeout_s <= 0:
             raise ValueError("MathVerifyPool needs workers >= 1 and timeout_s > 0")
         self.timeout_s = timeout_s
@@ -168,19 +278,19 @@ class MathVerifyPool:
         self.max_workers = max(workers, 2 * workers if max_workers is None else max_workers)
         self.spill_after_s = spill_after_s
         self._idle: "queue.LifoQueue[_Worker]" = queue.LifoQueue()
-        self._workers = [_Worker(self.python, start_timeout_s) for _ in range(workers)]
+        # the zygote starts importing now (prestart or not): workers are forked from it when first used
+        self._zygote = _Zygote(self.python)
+        self._workers = [_Worker(self.python, start_timeout_s, self._zygote) for _ in range(workers)]
         self._busy: dict[_Worker, float] = {}  # worker -> monotonic time its current check was sent
         self._lock = threading.Lock()
         for w in self._workers:
-            if prestart:  # processes start importing now; the first check waits only for what is left
-                w.spawn()
             self._idle.put(w)
         # one thread, started now, reaps and replaces broken workers (never a thread start on a call's path)
         self._repairs: "queue.SimpleQueue[_Worker | None]" = queue.SimpleQueue()
         threading.Thread(target=_repair_loop, args=(self._repairs, self._idle), daemon=True,
                          name="math-verify-repair").start()
         # workers also end on their own when our end of the pipe closes; this just does it promptly and quietly
-        self._finalizer = weakref.finalize(self, _shut_down, self._repairs, self._workers)
+        self._finalizer = weakref.finalize(self, _shut_down, self._repairs, self._workers, self._zygote)
 
     def check(self, gold: str, pred: str, text: bool = False, deadline: float | None = None) -> dict:
         """Verdict for one pair by ``deadline`` (``time.monotonic()``; default now + ``timeout_s``), waiting for a
@@ -229,7 +339,7 @@ class MathVerifyPool:
             # every busy worker is stuck; the others are restarting or just taken: one more worker
             if self._idle.qsize() > 0:
                 return None
-            worker = _Worker(self.python, self.start_timeout_s)
+            worker = _Worker(self.python, self.start_timeout_s, self._zygote)
             worker.ever_ready = True  # its start is charged to this call (request waits for it up to the deadline)
             worker.spawn()
             self._workers.append(worker)
@@ -247,7 +357,10 @@ class MathVerifyPool:
         self._finalizer()
 
 
-def _reap(proc: subprocess.Popen) -> None:
+def _reap(proc: subprocess.Popen | _ForkedProcess) -> None:
+    if isinstance(proc, _ForkedProcess):
+        proc.close()
+        return
     try:
         proc.wait(timeout=5)
     except Exception:  # noqa: BLE001 - unkillable (D state): leave it to the OS
@@ -272,7 +385,7 @@ def _repair_loop(repairs: "queue.SimpleQueue[_Worker | None]", idle: "queue.Lifo
         workers = [w for w in batch if w is not None]
         for w in workers:
             w.reap()
-            w.spawn()
+            w.spawn(time.monotonic() + w.start_timeout_s)
         for w in workers:
             try:
                 w._start(time.monotonic() + w.start_timeout_s)
@@ -283,7 +396,8 @@ def _repair_loop(repairs: "queue.SimpleQueue[_Worker | None]", idle: "queue.Lifo
             return
 
 
-def _shut_down(repairs: "queue.SimpleQueue[_Worker | None]", workers: list[_Worker]) -> None:
+def _shut_down(repairs: "queue.SimpleQueue[_Worker | None]", workers: list[_Worker], zygote: _Zygote) -> None:
     repairs.put(None)
     for w in workers:
         w.kill()
+    zygote.close()
