@@ -239,11 +239,10 @@ class MathReward:
         if known is not None:
             return known
         key = (gold, answer, text_mode)
-        if deadline is None:
-            deadline = time.monotonic() + self.timeout_s
-        if is_risky(answer, text_mode):  # sympy may spin on it: free its worker early, ordinary checks queue behind it
-            deadline = min(deadline, time.monotonic() + self.risky_check_s)
-        verdict = self.pool.check(gold, answer, text=text_mode, deadline=deadline)
+        # sympy may spin on a risky answer: its worker is freed after risky_check_s of work (waiting for a worker
+        # does not count), so ordinary checks do not queue behind it for the whole bound
+        check_s = self.risky_check_s if is_risky(answer, text_mode) else None
+        verdict = self.pool.check(gold, answer, text=text_mode, deadline=deadline, max_check_s=check_s)
         if verdict["reason"] in ("ok", "answer_unparseable", "gold_unparseable"):  # deterministic: cache
             with self._lock:
                 self._cache[key] = verdict

@@ -92,7 +92,13 @@ class _Zygote:
         self._lock = threading.Lock()
 
     def fork(self, deadline: float) -> _ForkedProcess | None:
-        """A new worker process, or ``None`` when the zygote is not ready by ``deadline`` or is gone."""
+        """A new worker process, or ``None`` when the zygote is not ready by ``deadline`` or is gone (closed)."""
+        try:
+            return self._fork(deadline)
+        except OSError:  # the pool was closed under us, or the zygote died: plain processes from now on
+            return None
+
+    def _fork(self, deadline: float) -> _ForkedProcess | None:
         with self._lock:
             if self.proc.poll() is not None:
                 return None
@@ -204,7 +210,7 @@ class _Worker:
         line, _, self._buf = self._buf.partition(b"\n")
         return line
 
-    def request(self, payload: dict, deadline: float) -> dict:
+    def request(self, payload: dict, deadline: float, max_check_s: float | None = None) -> dict:
         if not self.ever_ready:
             # the worker's cold start (~1-2 s of imports, more on a loaded machine) is a one-off cost of the pool,
             # not of this check: wait for it up to start_timeout_s and move the deadline by the time it took
@@ -230,6 +236,8 @@ class _Worker:
         except OSError:  # BrokenPipeError (a pipe), ConnectionResetError (a forked worker's socket)
             self.abandon()
             return {"equal": False, "reason": "error", "error": "worker pipe broken", "broken": True}
+        if max_check_s is not None:  # the work itself is capped (time spent waiting for this worker is not)
+            deadline = min(deadline, time.monotonic() + max_check_s)
         line = self._readline(deadline)
         if line is None:
             self.abandon()
@@ -292,16 +300,18 @@ class MathVerifyPool:
         # workers also end on their own when our end of the pipe closes; this just does it promptly and quietly
         self._finalizer = weakref.finalize(self, _shut_down, self._repairs, self._workers, self._zygote)
 
-    def check(self, gold: str, pred: str, text: bool = False, deadline: float | None = None) -> dict:
+    def check(self, gold: str, pred: str, text: bool = False, deadline: float | None = None,
+              max_check_s: float | None = None) -> dict:
         """Verdict for one pair by ``deadline`` (``time.monotonic()``; default now + ``timeout_s``), waiting for a
-        free worker included. ``text``: ``pred`` is prose for math-verify to search (see ``_math_worker``)."""
+        free worker included. ``text``: ``pred`` is prose for math-verify to search (see ``_math_worker``).
+        ``max_check_s``: at most this long on the worker itself (a risky answer, see ``math.is_risky``)."""
         deadline = time.monotonic() + self.timeout_s if deadline is None else deadline
         worker = self._acquire(deadline)
         if worker is None:
             return {"equal": False, "reason": "timeout"}
         broken = True  # an exception in request: replace the worker, its pipe may be out of step
         try:
-            verdict = worker.request({"gold": gold, "pred": pred, "text": text}, deadline)
+            verdict = worker.request({"gold": gold, "pred": pred, "text": text}, deadline, max_check_s)
             broken = verdict.pop("broken", False)
             return verdict
         finally:
@@ -384,8 +394,11 @@ def _repair_loop(repairs: "queue.SimpleQueue[_Worker | None]", idle: "queue.Lifo
                 break
         workers = [w for w in batch if w is not None]
         for w in workers:
-            w.reap()
-            w.spawn(time.monotonic() + w.start_timeout_s)
+            try:
+                w.reap()
+                w.spawn(time.monotonic() + w.start_timeout_s)
+            except Exception:  # noqa: BLE001 - the next request retries the start and reports
+                pass
         for w in workers:
             try:
                 w._start(time.monotonic() + w.start_timeout_s)
