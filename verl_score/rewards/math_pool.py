@@ -39,34 +39,37 @@ _MIN_CHECK_S = 0.005
 
 
 class _ForkedProcess:
-    """A worker forked by the zygote: the parts of ``Popen`` the pool uses (``poll``, ``kill``, ``wait``, ``stdin``,
-    ``stdout``) over the one socket it talks on. The zygote's kernel reaps it (SIGCHLD ignored there)."""
+    """A worker forked by the zygote: the parts of ``Popen`` the pool uses (``poll``, ``kill``, ``stdin``,
+    ``stdout``) over the one socket it talks on. The zygote reaps it (SIGCHLD ignored there), so it is signalled
+    through a pidfd opened right after the fork: a pid the kernel has reused for another process is never hit."""
 
     def __init__(self, pid: int, sock: socket.socket):
         self.pid = pid
         self.sock = sock
         self.stdin = sock.makefile("wb")
         self.stdout = sock
-        self._killed = False
+        self._exited = False
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # no pidfd (old kernel) or already gone
+            self._pidfd = None
+            self._exited = not _alive(pid)
 
     def poll(self) -> int | None:
-        if self._killed:
-            return -9
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return -1
-        return None
+        if not self._exited and self._pidfd is not None:
+            self._exited = bool(select.select([self._pidfd], [], [], 0)[0])  # readable once it has exited
+        return -9 if self._exited else None
 
     def kill(self) -> None:
-        self._killed = True
+        if self.poll() is not None:
+            return
         try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
+            if self._pidfd is not None:
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            else:
+                os.kill(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, OSError):
             pass
-
-    def wait(self, timeout: float | None = None) -> int:
-        return -9
 
     def close(self) -> None:
         for closeable in (self.stdin, self.sock):
@@ -74,6 +77,18 @@ class _ForkedProcess:
                 closeable.close()
             except Exception:  # noqa: BLE001 - best effort
                 pass
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+            self._exited = True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 class _Zygote:
@@ -340,6 +355,7 @@ class MathVerifyPool:
             return worker
 
     def _spill(self) -> _Worker | None:
+        """A new worker (forked, counted in ``_workers``) when every busy worker is stuck and none is idle."""
         with self._lock:
             now = time.monotonic()
             stuck = sum(now - since > self.spill_after_s for since in self._busy.values())
