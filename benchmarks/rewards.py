@@ -11,6 +11,12 @@
    ``tests/rewards/math_corpus.py`` (CHAMP / SmolLM2 / GSM8K texts). Target: >= 5x. Then the wall-clock latency of
    ``MathReward.score`` on pathological inputs (power towers, 10^{10^{100}} - 10^{10^{100}}, deep nesting, a 1 MB
    response, unclosed boxes), p50 / p99 / max from call to return. Target: p99 <= the configured timeout + 0.5 s.
+   Then, per corpus class and split (dev / held-out, ``tests/rewards/math_corpus.py``): accuracy of ours and of
+   plain math-verify (``verify(parse(gold), parse(response))``) against the hand labels, and their agreement.
+   Then latency from call to return, quiet and with ``--load N`` busy-loop processes on the cores: every corpus case
+   one at a time (p50 / p90 / p99 / max, timeouts), and the whole corpus plus the pathological inputs awaited at
+   once through ``MathReward.__call__`` (as verl's reward loop does); then, at a 3 s bound with risky answers not cut
+   short (so pathological checks run into the deadline), the max overshoot of any call past the bound.
 2. Code checks: one HumanEval problem (canonical solution + its tests) in our bubblewrap sandbox with the strict
    two-process harness (``code_tests``' default) vs an unsandboxed ``subprocess.run([python3, "-c", program])``
    (what public SCoRe-style code does), same system interpreter, sequential, interleaved. Target: sandbox <= 1.5x
@@ -110,6 +116,101 @@ def bench_math_pathological(timeout_s: float, repeats: int) -> dict:
     times.sort()
     return {"n": len(times), "timeout_s": timeout_s, "p50": times[len(times) // 2],
             "p99": times[min(len(times) - 1, int(0.99 * len(times)))], "max": times[-1], "reasons": dict(reasons)}
+
+
+def bench_math_classes() -> list[dict]:
+    """Per (split, class): n, ours / plain math-verify accuracy against the labels, agreement ours == plain."""
+    from tests.rewards.math_corpus import cases
+    from tests.rewards.test_math_corpus import plain_math_verify, verdict
+    from verl_score.rewards.registry import build_reward
+
+    rewards = {p: build_reward("math", workers=2, timeout_s=30.0, policy=p) for p in ("math_verify", "anchored")}
+    table: dict[tuple[str, str], list[int]] = {}
+    for case in cases():
+        if case.pathological:
+            continue
+        ours, plain = verdict(rewards[case.policy], case), plain_math_verify(case)
+        row = table.setdefault((case.split, case.cls), [0, 0, 0, 0])
+        row[0] += 1
+        row[1] += ours == case.expected
+        row[2] += plain == case.expected
+        row[3] += ours == plain
+    for r in rewards.values():
+        r.pool.close()
+    return [{"split": split, "cls": cls, "n": n, "ours": o / n, "plain": p / n, "agree": a / n}
+            for (split, cls), (n, o, p, a) in sorted(table.items())]
+
+
+def _hogs(n: int) -> list[subprocess.Popen]:
+    """``n`` busy-loop processes: "another job on the two cores"."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def _quantiles(times: list[float]) -> str:
+    times = sorted(times)
+    q = lambda f: times[min(len(times) - 1, int(f * len(times)))] * 1e3  # noqa: E731
+    return f"p50 {q(0.5):.1f} ms  p90 {q(0.9):.1f}  p99 {q(0.99):.1f}  max {times[-1] * 1e3:.0f} ms"
+
+
+def bench_math_latency(load: int, timeout_s: float) -> dict:
+    """Latency from call to return with ``load`` busy loops running (see the module docstring)."""
+    from tests.rewards.math_corpus import cases
+    from verl_score.rewards.registry import build_reward
+
+    ordinary = [c for c in cases() if not c.pathological and isinstance(c.response, str)]
+    hogs = _hogs(load)
+    try:
+        rewards = {p: build_reward("math", workers=2, timeout_s=timeout_s, policy=p)
+                   for p in ("math_verify", "anchored")}
+        for r in rewards.values():
+            r.pool.warmup()
+        seq, seq_timeouts = [], 0
+        for c in ordinary:
+            t0 = time.perf_counter()
+            res = rewards[c.policy].score(c.response, c.gold)
+            seq.append(time.perf_counter() - t0)
+            seq_timeouts += res.extra["reason"] == "verify_timeout"
+        for r in rewards.values():
+            r._cache.clear()
+
+        async def one(reward, response, gold):
+            t0 = time.perf_counter()
+            res = await reward(response, gold, {})
+            return time.perf_counter() - t0, res.extra["reason"]
+
+        async def batch():
+            jobs = [one(rewards[c.policy], c.response, c.gold) for c in ordinary]
+            jobs += [one(rewards["math_verify"], resp, gold) for resp, gold in PATHOLOGICAL]
+            return await asyncio.gather(*jobs)
+
+        out = asyncio.run(batch())
+        for r in rewards.values():
+            r.pool.close()
+        # the bound itself: 3 s, risky answers NOT cut short, so the pathological checks run into the deadline
+        bound = build_reward("math", workers=2, timeout_s=3.0, risky_check_s=60.0)
+        bound.pool.warmup()
+
+        async def at_the_bound():
+            jobs = [one(bound, resp, gold) for resp, gold in PATHOLOGICAL * 2]
+            jobs += [one(bound, c.response, c.gold) for c in ordinary[:100]]
+            return await asyncio.gather(*jobs)
+
+        bound_out = asyncio.run(at_the_bound())
+        bound.pool.close()
+    finally:
+        for h in hogs:
+            h.kill()
+    ordinary_out, path_out = out[: len(ordinary)], out[len(ordinary):]
+    return {
+        "load": load, "timeout_s": timeout_s, "n": len(ordinary), "load_avg_1m": os.getloadavg()[0],
+        "sequential": _quantiles(seq), "sequential_timeouts": seq_timeouts,
+        "batch": _quantiles([t for t, _ in ordinary_out]),
+        "batch_timeouts": sum(why == "verify_timeout" for _, why in ordinary_out),
+        "pathological": _quantiles([t for t, _ in path_out]),
+        "max_overshoot_s": max(t for t, _ in out) - timeout_s,
+        "bound_n": len(bound_out), "bound_timeouts": sum(why == "verify_timeout" for _, why in bound_out),
+        "bound_overshoot_s": max(t for t, _ in bound_out) - 3.0,
+    }
 
 
 def bench_math(quick: bool) -> list[dict]:
@@ -247,7 +348,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip", nargs="*", default=[], choices=["math", "code", "judge"])
+    parser.add_argument("--load", type=int, default=2, help="busy-loop processes for the loaded latency run")
+    parser.add_argument("--only-math-quality", action="store_true",
+                        help="only the per-class accuracy and the latency runs (quiet and --load)")
     args = parser.parse_args()
+    if args.only_math_quality:
+        args.skip = ["math", "code", "judge"]
+    if "math" not in args.skip or args.only_math_quality:
+        print("== math accuracy per corpus class vs plain math-verify (hand labels; held-out = written after the "
+              "issue-22/23 fixes, never tuned on)")
+        print(f"{'split':<9}{'class':<16}{'n':>5}{'ours':>8}{'plain':>8}{'agree':>8}")
+        for r in bench_math_classes():
+            print(f"{r['split']:<9}{r['cls']:<16}{r['n']:>5}{r['ours']:>8.0%}{r['plain']:>8.0%}{r['agree']:>8.0%}")
+        for load in (0, args.load):
+            r = bench_math_latency(load, timeout_s=10.0)
+            print(f"== math latency from call to return, {r['load']} busy loops on the cores (load avg "
+                  f"{r['load_avg_1m']:.1f}), timeout_s={r['timeout_s']:g}, {r['n']} corpus cases")
+            print(f"  one at a time:        {r['sequential']}  timeouts {r['sequential_timeouts']}")
+            print(f"  all at once (+{len(PATHOLOGICAL)} pathological, awaited together): ordinary {r['batch']}  "
+                  f"timeouts {r['batch_timeouts']}; pathological {r['pathological']}; "
+                  f"slowest return vs the bound {r['max_overshoot_s'] * 1e3:+.0f} ms")
+            print(f"  at the bound (timeout_s=3, risky checks not cut short, {r['bound_n']} calls at once, "
+                  f"{r['bound_timeouts']} ran into it): max overshoot past the bound "
+                  f"{r['bound_overshoot_s'] * 1e3:+.0f} ms")
     if "math" not in args.skip:
         print("== math checks/s: ours vs verl.utils.reward_score.math_verify (sequential, interleaved)")
         print(f"{'set':<22}{'n':>5}{'ours/s':>10}{'verl/s':>10}{'speedup':>9}{'ours ok':>9}{'verl ok':>9}")

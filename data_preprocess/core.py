@@ -255,20 +255,19 @@ _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 @lru_cache(maxsize=65536)
 def math_parseable(answer: str) -> bool:
-    """True when math-verify parses ``answer`` (the reward uses the same parser, so an unparseable gold answer
-    would silently score every response 0). Cached: generated sets repeat answers a lot.
+    """True when the math reward can read ``answer`` as a gold: the reward's own routine
+    (``verl_score.rewards.math_gold.gold_parse_error``: its gold reduction and its math-verify reading), so a gold
+    that converts is a gold that scores (an unreadable gold scores every response ``gold_unparseable``). Cached:
+    generated sets repeat answers a lot.
 
     Plain integers/decimals (most GSM8K-style answers) skip the ~1 ms parse: math-verify always parses them
     (``tests/data/test_data_sources.py::test_plain_number_fast_path_agrees_with_math_verify`` checks that).
     """
     if _PLAIN_NUMBER.fullmatch(answer):
         return True
-    from math_verify import parse
+    from verl_score.rewards.math_gold import gold_parse_error
 
-    try:
-        return bool(parse(f"${answer}$") or parse(answer))
-    except Exception:  # math-verify raises on some malformed LaTeX
-        return False
+    return gold_parse_error(answer) is None
 
 
 def validate(ex: Example) -> None:
@@ -289,7 +288,7 @@ def validate(ex: Example) -> None:
         raise InvalidRow("missing_ground_truth")
     if ex.ability == "math":
         if not math_parseable(ex.ground_truth):
-            raise InvalidRow("unparseable_answer", f"math-verify cannot parse {ex.ground_truth[:80]!r}")
+            raise InvalidRow("unparseable_answer", f"the math reward cannot parse the gold {ex.ground_truth[:80]!r}")
     elif ex.ability == "code":
         try:
             spec = json.loads(ex.ground_truth)

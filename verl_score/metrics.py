@@ -32,8 +32,9 @@ A conditional rate with an empty denominator is NaN (undefined), never 0: a 0 wo
 
 Guidance split (SMART): ``guidance/acc@t2/{source}`` is attempt-2 accuracy among episodes whose instruction before
 attempt 2 came from ``source`` (smart / smart_rejected / smart_failed / static / other), ``guidance/frac/{source}``
-their share, ``guidance/rejected_rate`` the rejected share of SMART calls. A guide that leaks a verdict shows up as
-``acc@t2/smart`` far above ``acc@t2/static``.
+their share, ``guidance/rejected_rate`` the rejected share of SMART calls and ``guidance/rejected_rate/{reason}``
+its split by rejection reason (:data:`GUIDANCE_REJECTION_REASONS`; they sum to ``rejected_rate``). A guide that leaks
+a verdict shows up as ``acc@t2/smart`` far above ``acc@t2/static``.
 """
 
 from __future__ import annotations
@@ -48,11 +49,13 @@ from rapidfuzz.distance import Levenshtein
 __all__ = [
     "CORRECT_THRESHOLD",
     "GUIDANCE_BUCKETS",
+    "GUIDANCE_REJECTION_REASONS",
     "attempt_failed_from_reward_info",
     "attempt_scores_from_reward_info",
     "episode_metrics",
     "scored_episodes",
     "guidance_bucket",
+    "guidance_source_with_reason",
     "guidance_split_metrics",
     "val_guidance_sources",
     "edit_distance_ratio",
@@ -290,12 +293,26 @@ def attempt_failed_from_reward_info(reward_extra_info: Mapping[str, Any], num_at
 
 #: where the instruction before attempt 2 came from (``extra_fields["guidance"][0]`` of the two-attempt loop)
 GUIDANCE_BUCKETS = ("static", "smart", "smart_rejected", "smart_failed", "other")
+#: why a SMART hint was rejected (``extra_fields["guidance_reasons"]``): the leakage rules, the verdict classifier,
+#: the loop's length reserve; anything else counts as ``other``
+GUIDANCE_REJECTION_REASONS = (
+    "non_english", "verdict", "final_answer", "reference_answer", "full_solution_code", "full_solution_length",
+    "full_solution_equations", "full_solution_steps", "empty", "classifier_verdict", "classifier_doubt",
+    "classifier_failed", "over_reserve", "other",
+)  # fmt: skip
+
+
+def guidance_source_with_reason(source: Any, reason: Any = None) -> str:
+    """``"smart_rejected:verdict"`` for a rejected turn with a reason (how the per-reason split travels through
+    :func:`guidance_split_metrics`), else the source unchanged."""
+    s = "static" if source is None else str(source)
+    return f"{s}:{reason}" if reason and guidance_bucket(s) == "smart_rejected" else s
 
 
 def guidance_bucket(source: Any) -> str:
     """Map a loop's guidance source to one of :data:`GUIDANCE_BUCKETS` (a too-long hint is recorded as
-    ``{source}_rejected``; a failed one as ``smart_failed``)."""
-    s = "static" if source is None else str(source)
+    ``{source}_rejected``; a failed one as ``smart_failed``; a ``:reason`` suffix is ignored)."""
+    s = "static" if source is None else str(source).split(":", 1)[0]
     if s.startswith("smart_failed"):
         return "smart_failed"
     if s.startswith("smart") and s.endswith("_rejected"):
@@ -330,6 +347,11 @@ def guidance_split_metrics(
     smart_calls = sum(b.startswith("smart") for b in buckets)
     out["guidance/rejected_rate"] = _safe_div(buckets.count("smart_rejected"), smart_calls)
     out["guidance/failed_rate"] = _safe_div(buckets.count("smart_failed"), smart_calls)
+    reasons = [str(s).split(":", 1)[1] for s, b in zip(sources_t2, buckets) if b == "smart_rejected" and ":" in str(s)]
+    if smart_calls and reasons:
+        known = [r if r in GUIDANCE_REJECTION_REASONS else "other" for r in reasons]
+        for r in GUIDANCE_REJECTION_REASONS:
+            out[f"guidance/rejected_rate/{r}"] = known.count(r) / smart_calls
     return out
 
 
@@ -339,11 +361,13 @@ def val_guidance_sources(reward_extra_infos: Mapping[str, Sequence[Any]], n: int
     cols = {b: reward_extra_infos.get(f"guidance_t2_{b}") for b in GUIDANCE_BUCKETS}
     if all(c is None for c in cols.values()):
         return None
-    out = []
-    for i in range(n):
-        hit = [b for b, c in cols.items() if c is not None and i < len(c) and c[i] is not None and float(c[i]) > 0]
-        out.append(hit[0] if hit else "other")
-    return out
+    why = {r: reward_extra_infos.get(f"guidance_t2_rejected_{r}") for r in GUIDANCE_REJECTION_REASONS}
+
+    def first(columns: Mapping[str, Any], i: int) -> str | None:
+        hit = [k for k, c in columns.items() if c is not None and i < len(c) and c[i] is not None and float(c[i]) > 0]
+        return hit[0] if hit else None
+
+    return [guidance_source_with_reason(first(cols, i) or "other", first(why, i)) for i in range(n)]
 
 
 def metrics_from_extra_fields(
@@ -375,7 +399,9 @@ def metrics_from_extra_fields(
             have_texts = False
         guidance = (ef or {}).get("guidance")
         if guidance is not None and len(guidance) >= 1:
-            sources.append(guidance[0])
+            reasons = (ef or {}).get("guidance_reasons")
+            sources.append(guidance_source_with_reason(guidance[0], reasons[0] if reasons is not None and len(reasons)
+                                                       else None))
         else:
             have_sources = False
         if "answer_changed" in info and info["answer_changed"] is not None:

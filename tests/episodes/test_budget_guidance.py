@@ -158,6 +158,7 @@ async def test_overlong_guidance_falls_back_to_static(tokenizer):
                      guidance_kwargs={"text": "hint " * 300, "max_text_tokens": 16}, response_length=300)
     out = await loop.run(dict(GREEDY), raw_prompt=PROBLEM)
     assert out.extra_fields["guidance"] == ["spy_rejected"]
+    assert out.extra_fields["guidance_reasons"] == ["over_reserve"]  # the reason the per-reason metrics count
     zeros = tokenizer.decode([t for t, m in zip(out.response_ids, out.response_mask) if m == 0])
     assert MATH_SELF_CORRECTION in zeros and "hint" not in zeros
 

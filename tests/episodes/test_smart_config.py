@@ -14,7 +14,7 @@ from verl.experimental.agent_loop.agent_loop import DictConfigWrap
 
 import verl_score.teacher.guidance  # noqa: F401  registers "smart" (verl_score.register does this in workers)
 from tests.episodes.conftest import CannedServerManager
-from tests.servers.fault_server import Ok
+from tests.teacher.guide_replies import guide_reply
 from verl_score.episodes.two_attempt import ScoreTwoAttemptAgentLoop
 from verl_score.prompts import MATH_SELF_CORRECTION
 from verl_score.teacher.guidance import GuideUnavailableError, SmartGuidance
@@ -66,13 +66,17 @@ async def test_no_guide_named_means_the_policy_guides_itself(tokenizer, monkeypa
     manager, loop = _loop(tokenizer, _composed())
     assert isinstance(loop.guidance_provider, SmartGuidance) and loop.guidance_provider.backend_kind == "policy"
     out = await loop.run(dict(GREEDY), **ROW)
-    assert len(manager.requests) == 3  # attempt 1, the policy writing the hint, attempt 2
-    assert out.extra_fields["guidance"][0] in ("smart", "smart_rejected")
+    source, reason = out.extra_fields["guidance"][0], out.extra_fields["guidance_reasons"][0]
+    # attempt 1, the policy writing the hint, the verdict classifier (on in smart.yaml) when the rules passed the
+    # hint, attempt 2
+    assert len(manager.requests) == 3 + (source == "smart" or reason.startswith("classifier_"))
+    assert source in ("smart", "smart_rejected")
+    assert loop.guidance_provider.classifier is not None  # the config's default
 
 
 @pytest.mark.asyncio
 async def test_endpoint_guide_writes_the_hint(tokenizer, monkeypatch, fault_server):
-    fault_server.set_default(Ok("Re-check how many she sold at the red house."))
+    fault_server.set_default(guide_reply("Re-check how many she sold at the red house."))  # classifier hears NO
     monkeypatch.setenv("GUIDE_API_BASE", fault_server.base_url)
     manager, loop = _loop(tokenizer, _composed())
     assert loop.guidance_provider.backend_kind == "endpoint" and loop.guidance_provider.unreachable is None

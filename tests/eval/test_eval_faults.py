@@ -160,6 +160,7 @@ def test_smart_guidance_from_the_registry_with_leak_screening(fault_server, gsm8
     prompt). Row 0's hint states the gold answer -> screened out against the gold (static text, ``smart_rejected``);
     row 1's hint is clean -> ``smart``; row 2's guide call fails -> ``smart_failed``. The guide never sees the gold."""
     from verl_score.teacher.guidance import GUIDE_SYSTEM, guide_messages
+    from verl_score.teacher.verdict_classifier import CLASSIFIER_SYSTEM
 
     plan, rows = plan_and_data
     student = scripted_content(plan)
@@ -167,11 +168,14 @@ def test_smart_guidance_from_the_registry_with_leak_screening(fault_server, gsm8
 
     def content(body):
         messages = body["messages"]
+        if messages[0]["content"] == CLASSIFIER_SYSTEM:
+            return "NO"  # the verdict classifier (on by default) clears the hints the rules pass
         if messages[0]["content"] != GUIDE_SYSTEM:
             return student(body)
         problem = messages[1]["content"]
         if rows[0].prompt[-1]["content"] in problem:
-            return f"Maybe it should be {gold0} vacuum cleaners."
+            # only the reference screen can catch this one ("Maybe it should be N" is now a verdict for the rules)
+            return f"Maybe she started with {gold0} vacuum cleaners."
         if rows[2].prompt[-1]["content"] in problem:
             return ""  # empty hint: a guide failure
         return "Re-read how many were sold at the second house."

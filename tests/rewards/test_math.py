@@ -147,7 +147,8 @@ def test_cold_start_is_not_charged_to_the_first_call():
     (the first version answered ``verify_timeout`` here)."""
     reward = build_reward("math", workers=1, timeout_s=1.0)
     try:
-        result = reward.score("\\boxed{\\frac{10}{2}}", "5")
+        # x + 10/2 is symbolic (a plain fraction is settled in-process now, without a worker)
+        result = reward.score("\\boxed{x + \\frac{10}{2}}", "5 + x")
         assert (result.score, result.extra["reason"], result.extra["fast_path"]) == (1.0, "ok", 0.0)
     finally:
         reward.pool.close()
@@ -232,3 +233,35 @@ def test_extraction_policy_per_data_source_in_yaml():
     assert resolve_route("some/free_form_set", kwargs)[1]["policy"] == "math_verify"
     with pytest.raises(ValueError, match="policy"):
         build_reward("math", policy="strict")
+
+
+def test_batch_awaited_at_once_is_bounded_and_ordinary_checks_do_not_time_out():
+    """verl awaits a whole batch of rows at once. Two power towers in it used to hold both workers to the deadline
+    (ordinary checks queued behind them timed out) and calls queued for ``asyncio.to_thread``'s few threads
+    started their clock late (returned seconds past the bound). Now: the clock starts at the call and ``__call__``
+    enforces it, risky answers get a short check, replacements are forked from a warm zygote."""
+    reward = build_reward("math", workers=2, timeout_s=10.0)
+    ordinary = [("\\boxed{(x+1)^2}", "x^2+2x+1", 1.0), ("\\boxed{\\{3, 1, 2\\}}", "\\{1,2,3\\}", 1.0),
+                ("\\boxed{[2, \\infty)}", "(2,\\infty)", 0.0), ("\\boxed{y = 2x + 1}", "y=1+2x", 1.0),
+                ("\\boxed{\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}}", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", 1.0),
+                ("The final answer is $\\frac{1}{4}\\pi$.", "\\frac{\\pi}{4}", 1.0), ("\\boxed{7}", "7", 1.0),
+                ("\\boxed{\\frac{14}{6}}", "\\frac{7}{3}", 1.0)] * 4
+
+    async def one(response, gold):
+        start = time.perf_counter()
+        result = await reward(response, gold, {})
+        return time.perf_counter() - start, result
+
+    async def batch():
+        towers = [one("\\boxed{9^{9^{9^{9}}}}", "3"), one("\\boxed{10^{10^{100}} - 10^{10^{100}}}", "0")]
+        return await asyncio.gather(*towers, *(one(r, g) for r, g, _ in ordinary))
+
+    try:
+        reward.pool.warmup()
+        out = asyncio.run(batch())
+    finally:
+        reward.pool.close()
+    assert max(t for t, _ in out) < 10.0 + SLACK_S, [t for t, _ in out]
+    assert [r.extra["reason"] for _, r in out[:2]] == ["verify_timeout"] * 2
+    got = [(r.score, r.failed) for _, r in out[2:]]
+    assert got == [(expected, False) for _, _, expected in ordinary], [r.extra["reason"] for _, r in out[2:]]

@@ -10,6 +10,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from verl_score.metrics import GUIDANCE_REJECTION_REASONS
 from verl_score.rewards.score_fn import clear_module_cache, compute_score, resolve_route, score_attempts
 
 ROWS = [  # (response, gold): math and exact_match disagree on the first three
@@ -58,7 +59,9 @@ def test_attempt_texts_are_scored_separately():
     assert out == {"score": 1.0, "acc": 1.0, "reward_failed": 0.0, "answer_found": 1.0,
                    "score_t1": 0.0, "acc_t1": 0.0, "score_t2": 1.0, "acc_t2": 1.0, "failed_t1": 0.0, "failed_t2": 0.0,
                    "guidance_t2_static": 1.0, "guidance_t2_smart": 0.0, "guidance_t2_smart_rejected": 0.0,
-                   "guidance_t2_smart_failed": 0.0, "guidance_t2_other": 0.0}
+                   "guidance_t2_smart_failed": 0.0, "guidance_t2_other": 0.0,
+                   # one column per SMART rejection reason (all 0: the instruction was static)
+                   **{f"guidance_t2_rejected_{r}": 0.0 for r in GUIDANCE_REJECTION_REASONS}}
     three = asyncio.run(compute_score("gsm8k", "", "6", {"attempt_texts": np.array(["\\boxed{6}", "\\boxed{6}",
                                                                                      "no answer"], dtype=object)},
                                       modules={"math": {"workers": 1}}))

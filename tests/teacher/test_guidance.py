@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.servers.fault_server import Hang, Ok, Status
+from tests.teacher.guide_replies import guide_reply
 from verl_score.episodes.guidance import Guidance, GuidanceProvider, build_guidance_provider
 from verl_score.prompts import MATH_SELF_CORRECTION
 from verl_score.teacher.guidance import SmartGuidance, guide_messages
@@ -25,6 +26,9 @@ GOLD = "18"
 def _provider(server, **kw):
     client = {"base_url": server.base_url, "max_retries": kw.pop("max_retries", 1), "backoff_base_s": 0.01,
               "timeout_s": kw.pop("timeout_s", 5.0)}
+    # These tests script one reply per guide call; the verdict classifier's extra call (on by default) has its own
+    # tests in test_verdict_classifier.py, so it is off here unless a test asks for it.
+    kw.setdefault("verdict_classifier", False)
     return SmartGuidance(client=client, **kw)
 
 
@@ -96,7 +100,7 @@ def test_leaking_hints_are_rejected_with_reasons(fault_server):
 
 
 def test_registered_as_smart_and_built_from_plain_kwargs(fault_server):
-    fault_server.set_default(Ok("Check the units in step 2."))
+    fault_server.set_default(guide_reply("Check the units in step 2."))  # the classifier (on by default) hears NO
     p = build_guidance_provider("smart", client={"base_url": fault_server.base_url})
     assert isinstance(p, SmartGuidance)
     assert p is build_guidance_provider("smart", client={"base_url": fault_server.base_url})  # cached per process
@@ -106,7 +110,7 @@ def test_registered_as_smart_and_built_from_plain_kwargs(fault_server):
 def test_env_vars_configure_the_guide_endpoint(fault_server, monkeypatch):
     monkeypatch.setenv("GUIDE_API_BASE", fault_server.base_url)
     monkeypatch.setenv("GUIDE_API_KEY", "sk-guide-secret")
-    fault_server.set_default(Ok("Check the units in step 2."))
+    fault_server.set_default(guide_reply("Check the units in step 2."))  # the classifier (on by default) hears NO
     p = SmartGuidance()
     assert _instruction(p).source == "smart"
     assert fault_server.requests[0].headers["Authorization"] == "Bearer sk-guide-secret"
@@ -136,7 +140,7 @@ class _FakePolicy:
 
 
 def test_policy_backend_uses_token_level_generate():
-    p = SmartGuidance(backend="policy")
+    p = SmartGuidance(backend="policy", verdict_classifier=False)  # one policy call per turn: the hint
     assert _instruction(p).source == "smart_failed"  # not attached yet: static, counted
     policy = _FakePolicy("Re-read the question: what is asked at the end?")
     p.attach_policy(policy, _FakeTokenizer())

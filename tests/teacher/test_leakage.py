@@ -48,7 +48,9 @@ def test_reference_answer_forms_are_rejected(leak_filter, text, reference):
         ("So \\boxed{7} is right.", "final_answer"),
         ("I think the answer is 12.", "final_answer"),
         ("Final Answer: 3", "final_answer"),
-        ("The result should be larger.", "final_answer"),
+        # a judgement of the attempt's result with no value stated: the verdict screen's attempt_assertion rule
+        # reports it (it fired as final_answer before the verdict rules covered it)
+        ("The result should be larger.", "verdict"),
         ("#### 5", "final_answer"),
         ("```python\nprint(1)\n```", "full_solution_code"),
         ("a = 1, b = a + 2 = 3, c = b * 2 = 6", "full_solution_equations"),

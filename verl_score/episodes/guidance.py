@@ -12,7 +12,7 @@ reward, or ``extra_info`` (datasets such as GSM8K keep the answer there). SCoRe 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 from verl_score.prompts import self_correction_instruction
@@ -33,11 +33,15 @@ class Guidance:
     """The text of one instruction turn and where it came from.
 
     ``source`` ends up in the episode's ``extra_fields["guidance"]`` so metrics can split guided from static
-    attempts: ``"static"``, ``"smart"``, ``"smart_rejected"`` or ``"smart_failed"``.
+    attempts: ``"static"``, ``"smart"``, ``"smart_rejected"`` or ``"smart_failed"``. ``reason`` says why a turn fell
+    back (a rejection reason such as ``"verdict"`` / ``"classifier_failed"``, or a failure kind such as
+    ``"timeout"``; ``""`` otherwise) and goes to ``extra_fields["guidance_reasons"]``. It is bookkeeping, so two
+    ``Guidance`` with the same text and source compare equal whatever their reasons.
     """
 
     text: str
     source: str
+    reason: str = field(default="", compare=False)
 
 
 @runtime_checkable

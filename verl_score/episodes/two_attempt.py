@@ -241,7 +241,9 @@ class ScoreTwoAttemptAgentLoop(AgentLoopBase):
                     previous_attempts=tuple(ep.attempt_texts),
                 )
                 guidance = await self._screen(guidance, reference, task)
-                ep.guidance.append(await self._inject_instruction(ep, guidance, task))
+                source, reason = await self._inject_instruction(ep, guidance, task)
+                ep.guidance.append(source)
+                ep.guidance_reasons.append(reason)
 
             max_tokens = self.budget.max_tokens_for(attempt, used=len(ep.response_mask))
             with simple_timer("generate_sequences", ep.metrics):
@@ -271,10 +273,11 @@ class ScoreTwoAttemptAgentLoop(AgentLoopBase):
 
         return self._build_output(ep)
 
-    async def _inject_instruction(self, ep: "_Episode", guidance: Guidance, task: str) -> str:
+    async def _inject_instruction(self, ep: "_Episode", guidance: Guidance, task: str) -> tuple[str, str]:
         """Close the previous attempt if the engine cut it, then append the instruction turn (all mask 0).
 
-        Returns the guidance source recorded for this turn.
+        Returns the guidance source and fallback reason recorded for this turn (``over_reserve`` when the text was
+        longer than the reserve and the static instruction replaced it).
         """
         if ep.truncated[-1]:
             # Cut on length (vLLM reports that as "completed" too, hence the last-token test): without the turn-end
@@ -283,7 +286,7 @@ class ScoreTwoAttemptAgentLoop(AgentLoopBase):
 
         start = len(ep.response_mask)
         static = SELF_CORRECTION_INSTRUCTIONS[task]
-        source = guidance.source
+        source, reason = guidance.source, guidance.reason
         for text in (guidance.text, static):
             updated = ep.messages + [{"role": "user", "content": text}]
             merged = await self.ct_merge_context_msg(
@@ -297,10 +300,10 @@ class ScoreTwoAttemptAgentLoop(AgentLoopBase):
                 len(merged[1]) - start,
                 self.instruction_reserve,
             )
-            source = f"{guidance.source}_rejected"
+            source, reason = f"{guidance.source}_rejected", "over_reserve"
         ep.apply(*merged, attempt=0)
         ep.messages = updated
-        return source
+        return source, reason
 
     def _decode_attempt(self, ids: list[int]) -> str:
         """Text of one attempt from its own generated ids (what the reward scores), closing stop token removed."""
@@ -334,6 +337,7 @@ class ScoreTwoAttemptAgentLoop(AgentLoopBase):
             attempt_texts=attempt_texts,
             num_attempts=self.num_attempts,
             guidance=list(ep.guidance),
+            guidance_reasons=list(ep.guidance_reasons),
             attempt_truncated=truncated,
         )
         ep.metrics["num_preempted"] = ep.num_preempted
@@ -362,6 +366,7 @@ class _Episode:
     attempt_texts: list[str] = field(default_factory=list)
     truncated: list[bool] = field(default_factory=list)
     guidance: list[str] = field(default_factory=list)
+    guidance_reasons: list[str] = field(default_factory=list)  # why each turn fell back ("" when it did not)
     server_extras: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     num_preempted: int = 0

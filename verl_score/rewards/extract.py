@@ -9,6 +9,9 @@ is the answer" is math-verify's, see ``_math_worker.py``):
 * **several boxes that together form ONE answer** (``\\boxed{-2} \\quad\\text{and}\\quad \\boxed{1}``,
   ``\\boxed{1},\\boxed{2},\\boxed{3}``) are one answer, joined with commas (math-verify reads that as a set);
   two boxes with a revision between them ("Wait, no", a new attempt) are two answers and the later one wins;
+* **a latex environment is one value in every anchor form**: ``\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}`` (also
+  ``bmatrix``, ``array``, ``cases``, ``aligned``) after "The final answer is" is taken whole, its ``&`` and line breaks
+  included (the value scan used to stop at the first ``&``);
 * **the value an anchor states, without its trailing clause**: "The final answer is 20 cookies for all 3 trays." is
   20, "The answer is 6, not 5." is 6 (math-verify reads such a span as prose and takes its LAST number); an anchor
   stating no value ("the final answer is correct") defers to the one before; a hedge ("either 5 or 6") is a set;
@@ -67,15 +70,17 @@ _LEAD = re.compile(r"(?:either|both|between|exactly|approximately|about|equal to
 # one token of a value: a latex command (its brace groups are taken whole by the scanner), an escape, a digit or
 # operator, spacing, a single-letter variable; a word of two or more letters ends the value
 _VALUE_TOKEN = re.compile(
-    r"\\[A-Za-z]+\*?|\\.|[0-9.,+\-*/^_=<>()\[\]|!':~$%€£\s−×÷·√π∞≤≥]"
+    r"\\[A-Za-z]+\*?|\\.|[0-9.,+\-*/^_=<>()\[\]|!':~$%€£\s−×÷·√π∞≤≥≠]"
     r"|(?<![A-Za-z])[A-Za-z](?![A-Za-z])(?!\s+[A-Za-z]{2,})"
 )
 _HAS_VALUE = re.compile(r"[0-9]|\\[A-Za-z]|(?<![A-Za-z])[A-Za-z](?![A-Za-z])|[π∞√]")
 # "5 or 6", "$5$ and $6$", "3 apples and 2 oranges": the next part of a multi-part answer or a hedge (unit words
 # may follow each value; a verb after the next value makes it a new clause: "6, and 5 is wrong")
 _UNIT_WORDS = r"(?:\s+(?!(?:is|are|was|were|would|will|can|fails?|works?|gives?|does|do)\b)[A-Za-z]{2,}){0,3}"
-_JOIN_NEXT = re.compile(_UNIT_WORDS + r"\s*,?\s*(?:or|and)\s+", re.IGNORECASE)
-_SPAN_DONE = re.compile(_UNIT_WORDS + r"\s*(?:$|[.,;:!)])", re.IGNORECASE)
+# a part label after a value: "(3, 3) for part (a) and (1, 1) for part (b)"
+_LABEL = r"(?:\s*\((?:[a-h]|i{1,3}|iv|vi{0,3}|\d{1,2})\))?"
+_JOIN_NEXT = re.compile(_UNIT_WORDS + _LABEL + r"\s*,?\s*(?:or|and)\s+", re.IGNORECASE)
+_SPAN_DONE = re.compile(_UNIT_WORDS + _LABEL + r"\s*(?:$|[.,;:!)])", re.IGNORECASE)
 # "not 5, it is 6": the value after the correction
 _NOT_BUT = re.compile(r"not\b[^.;]*?(?:\bit is|\bit's|\bbut|\brather)\s+", re.IGNORECASE)
 _STATEMENT_VERB = re.compile(r"\b(?:is|are|equals|was|be|would be|should be|will be)\s*:?\s+", re.IGNORECASE)
@@ -84,11 +89,16 @@ _CLAUSE = re.compile(r",\s*(?:and )?(?:so|thus|hence|therefore|which means)\b|;\
                      re.IGNORECASE)
 _HASHES = re.compile(r"####[ \t]*([^\n]*)")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
-# what may stand between two boxes of ONE answer: punctuation, "and"/"or", spacing, math delimiters, "x ="
+# what may stand between two boxes of ONE answer: punctuation, "and"/"or", spacing, math delimiters, "x =", and part
+# labels ("\\boxed{(3, 3)} for part (a) and \\boxed{(1, 1)}", "in the second case", "respectively"). Nothing else: a
+# sentence, a verb or a revision ("Wait, no", "Attempt 2") between two boxes makes them two answers, the later wins.
 _JOINER = re.compile(
-    r"(?:\s|[,;&$]|\\\\|\\[,;:! ]|\\q?quad\b|\\(?:text|mbox|textrm|mathrm)\s*\{\s*(?:,|and|or|&)?\s*\}|\band\b|\bor\b"
+    r"(?:\s|[,;&$:]|\\\\|\\[,;:! ]|\\q?quad\b|\\(?:text|mbox|textrm|mathrm)\s*\{\s*(?:,|and|or|&)?\s*\}|\band\b|\bor\b"
     r"|\\[\[\]()]|\\(?:end|begin)\{(?:align|aligned|gather|gathered|cases|array)\*?\}"
+    r"|\b(?:for|in|of|part|parts|case|cases|question|the|first|second|third|fourth|last|other|respectively)\b"
+    r"|\((?:[a-h]|i{1,3}|iv|vi{0,3}|\d{1,2})\)|(?<![\w\\])(?:[a-h]|\d)\)"
     r"|[A-Za-z](?:_\{?\w+\}?)?\s*=)*",
+    re.IGNORECASE,
 )
 # free-form text: the value a closing statement commits to ("The number of involutions ... is 76.", "There are
 # 239 strings ...", "... is \\( a = -5 \\)"): the first "is/are/equals VALUE" of the last sentence
@@ -100,7 +110,11 @@ _STATEMENT = re.compile(
 )
 _SENTENCE_END = re.compile(r"[.!?](?:\s+|$)(?=[A-Z\\$(]|$)")
 _WORD = re.compile(r"(?<!\\)\b[A-Za-z]{3,}\b")
-_LATEX_TEXT = re.compile(r"\\(?:text|mbox|textrm|mathrm|textbf|operatorname)\s*\{[^{}]*\}|\\[A-Za-z]+")
+# latex that is not prose: \\text{...} dressing, commands, environment names ("\\begin{pmatrix}", an array's "{cc}")
+_LATEX_TEXT = re.compile(
+    r"\\begin\s*\{array\}\s*\{[^{}]*\}|\\(?:begin|end)\s*\{[A-Za-z]+\*?\}"
+    r"|\\(?:text|mbox|textrm|mathrm|textbf|operatorname)\s*\{[^{}]*\}|\\[A-Za-z]+")
+_BEGIN = re.compile(r"\\begin\s*\{([A-Za-z]+\*?)\}")
 
 
 def _balanced(text: str, open_idx: int, max_chars: int, max_depth: int) -> tuple[str | None, str, int]:
@@ -136,9 +150,38 @@ def _sentence_span(text: str, start: int, max_chars: int) -> str | None:
         return rest[: close + 2] if close != -1 else None
     if rest.startswith("\\boxed") or rest.startswith("\\fbox"):
         return None
-    line = rest.split("\n", 1)[0]
-    line = re.split(r"\.\s+I hope|\.\s*$|\.\s+(?=[A-Z])|\s+I hope it is correct", line, maxsplit=1)[0]
-    return line.strip() or None
+    lead = _leading_environment_end(rest)  # a matrix may be written over several lines: keep it whole
+    newline = rest.find("\n", lead)
+    line = rest[: newline if newline != -1 else len(rest)]
+    tail = re.split(r"\.\s+I hope|\.\s*$|\.\s+(?=[A-Z])|\s+I hope it is correct", line[lead:], maxsplit=1)[0]
+    return (line[:lead] + tail).strip() or None
+
+
+def _leading_environment_end(rest: str) -> int:
+    """End of a ``$...$`` / ``\\(...\\)`` / ``\\begin{env}...\\end{env}`` that opens ``rest`` and holds an environment
+    (a matrix, cases, an aligned system), so its line breaks do not cut it; 0 when there is none."""
+    for opener, closer in (("$", "$"), ("\\(", "\\)")):
+        if rest.startswith(opener) and not rest.startswith("$$"):
+            close = _closing(rest, len(opener), closer)
+            if close != -1 and _BEGIN.search(rest, 0, close):
+                return close + len(closer)
+            return 0
+    return _environment_end(rest, 0) if _BEGIN.match(rest) else 0
+
+
+def _environment_end(text: str, start: int) -> int:
+    """Index after the ``\\end{env}`` matching the ``\\begin{env}`` at ``start`` (nested ones of the same name
+    counted); 0 when it is not closed. Linear: one pass over ``text``."""
+    m = _BEGIN.match(text, start)
+    if m is None:
+        return 0
+    name = re.escape(m.group(1))
+    depth, pos = 1, m.end()
+    for tag in re.finditer(r"\\(begin|end)\s*\{" + name + r"\}", text[pos:]):
+        depth += 1 if tag.group(1) == "begin" else -1
+        if depth == 0:
+            return pos + tag.end()
+    return 0
 
 
 def _closing(text: str, start: int, delim: str) -> int:
@@ -175,6 +218,11 @@ def _first_value(span: str) -> tuple[str | None, str]:
                 break
             i = end
             continue
+        if span.startswith("\\begin", i):  # a matrix / cases / aligned block: one value, its & and \\\\ included
+            end = _environment_end(span, i)
+            if end:
+                i = end
+                continue
         m = _VALUE_TOKEN.match(span, i)
         if m is None:
             break

@@ -19,16 +19,21 @@ Extraction policy (``policy``, per data source in YAML):
 from __future__ import annotations
 
 import asyncio
-import numbers
+import functools
 import re
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from typing import Any
 
 from verl_score.rewards.base import RewardResult
-from verl_score.rewards.extract import Extracted, extract_gold_answer, extract_math_answer
+from verl_score.rewards.exact_value import compare as exact_compare
+from verl_score.rewards.exact_value import exact_value
+from verl_score.rewards.extract import Extracted, extract_math_answer
+from verl_score.rewards.math_gold import gold_text, reward_gold
 from verl_score.rewards.math_pool import MathVerifyPool
 from verl_score.rewards.registry import register_reward
 
@@ -56,6 +61,18 @@ _SHORT_UNITS = {"cm", "mm", "km", "kg", "mg", "ml", "lb", "oz", "ft", "yd", "hr"
 _DOLLARS = re.compile(r"\\text\{\\\$\}|\\\$|\$")
 _SPACED_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")
 POLICIES = ("anchored", "math_verify")
+
+
+# what sympy may spend seconds to hours on: a power in an exponent (9^{9^{9}}), a 3+-digit exponent or factorial
+_RISKY = re.compile(r"\^\s*\{[^{}]*\^|\^\s*\{?\s*\d{3,}|\d{3,}\s*!|\\frac\s*\{[^{}]*\\frac\s*\{[^{}]*\\frac")
+_RISKY_LEN = 300
+
+
+def is_risky(answer: str, text_mode: bool = False) -> bool:
+    """An answer whose check may not end: nested or huge powers, big factorials, triply nested fractions, or over
+    ``_RISKY_LEN`` characters (an expression; ``text_mode`` prose is long by nature). Its check gets ``risky_check_s`` (2 s) instead of the whole bound, so two power
+    towers no longer hold both workers for 10 s while every ordinary check waits behind them (they timed out)."""
+    return (not text_mode and len(answer) > _RISKY_LEN) or _RISKY.search(answer) is not None
 
 
 def plain_number(text: str) -> Fraction | None:
@@ -130,6 +147,7 @@ class MathReward:
         max_depth: int = 64,
         fallback: str | None = None,
         cache_size: int = 8192,
+        risky_check_s: float = 2.0,
     ):
         if policy not in POLICIES:
             raise ValueError(f"math reward policy must be one of {POLICIES}, got {policy!r}")
@@ -138,6 +156,7 @@ class MathReward:
         self.policy = policy
         self.timeout_s = timeout_s
         self.pool = MathVerifyPool(workers=workers, timeout_s=timeout_s, prestart=True)
+        self.risky_check_s = risky_check_s
         self.extract_kwargs = dict(
             max_response_chars=max_response_chars, max_answer_chars=max_answer_chars, max_depth=max_depth,
             fallback=fallback,
@@ -148,20 +167,51 @@ class MathReward:
         self._lock = threading.Lock()
 
     async def __call__(self, solution: str, ground_truth: Any, extra_info: dict[str, Any]) -> RewardResult:
-        return await asyncio.to_thread(self.score, solution, ground_truth)
-
-    def score(self, solution: str, ground_truth: Any) -> RewardResult:
-        """Synchronous scoring (safe in any thread); ``__call__`` runs it off the event loop. Never raises on
-        bad input: a non-string response or a missing gold is a ``failed`` result with its reason."""
-        start = time.perf_counter()
+        """The bound starts HERE and is enforced here: verl awaits a whole batch at once. With ``asyncio.to_thread``
+        (a shared executor of min(32, cores + 4) threads) calls queued behind slow checks started their clock late
+        and returned seconds past the timeout. Now: the clock starts at the call; a short response is extracted and
+        settled by the fast paths right here (no thread, no queue: most answers end here in well under a ms); only
+        a check that needs math-verify goes to our executor, and the call returns ``verify_timeout`` at the deadline
+        whatever that thread is doing."""
         deadline = time.monotonic() + self.timeout_s
+        prepared = None
+        if not isinstance(solution, str) or len(solution) <= _INLINE_CHARS:
+            prepared = self._prepare(solution, ground_truth, deadline)
+            if isinstance(prepared, RewardResult):
+                return prepared
+            work = functools.partial(self._finish, prepared)
+        else:
+            work = functools.partial(self.score, solution, ground_truth, deadline=deadline)
+        future = asyncio.get_running_loop().run_in_executor(_executor(), work)
+        try:
+            return await asyncio.wait_for(future, max(0.0, deadline - time.monotonic()) + _GRACE_S)
+        except asyncio.TimeoutError:  # the thread (if it ever started) ends by the same deadline; its answer is moot
+            extra = dict(prepared.extra) if prepared is not None else {
+                "answer": None, "answer_kind": "", "gold": None, "answer_found": 0.0, "fast_path": 0.0,
+                "policy": self.policy}
+            return _result(0.0, "verify_timeout", extra, deadline - self.timeout_s, failed=True)
+
+    def score(self, solution: str, ground_truth: Any, deadline: float | None = None) -> RewardResult:
+        """Synchronous scoring (safe in any thread). Never raises on bad input: a non-string response or a missing
+        gold is a ``failed`` result with its reason.
+
+        ``deadline``: ``time.monotonic()`` by which to return (default: now + ``timeout_s``); ``elapsed_ms``
+        counts from ``deadline - timeout_s``, i.e. from the call."""
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout_s
+        prepared = self._prepare(solution, ground_truth, deadline)
+        return prepared if isinstance(prepared, RewardResult) else self._finish(prepared)
+
+    def _prepare(self, solution: Any, ground_truth: Any, deadline: float) -> RewardResult | _Pending:
+        """Everything short of math-verify: the gold, the extracted answer and the in-process comparisons. A
+        ``RewardResult`` when that settles it, else what ``_finish`` needs to ask a worker."""
+        start = deadline - self.timeout_s  # monotonic time of the call
         extra: dict[str, Any] = {"answer": None, "answer_kind": "", "gold": None, "answer_found": 0.0,
                                  "fast_path": 0.0, "policy": self.policy}
-        gold = _gold_text(ground_truth)
+        gold = reward_gold(ground_truth)
         if gold is None:
             extra["error"] = f"ground truth must be a non-empty string or a number, got {ground_truth!r}"[:300]
             return _result(0.0, "gold_missing", extra, start, failed=True)
-        gold = extract_gold_answer(gold)
         extra["gold"] = gold
         if not isinstance(solution, str):
             extra["error"] = f"response must be a str, got {type(solution).__name__}"
@@ -170,16 +220,12 @@ class MathReward:
         extra.update(answer=found.answer, answer_kind=found.kind, answer_found=float(found.answer is not None))
         if found.answer is None:
             return _result(0.0, found.reason, extra, start)
-        verdict = self.compare(gold, found, deadline=deadline)
-        extra["fast_path"] = float(verdict.get("fast_path", False))
-        reason = verdict["reason"]
-        if reason == "ok":
-            return _result(1.0 if verdict["equal"] else 0.0, "ok" if verdict["equal"] else "wrong", extra, start)
-        failed = reason in ("timeout", "error", "gold_unparseable")
-        reason = {"timeout": "verify_timeout", "error": "verify_error"}.get(reason, reason)
-        if "error" in verdict:
-            extra["error"] = verdict["error"]
-        return _result(0.0, reason, extra, start, failed=failed)
+        verdict = self._compare_in_process(gold, found.answer, found.text_mode)
+        pending = _Pending(gold, found, extra, start, deadline)
+        return pending if verdict is None else _verdict_result(verdict, pending)
+
+    def _finish(self, pending: _Pending) -> RewardResult:
+        return _verdict_result(self.compare(pending.gold, pending.found, deadline=pending.deadline), pending)
 
     def compare(self, gold: str, answer: str | Extracted, deadline: float | None = None) -> dict:
         """``{"equal", "reason"}``: exact rational comparison for numbers, else math-verify (cached).
@@ -189,20 +235,14 @@ class MathReward:
         text_mode = isinstance(answer, Extracted) and answer.text_mode
         if isinstance(answer, Extracted):
             answer = answer.answer or ""
-        if _squash(gold) == _squash(answer):  # identical text (the usual correct answer): equal without sympy
-            return {"equal": True, "reason": "ok", "fast_path": True}
-        g = plain_number(gold)
-        if g is not None:
-            values = dressed_number(answer, percent_values=True)
-            if values is not None and (g in values or (g.denominator == 1 and values[0].denominator == 1)):
-                return {"equal": g in values, "reason": "ok", "fast_path": True}
+        known = self._compare_in_process(gold, answer, text_mode)
+        if known is not None:
+            return known
         key = (gold, answer, text_mode)
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return hit
-        verdict = self.pool.check(gold, answer, text=text_mode, deadline=deadline)
+        # sympy may spin on a risky answer: its worker is freed after risky_check_s of work (waiting for a worker
+        # does not count), so ordinary checks do not queue behind it for the whole bound
+        check_s = self.risky_check_s if is_risky(answer, text_mode) else None
+        verdict = self.pool.check(gold, answer, text=text_mode, deadline=deadline, max_check_s=check_s)
         if verdict["reason"] in ("ok", "answer_unparseable", "gold_unparseable"):  # deterministic: cache
             with self._lock:
                 self._cache[key] = verdict
@@ -210,26 +250,79 @@ class MathReward:
                     self._cache.popitem(last=False)
         return verdict
 
+    def _compare_in_process(self, gold: str, answer: str, text_mode: bool) -> dict | None:
+        """The verdict without a worker when one is certain: identical text, a GSM8K-dressed number, an exact
+        number / fraction / surd / multiple of pi (``exact_value``), a cached verdict; else ``None``."""
+        if _squash(gold) == _squash(answer):  # identical text (the usual correct answer): equal without sympy
+            return {"equal": True, "reason": "ok", "fast_path": True}
+        g = plain_number(gold)
+        if g is not None:
+            values = dressed_number(answer, percent_values=True)
+            if values is not None and (g in values or (g.denominator == 1 and values[0].denominator == 1)):
+                return {"equal": g in values, "reason": "ok", "fast_path": True}
+        if not text_mode:  # integers, decimals, fractions, surds, multiples of pi: exact, without a worker
+            exact_gold = exact_value(gold)
+            exact_answer = exact_value(answer, allow_assignment=True) if exact_gold is not None else None
+            equal = exact_compare(exact_gold, exact_answer) if exact_answer is not None else None
+            if equal is not None:
+                return {"equal": equal, "reason": "ok", "fast_path": True}
+        with self._lock:
+            hit = self._cache.get((gold, answer, text_mode))
+            if hit is not None:
+                self._cache.move_to_end((gold, answer, text_mode))
+        return hit
+
+
+@dataclass
+class _Pending:
+    """A call that needs math-verify: what ``_prepare`` found, for ``_finish``."""
+
+    gold: str
+    found: Extracted
+    extra: dict
+    start: float
+    deadline: float
+
+
+def _verdict_result(verdict: dict, pending: _Pending) -> RewardResult:
+    extra, start = pending.extra, pending.start
+    extra["fast_path"] = float(verdict.get("fast_path", False))
+    reason = verdict["reason"]
+    if reason == "ok":
+        return _result(1.0 if verdict["equal"] else 0.0, "ok" if verdict["equal"] else "wrong", extra, start)
+    failed = reason in ("timeout", "error", "gold_unparseable")
+    reason = {"timeout": "verify_timeout", "error": "verify_error"}.get(reason, reason)
+    if "error" in verdict:
+        extra["error"] = verdict["error"]
+    return _result(0.0, reason, extra, start, failed=failed)
+
+
+#: threads of the executor ``MathReward.__call__`` runs checks on (shared by every MathReward of the process). A
+#: thread mostly waits on a worker's pipe; enough of them that a batch never queues for a thread.
+_THREADS = 64
+#: ``__call__`` extracts responses up to this long on the event loop (well under a millisecond); longer ones in a thread
+_INLINE_CHARS = 16_000
+#: ``__call__`` waits this long past the deadline for the thread's own timeout verdict before answering it itself
+_GRACE_S = 0.02
+_EXECUTOR: ThreadPoolExecutor | None = None
+_EXECUTOR_LOCK = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _EXECUTOR
+    with _EXECUTOR_LOCK:
+        if _EXECUTOR is None:
+            _EXECUTOR = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="math-reward")
+        return _EXECUTOR
+
 
 def _squash(text: str) -> str:
     """The text without spacing, except between two digits: ``1 2`` is not ``12``."""
     return "".join(_SPACED_DIGITS.sub("\x00", text).split())
 
 
-def _gold_text(ground_truth: Any) -> str | None:
-    """The gold as text; ``None`` for a missing / empty / non-finite one (a data bug, reported as failed)."""
-    if isinstance(ground_truth, numbers.Real) and not isinstance(ground_truth, bool):  # incl. numpy scalars
-        value = float(ground_truth)
-        if value != value or value in (float("inf"), float("-inf")):
-            return None
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(ground_truth, str) and ground_truth.strip():
-        return ground_truth
-    return None
-
-
 def _result(score: float, reason: str, extra: dict, start: float, failed: bool = False) -> RewardResult:
     extra["reason"] = reason
     extra["correct"] = float(score == 1.0)
-    extra["elapsed_ms"] = (time.perf_counter() - start) * 1e3
+    extra["elapsed_ms"] = (time.monotonic() - start) * 1e3
     return RewardResult(score=score, extra=extra, failed=failed)

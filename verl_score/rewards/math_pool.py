@@ -6,8 +6,16 @@ subprocess speaking JSON lines; a check that overruns is answered ``timeout`` an
 replaced. Calls are thread-safe and never touch signals, so they work from any thread of any process.
 
 The bound is wall clock from the caller's deadline: waiting for a free worker, restarting one and the check itself
-all count, and a killed worker is replaced in the background (its ~1 s of imports never lands on the next call).
-Only a worker's very first start (its cold start, begun at construction with ``prestart``) is not charged to a call.
+all count, and a killed (or dead) worker is replaced in the background (its ~1 s of imports never lands on the next
+call). Workers are forked from a zygote that imported math-verify once (``_Zygote``): a replacement is ready in
+milliseconds, not after a second or more of imports. Only the zygote's cold start (begun at construction) is not
+charged to a call.
+
+Why one long-lived repair thread per pool: the timeout path used to start two threads (a reaper and a respawner).
+``Thread.start()`` waits until the new thread has run, i.e. until it got the GIL; with a batch of calls in flight on a
+loaded machine that took up to ~1 s, all of it after the deadline. Now a timed-out call only sends SIGKILL and puts
+the worker on a queue (no wait): measured overshoot past the bound went from up to 1.2 s to tens of ms
+(``benchmarks/rewards.py --load 2``).
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ import json
 import os
 import queue
 import select
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,25 +34,155 @@ import weakref
 from pathlib import Path
 
 _WORKER = str(Path(__file__).with_name("_math_worker.py"))
+#: a check is not sent with less time than this left (its worker would be killed on arrival)
+_MIN_CHECK_S = 0.005
+
+
+class _ForkedProcess:
+    """A worker forked by the zygote: the parts of ``Popen`` the pool uses (``poll``, ``kill``, ``stdin``,
+    ``stdout``) over the one socket it talks on. The zygote reaps it (SIGCHLD ignored there), so it is signalled
+    through a pidfd opened right after the fork: a pid the kernel has reused for another process is never hit."""
+
+    def __init__(self, pid: int, sock: socket.socket):
+        self.pid = pid
+        self.sock = sock
+        self.stdin = sock.makefile("wb")
+        self.stdout = sock
+        self._exited = False
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # no pidfd (old kernel) or already gone
+            self._pidfd = None
+            self._exited = not _alive(pid)
+
+    def poll(self) -> int | None:
+        if not self._exited and self._pidfd is not None:
+            self._exited = bool(select.select([self._pidfd], [], [], 0)[0])  # readable once it has exited
+        return -9 if self._exited else None
+
+    def kill(self) -> None:
+        if self.poll() is not None:
+            return
+        try:
+            if self._pidfd is not None:
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            else:
+                os.kill(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, OSError):
+            pass
+
+    def close(self) -> None:
+        for closeable in (self.stdin, self.sock):
+            try:
+                closeable.close()
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+            self._exited = True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class _Zygote:
+    """One process that imported and warmed math-verify once and forks ready workers on request (see
+    ``_math_worker.zygote``). Why: replacing a killed worker by a fresh interpreter costs a second of imports quiet
+    and several seconds on a loaded machine, during which checks queue; a fork costs milliseconds. Thread-safe."""
+
+    def __init__(self, python: str):
+        ours, theirs = socket.socketpair()
+        self.proc = subprocess.Popen([python, "-I", "-u", _WORKER, "--zygote", str(theirs.fileno())],
+                                     stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), close_fds=True)
+        theirs.close()
+        self.ctrl = ours
+        self.ready = False
+        self._buf = b""
+        self._lock = threading.Lock()
+
+    def fork(self, deadline: float) -> _ForkedProcess | None:
+        """A new worker process, or ``None`` when the zygote is not ready by ``deadline`` or is gone (closed)."""
+        try:
+            return self._fork(deadline)
+        except OSError:  # the pool was closed under us, or the zygote died: plain processes from now on
+            return None
+
+    def _fork(self, deadline: float) -> _ForkedProcess | None:
+        with self._lock:
+            if self.proc.poll() is not None:
+                return None
+            if not self.ready:
+                if self._readline(deadline) != b"ready":
+                    return None
+                self.ready = True
+            ours, theirs = socket.socketpair()
+            try:
+                socket.send_fds(self.ctrl, [b"F"], [theirs.fileno()])
+            except OSError:
+                ours.close()
+                return None
+            finally:
+                theirs.close()
+            line = self._readline(max(deadline, time.monotonic() + 5.0))  # a fork answers in ms: don't desync
+            if line is None or not line.startswith(b"pid "):
+                ours.close()
+                self.close()  # out of step or dead: the pool falls back to plain processes
+                return None
+            return _ForkedProcess(int(line[4:]), ours)
+
+    def _readline(self, deadline: float) -> bytes | None:
+        while b"\n" not in self._buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if select.select([self.ctrl], [], [], remaining)[0]:
+                chunk = self.ctrl.recv(1 << 12)
+                if not chunk:
+                    return None
+                self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line
+
+    def close(self) -> None:
+        try:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+        self.ctrl.close()
 
 
 class _Worker:
-    def __init__(self, python: str, start_timeout_s: float):
+    def __init__(self, python: str, start_timeout_s: float, zygote: _Zygote | None = None):
         self.python = python
         self.start_timeout_s = start_timeout_s
-        self.proc: subprocess.Popen | None = None
+        self.zygote = zygote
+        self.proc: subprocess.Popen | _ForkedProcess | None = None
         self.ready = False
         self.ever_ready = False  # its first start is the process's cold start, not charged to a call
+        self.dead: list[subprocess.Popen] = []  # killed processes not reaped yet
         self._buf = b""
 
-    def spawn(self) -> None:
-        """Start the process without waiting for it (the pool's constructor: imports overlap the caller's work)."""
+    def spawn(self, deadline: float | None = None) -> None:
+        """Start the process without waiting for it to be ready (forked when the zygote is ready by ``deadline``)."""
         if self.proc is None or self.proc.poll() is not None:
-            self.proc = self._popen()
+            self.proc = self._popen(deadline)
             self._buf = b""
             self.ready = False
 
-    def _popen(self) -> subprocess.Popen:
+    def _popen(self, deadline: float | None = None) -> subprocess.Popen | _ForkedProcess:
+        """A forked worker from the zygote when it is ready by ``deadline`` (default: now, i.e. only if ready),
+        else a fresh interpreter."""
+        if self.zygote is not None:
+            forked = self.zygote.fork(time.monotonic() if deadline is None else deadline)
+            if forked is not None:
+                return forked
         return subprocess.Popen(
             # -I keeps the script's own directory (which holds our ``math.py``) off sys.path
             [self.python, "-I", "-u", _WORKER],
@@ -64,7 +204,7 @@ class _Worker:
                 raise RuntimeError(f"math-verify worker failed to start (got {line!r}); is math-verify installed?")
             self.ready = self.ever_ready = True
             return
-        self.proc = self._popen()
+        self.proc = self._popen(deadline if deadline is not None else time.monotonic() + self.start_timeout_s)
         self._buf = b""
         self.ready = False
         self._start(deadline)
@@ -85,7 +225,7 @@ class _Worker:
         line, _, self._buf = self._buf.partition(b"\n")
         return line
 
-    def request(self, payload: dict, deadline: float) -> dict:
+    def request(self, payload: dict, deadline: float, max_check_s: float | None = None) -> dict:
         if not self.ever_ready:
             # the worker's cold start (~1-2 s of imports, more on a loaded machine) is a one-off cost of the pool,
             # not of this check: wait for it up to start_timeout_s and move the deadline by the time it took
@@ -101,83 +241,135 @@ class _Worker:
             except TimeoutError:
                 return {"equal": False, "reason": "timeout"}
         assert self.proc is not None and self.proc.stdin is not None
+        if deadline - time.monotonic() <= _MIN_CHECK_S:
+            # no time left to ask (the call waited for a worker to its deadline): answer without sending, so a
+            # healthy worker is not killed and restarted for a check it never had time to do
+            return {"equal": False, "reason": "timeout"}
         try:
             self.proc.stdin.write(json.dumps(payload).encode() + b"\n")
             self.proc.stdin.flush()
-        except BrokenPipeError:
-            self.kill(wait=False)
-            return {"equal": False, "reason": "error", "error": "worker pipe broken"}
+        except OSError:  # BrokenPipeError (a pipe), ConnectionResetError (a forked worker's socket)
+            self.abandon()
+            return {"equal": False, "reason": "error", "error": "worker pipe broken", "broken": True}
+        if max_check_s is not None:  # the work itself is capped (time spent waiting for this worker is not)
+            deadline = min(deadline, time.monotonic() + max_check_s)
         line = self._readline(deadline)
         if line is None:
-            self.kill(wait=False)
-            return {"equal": False, "reason": "timeout", "killed": True}
+            self.abandon()
+            return {"equal": False, "reason": "timeout", "broken": True}
         if not line:
-            self.kill(wait=False)
-            return {"equal": False, "reason": "error", "error": "worker died"}
+            self.abandon()
+            return {"equal": False, "reason": "error", "error": "worker died", "broken": True}
         return json.loads(line)
 
-    def kill(self, wait: bool = True) -> None:
-        """SIGKILL the process; ``wait=False`` reaps it in a background thread (the caller's deadline is near)."""
+    def abandon(self) -> None:
+        """SIGKILL the process and leave it for the repair thread to reap: no waiting here (a deadline is near)."""
         proc, self.proc, self.ready = self.proc, None, False
-        if proc is None:
-            return
-        try:
-            proc.kill()
-        except Exception:  # noqa: BLE001 - best effort; the process is gone
-            pass
-        if wait:
-            _reap(proc)
-        else:
-            threading.Thread(target=_reap, args=(proc,), daemon=True).start()
-
-    def respawn_then(self, done) -> None:
-        """Start a replacement in a background thread, then ``done()`` (the pool takes the worker back only then,
-        so no request reads the pipe while the replacement is starting)."""
-        def start():
+        if proc is not None:
             try:
-                self._start(time.monotonic() + self.start_timeout_s)
-            except Exception:  # noqa: BLE001 - the next request retries and reports
+                proc.kill()
+            except Exception:  # noqa: BLE001 - best effort; the process is gone
                 pass
-            finally:
-                done()
-        threading.Thread(target=start, daemon=True).start()
+            self.dead.append(proc)
+
+    def kill(self) -> None:
+        """SIGKILL the process and reap it (closing the pool)."""
+        self.abandon()
+        self.reap()
+
+    def reap(self) -> None:
+        while self.dead:
+            _reap(self.dead.pop())
 
 
 class MathVerifyPool:
     """``pool.check(gold, pred) -> {"equal": bool, "reason": "ok"|"timeout"|"error"|...}``; thread-safe."""
 
     def __init__(self, workers: int = 2, timeout_s: float = 5.0, start_timeout_s: float = 120.0,
-                 python: str | None = None, prestart: bool = False):
+                 python: str | None = None, prestart: bool = True, max_workers: int | None = None,
+                 spill_after_s: float = 1.0):
+        """``max_workers`` (default ``2 * workers``): when every worker has been busy on ONE check for over
+        ``spill_after_s`` (a pathological input sympy cannot settle) or is restarting, a call waiting for a worker
+        starts an extra one (its start charged to that call), up to this many. Without it, two power towers held
+        both workers to their deadline and every ordinary check queued behind them timed out. ``prestart`` is kept
+        for callers; the zygote always starts importing at construction."""
         if workers < 1 or timeout_s <= 0:
             raise ValueError("MathVerifyPool needs workers >= 1 and timeout_s > 0")
         self.timeout_s = timeout_s
+        self.python = python or sys.executable
+        self.start_timeout_s = start_timeout_s
+        self.max_workers = max(workers, 2 * workers if max_workers is None else max_workers)
+        self.spill_after_s = spill_after_s
         self._idle: "queue.LifoQueue[_Worker]" = queue.LifoQueue()
-        self._workers = [_Worker(python or sys.executable, start_timeout_s) for _ in range(workers)]
+        # the zygote starts importing now (prestart or not): workers are forked from it when first used
+        self._zygote = _Zygote(self.python)
+        self._workers = [_Worker(self.python, start_timeout_s, self._zygote) for _ in range(workers)]
+        self._busy: dict[_Worker, float] = {}  # worker -> monotonic time its current check was sent
+        self._lock = threading.Lock()
         for w in self._workers:
-            if prestart:  # processes start importing now; the first check waits only for what is left
-                w.spawn()
             self._idle.put(w)
+        # one thread, started now, reaps and replaces broken workers (never a thread start on a call's path)
+        self._repairs: "queue.SimpleQueue[_Worker | None]" = queue.SimpleQueue()
+        threading.Thread(target=_repair_loop, args=(self._repairs, self._idle), daemon=True,
+                         name="math-verify-repair").start()
         # workers also end on their own when our end of the pipe closes; this just does it promptly and quietly
-        weakref.finalize(self, _kill_all, self._workers)
+        self._finalizer = weakref.finalize(self, _shut_down, self._repairs, self._workers, self._zygote)
 
-    def check(self, gold: str, pred: str, text: bool = False, deadline: float | None = None) -> dict:
+    def check(self, gold: str, pred: str, text: bool = False, deadline: float | None = None,
+              max_check_s: float | None = None) -> dict:
         """Verdict for one pair by ``deadline`` (``time.monotonic()``; default now + ``timeout_s``), waiting for a
-        free worker included. ``text``: ``pred`` is prose for math-verify to search (see ``_math_worker``)."""
+        free worker included. ``text``: ``pred`` is prose for math-verify to search (see ``_math_worker``).
+        ``max_check_s``: at most this long on the worker itself (a risky answer, see ``math.is_risky``)."""
         deadline = time.monotonic() + self.timeout_s if deadline is None else deadline
-        try:
-            worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
+        worker = self._acquire(deadline)
+        if worker is None:
             return {"equal": False, "reason": "timeout"}
-        respawning = False
+        broken = True  # an exception in request: replace the worker, its pipe may be out of step
         try:
-            verdict = worker.request({"gold": gold, "pred": pred, "text": text}, deadline)
-            if verdict.pop("killed", False):
-                worker.respawn_then(lambda: self._idle.put(worker))
-                respawning = True
+            verdict = worker.request({"gold": gold, "pred": pred, "text": text}, deadline, max_check_s)
+            broken = verdict.pop("broken", False)
             return verdict
         finally:
-            if not respawning:
+            with self._lock:
+                self._busy.pop(worker, None)
+            if broken:  # the repair thread takes it back to the idle queue once a replacement is ready
+                worker.abandon()
+                self._repairs.put(worker)
+            else:
                 self._idle.put(worker)
+
+    def _acquire(self, deadline: float) -> _Worker | None:
+        """An idle worker, or an extra one when all are stuck (see ``__init__``); ``None`` past ``deadline``."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                worker = self._idle.get(timeout=min(remaining, 0.05))
+            except queue.Empty:
+                worker = self._spill()
+                if worker is None:
+                    continue
+            with self._lock:
+                self._busy[worker] = time.monotonic()
+            return worker
+
+    def _spill(self) -> _Worker | None:
+        """A new worker (forked, counted in ``_workers``) when every busy worker is stuck and none is idle."""
+        with self._lock:
+            now = time.monotonic()
+            stuck = sum(now - since > self.spill_after_s for since in self._busy.values())
+            not_busy = len(self._workers) - len(self._busy)  # idle (taken by another caller) or restarting
+            if len(self._workers) >= self.max_workers or stuck < len(self._workers) - not_busy or stuck == 0:
+                return None
+            # every busy worker is stuck; the others are restarting or just taken: one more worker
+            if self._idle.qsize() > 0:
+                return None
+            worker = _Worker(self.python, self.start_timeout_s, self._zygote)
+            worker.ever_ready = True  # its start is charged to this call (request waits for it up to the deadline)
+            worker.spawn()
+            self._workers.append(worker)
+            return worker
 
     def warmup(self) -> None:
         """Start every worker now (in parallel) instead of on first use."""
@@ -188,10 +380,13 @@ class MathVerifyPool:
             t.join()
 
     def close(self) -> None:
-        _kill_all(self._workers)
+        self._finalizer()
 
 
-def _reap(proc: subprocess.Popen) -> None:
+def _reap(proc: subprocess.Popen | _ForkedProcess) -> None:
+    if isinstance(proc, _ForkedProcess):
+        proc.close()
+        return
     try:
         proc.wait(timeout=5)
     except Exception:  # noqa: BLE001 - unkillable (D state): leave it to the OS
@@ -203,6 +398,35 @@ def _reap(proc: subprocess.Popen) -> None:
             pass
 
 
-def _kill_all(workers: list[_Worker]) -> None:
+def _repair_loop(repairs: "queue.SimpleQueue[_Worker | None]", idle: "queue.LifoQueue[_Worker]") -> None:
+    """Reap broken workers' processes, start their replacements (all at once: imports overlap), hand each back to
+    the idle queue when it is ready. ``None`` stops the loop. Holds no reference to the pool (it can be collected)."""
+    while True:
+        batch = [repairs.get()]
+        while True:
+            try:
+                batch.append(repairs.get_nowait())
+            except queue.Empty:
+                break
+        workers = [w for w in batch if w is not None]
+        for w in workers:
+            try:
+                w.reap()
+                w.spawn(time.monotonic() + w.start_timeout_s)
+            except Exception:  # noqa: BLE001 - the next request retries the start and reports
+                pass
+        for w in workers:
+            try:
+                w._start(time.monotonic() + w.start_timeout_s)
+            except Exception:  # noqa: BLE001 - the next request retries the start and reports
+                pass
+            idle.put(w)
+        if len(workers) < len(batch):
+            return
+
+
+def _shut_down(repairs: "queue.SimpleQueue[_Worker | None]", workers: list[_Worker], zygote: _Zygote) -> None:
+    repairs.put(None)
     for w in workers:
         w.kill()
+    zygote.close()

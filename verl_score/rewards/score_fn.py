@@ -32,7 +32,11 @@ never a silent 0), ``answer_found`` (final attempt), and with ``extra_info["atte
 two-attempt agent loop) ``score_t1..score_tK``, ``acc_t1..acc_tK``, ``failed_t1..failed_tK`` (that attempt's check
 failed: the trainer gives the whole episode zero advantage and leaves it out of its group's statistics) and the
 one-hot ``guidance_t2_{static,smart,smart_rejected,smart_failed,other}`` (where the instruction before attempt 2
-came from, from the loop's ``extra_fields["guidance"]``; validation splits attempt-2 accuracy by it).
+came from, from the loop's ``extra_fields["guidance"]``; validation splits attempt-2 accuracy by it) and
+``guidance_t2_rejected_{reason}`` (1 when that instruction was a rejected SMART hint, for each reason in
+``verl_score.metrics.GUIDANCE_REJECTION_REASONS``, from ``extra_fields["guidance_reasons"]``): verl averages every
+column, so validation logs each reason's rate as ``val-aux/{data_source}/guidance_t2_rejected_{reason}/mean@N``, and
+the trainer's split adds ``val-core/{data_source}/score/guidance/rejected_rate/{reason}``.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ import json
 import threading
 from typing import Any, Mapping, Sequence
 
-from verl_score.metrics import GUIDANCE_BUCKETS, guidance_bucket
+from verl_score.metrics import GUIDANCE_BUCKETS, GUIDANCE_REJECTION_REASONS, guidance_bucket
 from verl_score.rewards.base import RewardModule, RewardResult
 from verl_score.rewards.registry import build_reward
 
@@ -64,7 +68,8 @@ async def compute_score(
     extra_info = dict(extra_info or {})
     results = await score_attempts(data_source, solution_str, ground_truth, extra_info, **reward_kwargs)
     per_attempt = "attempt_texts" in extra_info and extra_info["attempt_texts"] is not None
-    return summarize(results, per_attempt=per_attempt, guidance=extra_info.get("guidance"))
+    return summarize(results, per_attempt=per_attempt, guidance=extra_info.get("guidance"),
+                     guidance_reasons=extra_info.get("guidance_reasons"))
 
 
 async def score_attempts(
@@ -82,10 +87,12 @@ async def score_attempts(
     return list(await asyncio.gather(*(module(text, ground_truth, extra_info) for text in texts)))
 
 
-def summarize(results: Sequence[RewardResult], per_attempt: bool, guidance: Any = None) -> dict[str, float]:
+def summarize(results: Sequence[RewardResult], per_attempt: bool, guidance: Any = None,
+              guidance_reasons: Any = None) -> dict[str, float]:
     """The fixed, numbers-only dict verl stores (see the module docstring).
 
-    ``guidance``: the loop's per-instruction-turn sources (``extra_fields["guidance"]``); None = static."""
+    ``guidance``: the loop's per-instruction-turn sources (``extra_fields["guidance"]``); None = static.
+    ``guidance_reasons``: why each of those turns fell back (``extra_fields["guidance_reasons"]``)."""
     final = results[-1]
     out = {
         "score": float(final.score),
@@ -104,6 +111,11 @@ def summarize(results: Sequence[RewardResult], per_attempt: bool, guidance: Any 
             bucket = guidance_bucket(first)
             for b in GUIDANCE_BUCKETS:
                 out[f"guidance_t2_{b}"] = float(b == bucket)
+            reason = list(guidance_reasons)[0] if guidance_reasons is not None and len(guidance_reasons) else ""
+            if bucket == "smart_rejected" and reason not in GUIDANCE_REJECTION_REASONS:
+                reason = "other"
+            for r in GUIDANCE_REJECTION_REASONS:
+                out[f"guidance_t2_rejected_{r}"] = float(bucket == "smart_rejected" and r == reason)
     return out
 
 

@@ -6,13 +6,17 @@ Registered as ``guidance: smart`` for the ``score_two_attempt`` agent loop (impo
 * The guide sees the problem and attempt 1 ONLY. ``instruction`` (the ``GuidanceProvider`` protocol) has no
   parameter through which a ground truth could arrive, and ``guide_messages`` -- the only function that builds the
   guide's prompt -- takes just the problem and the attempt.
-* The hint is screened by ``LeakageFilter``: a stated/boxed final answer or a full solution is rejected inside
-  ``instruction``. The answer-equivalence rule needs the gold answer, which the guide must never see, so it is a
-  separate step: ``screen(guidance, reference=gold)`` receives only the finished hint text and the gold; callers
-  that hold the ground truth (the agent loop's row, eval) call it after ``instruction``.
+* The hint is screened by ``LeakageFilter``: a stated/boxed final answer, a verdict on the attempt, text that is
+  not English or a full solution is rejected inside ``instruction``; a hint the rules pass then goes to the optional
+  second pass, ``VerdictClassifier`` (one YES/NO call: does it reveal or imply whether the answer is right?; on by
+  default, ``verdict_classifier.enabled``), where anything but a clear NO -- a YES, an unparseable reply, a failed
+  call -- is a rejection too. The answer-equivalence rule needs the gold answer, which the guide must never see, so
+  it is a separate step: ``screen(guidance, reference=gold)`` receives only the finished hint text and the gold;
+  callers that hold the ground truth (the agent loop's row, eval) call it after ``instruction``.
 * Any failure (endpoint error after the client's retries, timeout, empty text) or rejection returns the static
-  paper instruction with source ``smart_failed`` / ``smart_rejected``; both are counted (``metrics()``) so the
-  trainer can log ``guidance/smart_rate``, ``guidance/fallback_rate``, ``guidance/rejected_rate``.
+  paper instruction with source ``smart_failed`` / ``smart_rejected`` and the reason in ``Guidance.reason``; both
+  are counted (``metrics()``), and the loop records the reason per turn (``extra_fields["guidance_reasons"]``) so
+  training and validation log ``guidance/rejected_rate/{reason}`` (``verl_score.metrics``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from verl_score.prompts import self_correction_instruction
 from verl_score.teacher.backends import ChatBackend, EndpointBackend, PolicyBackend, TokenGenerator
 from verl_score.teacher.config import client_config_for_role, load_yaml_section
 from verl_score.teacher.leakage import LeakageFilter
+from verl_score.teacher.verdict_classifier import VerdictClassifier
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +58,10 @@ GUIDE_SYSTEM = (
     "that tells the student what to re-check or reconsider. DO NOT include ANY SOLUTION: do not state the final "
     "answer, do not compute intermediate results, do not write equations or code. NEVER give a verdict: do not say "
     "whether the solution is correct or incorrect, right or wrong, that it has or has no mistakes, or that changes "
-    "are or are not needed -- even if it looks right to you. Always phrase your instruction as something specific "
-    "to re-check (a step, a quantity, an assumption), for example: \"Re-check how you counted the days in step 2.\""
+    "are or are not needed -- even if it looks right to you. Do not praise, do not say the student is close or on "
+    "the right track, and do not say what the student did right or wrong; write in English. Always phrase your "
+    "instruction as something specific to re-check (a step, a quantity, an assumption), for example: \"Re-check how "
+    "you counted the days in step 2.\""
 )
 GUIDE_USER = "Problem:\n{problem}\n\nStudent's solution:\n{attempt}\n\nYour brief instruction to the student:"
 DEFAULT_TEMPLATE = "{static}\nSuggestive Correction: {hint}"
@@ -139,6 +146,8 @@ class SmartGuidance:
         max_text_tokens: the instruction length promised to the loop (static text + hint must fit).
         template: how the hint joins the static instruction (hrl-reasoning appends "Suggestive Correction: ").
         leakage: ``LeakageConfig`` fields.
+        verdict_classifier: ``VerdictClassifierConfig`` fields (``enabled``, ``client``, ``max_tokens``,
+            ``temperature``, ``timeout_s``) or a bool; ``None`` = the defaults (enabled, the guide's own backend).
         timeout_s: overall deadline of one guide call (retries included), after which the static text is used.
         on_unreachable: what an endpoint guide that does not answer at construction (start-up) means:
             ``"stop"`` raises ``GuideUnavailableError`` with the URL and the reason (the run does not start);
@@ -166,6 +175,7 @@ class SmartGuidance:
         chat_backend: ChatBackend | None = None,
         on_unreachable: str | None = None,
         probe_timeout_s: float = 10.0,
+        verdict_classifier: Mapping[str, Any] | bool | None = None,
     ):
         if backend not in ("endpoint", "policy", "auto"):
             raise ValueError(f"guidance backend must be 'endpoint', 'policy' or 'auto', got {backend!r}")
@@ -180,6 +190,12 @@ class SmartGuidance:
         self.template = template
         self.timeout_s = float(timeout_s)
         self.filter = LeakageFilter(leakage)
+        classifier = VerdictClassifier(verdict_classifier)
+        self.classifier: VerdictClassifier | None = classifier if classifier.config.enabled else None
+        self._classifier_backend: ChatBackend | None = None  # None: ask the guide's own backend
+        if self.classifier is not None and self.classifier.config.client is not None:
+            self._classifier_backend = EndpointBackend(client_config_for_role("guide",
+                                                                              dict(self.classifier.config.client)))
         self.counters = GuidanceCounters()
         self._backend: ChatBackend | None = chat_backend
         self.unreachable: str | None = None  # the start-up probe's failure, when on_unreachable == "fallback"
@@ -243,6 +259,11 @@ class SmartGuidance:
         verdict = self.filter.check_format(hint)
         if not verdict.ok:
             return self._fallback(static, "smart_rejected", verdict.reason)
+        if self.classifier is not None:
+            doubt = await self.classifier.review(hint, self._classifier_backend or self._backend)
+            if doubt is not None:
+                logger.debug("SMART hint rejected by the verdict classifier (%s: %s)", *doubt)
+                return self._fallback(static, "smart_rejected", doubt[0])
         self.counters.record("smart")
         return Guidance(text=self.template.format(static=static, hint=hint), source="smart")
 
@@ -260,7 +281,7 @@ class SmartGuidance:
         if verdict.ok:
             return guidance
         self.counters.convert_to_rejected(verdict.reason)
-        return Guidance(text=static, source="smart_rejected")
+        return Guidance(text=static, source="smart_rejected", reason=verdict.reason)
 
     def _probe_at_startup(self, cfg: LLMClientConfig, on_unreachable: str, timeout_s: float) -> None:
         reason = probe_endpoint(cfg, timeout_s)
@@ -287,7 +308,7 @@ class SmartGuidance:
 
     def _fallback(self, static: str, source: str, detail: str) -> Guidance:
         self.counters.record(source, detail)
-        return Guidance(text=static, source=source)
+        return Guidance(text=static, source=source, reason=detail)
 
 
 class GuideUnavailableError(RuntimeError):

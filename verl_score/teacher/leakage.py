@@ -5,12 +5,15 @@ answer out ("eighteen"), or just writes the whole solution turns attempt 2 into 
 nothing in hrl-reasoning stops this). The rules, each with a reason name used in the rejection counters:
 
 * ``empty``: nothing usable.
-* ``final_answer``: ``\\boxed{}``/``\\fbox{}``, ``####``, "final answer", "the answer is/should be/equals ...".
-* ``verdict``: a correctness verdict on the attempt, positive or negative, in any phrasing we could think of
-  ("your solution is correct", "that's not right", "looks good", "well done", "no changes are needed", "there is
-  a mistake", "you made an error", "mistake-free", ✓ …). A guide that says "correct" turns attempt 2 into
-  verifier-assisted correction (keep / change), which SCoRe's intrinsic self-correction must not receive. Pointing
-  at what to re-check ("re-check step 2", "check whether the sign in step 3 is right") is the method and passes.
+* ``non_english``: a sentence that is not English (``verl_score.teacher.language``): the verdict rules are English,
+  and "Votre réponse est fausse." says what "your answer is wrong" says.
+* ``final_answer``: ``\\boxed{}``/``\\fbox{}``, ``####``, "final answer", "the answer is/should be/equals <value>"
+  (checked before the verdict rules), and "the answer is/should be ..." without a value unless it sits in a re-check
+  or a question ("check that the answer is a whole number").
+* ``verdict``: the hint tells or implies whether attempt 1, or a part of it, is right or wrong -- verdicts in any
+  frame, error claims, praise, near-misses, hedges, unconditional "fix X", statements about the attempt. A guide that
+  says "correct" turns attempt 2 into verifier-assisted correction (keep / change), which SCoRe's intrinsic
+  self-correction must not receive. What a hint may say instead, and the rules: ``verl_score.teacher.verdicts``.
 * ``full_solution_code``: a fenced code block (a hint is prose, not a program).
 * ``full_solution_length``: longer than ``max_chars`` (a brief instruction is a few sentences).
 * ``full_solution_equations``: ``max_equations`` or more equations (worked arithmetic is a solution).
@@ -33,14 +36,17 @@ from fractions import Fraction
 from typing import Any, Callable, Mapping
 
 from verl_score.rewards.extract import extract_gold_answer
+from verl_score.teacher.language import is_non_english
 from verl_score.teacher.numwords import find_number_words, parse_number_words
+from verl_score.teacher.verdicts import find_verdict, recheck_licensed
 
 __all__ = ["LeakVerdict", "LeakageConfig", "LeakageFilter", "numeric_value"]
 
 REASONS = (
     "empty",
-    "final_answer",
+    "non_english",
     "verdict",
+    "final_answer",
     "full_solution_code",
     "full_solution_length",
     "full_solution_equations",
@@ -77,77 +83,23 @@ class LeakageConfig:
         return cls(**dict(cfg))
 
 
+_ANSWER_IS = re.compile(
+    r"\b(?:answer|result)\s+(?:is|was|should\s+be|would\s+be|will\s+be|must\s+be|equals|comes\s+(?:out\s+)?to)\b"
+    r"|\banswer\s*[:=]",
+    re.IGNORECASE,
+)
 _FINAL_PATTERNS = [
     re.compile(r"\\(?:boxed|fbox)\b"),
     re.compile(r"####"),
     re.compile(r"\bfinal\s+answer\b", re.IGNORECASE),
-    re.compile(
-        r"\b(?:answer|result)\s+(?:is|was|should\s+be|would\s+be|will\s+be|must\s+be|equals|comes\s+(?:out\s+)?to)\b"
-        r"|\banswer\s*[:=]",
-        re.IGNORECASE,
-    ),
+    _ANSWER_IS,
 ]
-_V = (
-    r"(?:correct(?:ly)?|incorrect(?:ly)?|right|wrong|accurate|inaccurate|flawless|perfect|valid|invalid|fine|good|"
-    r"great|ok(?:ay)?|sound|spot[- ]on|error[- ]free|mistake[- ]free|faultless|impeccable|mistaken|true|false|"
-    r"on (?:the right )?track|off track|in order|as expected)"
-)
-_COPULA = (
-    r"(?:is|are|was|were|(?:looks?|seems?|appears?)(?:\s+to(?:\s+me)?(?:\s+be)?)?|reads?|"
-    r"(?:is|are|was|were|does|do)n['’]t(?:\s+look|\s+seem)?|['’]s|['’]re)"
-)
-_ERR = r"(?:errors?|mistakes?|issues?|problems?|flaws?|slips?|bugs?|miscalculations?|inaccurac(?:y|ies))"
-_VERDICT_PATTERNS = [
-    # "<your answer / it / everything ...> is / looks / isn't (entirely) correct / right / wrong ..."
-    re.compile(
-        rf"\b(?:your|the|this|that|it|everything|all|both|each|every|these|those|you)\b[^.!?\n]{{0,50}}?"
-        rf"(?:\s|\b){_COPULA}\s+(?:not\s+)?(?:(?:all|quite|entirely|completely|totally|absolutely|perfectly|"
-        rf"fully|mostly|essentially|basically|clearly|definitely|indeed|already|still|so|very|just)\s+)*{_V}\b",
-        re.IGNORECASE,
-    ),
-    # "you are right", "you got it (right)", "you nailed it"
-    re.compile(
-        rf"\byou(?:['’]re|\s+are|\s+were)\s+(?:not\s+)?(?:(?:quite|absolutely|entirely)\s+)?{_V}\b"
-        r"|\byou\s+(?:got|have\s+got|nailed|solved)\s+(?:it|this|that|the\s+(?:answer|problem|question))"
-        r"(?:\s+(?:right|wrong|correct(?:ly)?|incorrect(?:ly)?))?\b",
-        re.IGNORECASE,
-    ),
-    # interjections: "Correct!", "Wrong.", "Well done", "Good job", "Nice work", "Exactly right", "Not quite."
-    re.compile(
-        r"(?:^|[.!?;:]\s*|\n\s*)(?:correct|incorrect|right|wrong|exactly|perfect|excellent|bingo|yes|no|nope|"
-        r"not\s+quite|spot\s+on)\s*(?:[!.,;:]|$)"
-        r"|\b(?:well\s+done|good\s+(?:job|work)|great\s+(?:job|work)|nice\s+(?:job|work)|excellent\s+work|"
-        r"congratulations|good\s+answer)\b",
-        re.IGNORECASE,
-    ),
-    # "no changes are needed", "nothing to fix", "keep your answer", "don't change anything"
-    re.compile(
-        r"\bno\s+(?:further\s+)?(?:changes?|corrections?|revisions?|fixes|edits?|modifications?)\b"
-        r"|\bnothing\s+(?:needs\s+to\s+(?:be\s+)?|to\s+|is\s+|was\s+)?(?:change|fix|correct|revise|wrong|"
-        r"incorrect|missing)"
-        r"|\b(?:keep|leave|stick\s+with|stand\s+by)\s+(?:your|the|this)\s+(?:final\s+)?(?:answer|solution|"
-        r"result|work)(?:\s+(?:as\s+(?:it\s+)?is|unchanged|the\s+same))?"
-        r"|\b(?:do\s+not|don['’]t|no\s+need\s+to|needn['’]t)\s+(?:change|revise|fix|modify|correct)\b"
-        r"|\bas\s+(?:it\s+)?(?:is|was\s+written)\b",
-        re.IGNORECASE,
-    ),
-    # "there is no error", "there is a mistake", "you made an error", "contains a mistake", "without errors"
-    re.compile(
-        rf"\bthere\s+(?:is|are|was|were|['’]s)\s+(?:no|not\s+(?:a|any)|an?|one|some|several|two|a\s+few|"
-        rf"(?:an?\s+)?(?:small|minor|major|big|critical|subtle|clear|slight|arithmetic|calculation|sign|"
-        rf"computational|logical|conceptual)(?:\s+\w+)?)\s+{_ERR}"
-        rf"|\b(?:you|it|this|that|your\s+\w+)\s+(?:have\s+|has\s+)?(?:made|make|makes|contains?|has|have|had)"
-        rf"\s+(?:no|an?|one|some|several|a\s+few|(?:an?\s+)?(?:small|minor|major|slight|subtle|arithmetic|"
-        rf"calculation|sign|logical)(?:\s+\w+)?)\s+{_ERR}"
-        rf"|\b(?:free\s+(?:of|from)|without\s+(?:any\s+)?|no\s+){_ERR}\b",
-        re.IGNORECASE,
-    ),
-    re.compile(r"[✓✔✗✘❌✅]|\b(?:checks?|checked)\s+out\b|\bholds?\s+up\b|\bstands?\s+correct", re.IGNORECASE),
-]
-#: a verdict word inside a re-check instruction ("check whether the sign is right") is not a verdict
-_RECHECK_CUE = re.compile(
-    r"\b(?:whether|if|check|verify|confirm|make\s+sure|ensure|ask\s+yourself|double[- ]check|re-?check|"
-    r"see\s+if|test|determine)\b",
+#: what follows "the answer is" when a value is being stated: a number, money, LaTeX, a bracket, a variable or
+#: expression, a number word
+_VALUE_NEXT = re.compile(
+    r"\s*(?:[-−+]?\s*[$£€]?\s*\d|[$£€\\(\[{]|(?![ai]\b)[a-z]\b|(?:zero|one|two|three|four|five|six|seven|eight|"
+    r"nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|half|"
+    r"negative|minus)\b)",
     re.IGNORECASE,
 )
 _FENCE = re.compile(r"```")
@@ -236,12 +188,23 @@ class LeakageFilter:
         cfg = self.config
         if not isinstance(text, str) or not text.strip():
             return LeakVerdict(False, "empty")
-        verdict = _find_verdict(text)  # before final_answer: "your answer is correct" is a verdict, not an answer
-        if verdict is not None:
-            return LeakVerdict(False, "verdict", verdict)
-        for pat in _FINAL_PATTERNS:
+        foreign = is_non_english(text)  # first: the verdict rules are English; other languages are not screened
+        if foreign is not None:
+            return LeakVerdict(False, "non_english", foreign)
+        for pat in _FINAL_PATTERNS[:-1]:  # explicit answer markers first: "\\boxed{7} is right" states the answer
             m = pat.search(text)
             if m:
+                return LeakVerdict(False, "final_answer", _around(text, m.start()))
+        for m in _ANSWER_IS.finditer(text):  # "the answer is 18": a stated value, whatever else the text says
+            if _states_value(text, m):
+                return LeakVerdict(False, "final_answer", _around(text, m.start()))
+        hit = find_verdict(text)  # before "answer is": "your answer is correct" is a verdict, not an answer
+        if hit is not None:
+            return LeakVerdict(False, "verdict", str(hit))
+        for pat in _FINAL_PATTERNS[-1:]:
+            for m in pat.finditer(text):
+                if pat is _ANSWER_IS and _answer_property_check(text, m):
+                    continue  # "check whether your answer is reasonable": a property to check, no value given
                 return LeakVerdict(False, "final_answer", _around(text, m.start()))
         if _FENCE.search(text):
             return LeakVerdict(False, "full_solution_code")
@@ -296,21 +259,15 @@ class LeakageFilter:
             self._pool = None
 
 
-def _find_verdict(text: str) -> str | None:
-    """The first correctness verdict in ``text`` (see the module docstring), or None.
+def _states_value(text: str, m: re.Match[str]) -> bool:
+    """"the answer is 18", "answer: x+1": a value (number, money, LaTeX, variable, number word) follows."""
+    return m.group(0).rstrip().endswith((":", "=")) or bool(_VALUE_NEXT.match(text, m.end()))
 
-    A match is forgiven only when its own clause asks the student to check something ("check whether ... is
-    correct", "make sure the total is right"): that is a re-check instruction, not a verdict. The "no changes" and
-    "there is a mistake" families are never forgiven ("check nothing: no changes are needed" is still a verdict).
-    """
-    for i, pat in enumerate(_VERDICT_PATTERNS):
-        for m in pat.finditer(text):
-            if i == 0:
-                clause_start = max(text.rfind(c, 0, m.start()) for c in ".!?;\n") + 1
-                if _RECHECK_CUE.search(text[clause_start : m.end()]):
-                    continue
-            return _around(text, m.start())
-    return None
+
+def _answer_property_check(text: str, m: re.Match[str]) -> bool:
+    """"Re-check that the answer is a whole number" / "Is your answer reasonable?": the "answer is" phrase sits in a
+    re-check complement or a plain question (the verdict screen's licenses) and no value follows it."""
+    return not _states_value(text, m) and recheck_licensed(text, m.start())
 
 
 def _around(text: str, pos: int, width: int = 40) -> str:
