@@ -124,25 +124,34 @@ def test_smart_with_a_served_guide_fits_the_node_or_is_refused(tmp_path, assets)
     7 with a batch and rollout TP that divide them (128 x 4 rollouts do not split over 7: 126 prompts, TP 1), and the
     choice is printed. Shapes that cannot divide are refused by the config check, naming the keys."""
     smart = {"GUIDANCE": "smart", "GUIDE_MODEL_PATH": "/models/guide", "GPUS_PER_NODE": "8"}
-    proc = _dry_run_check(smart, tmp_path, assets)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "[smart] guide on GPU(s) 7; training on 0 1 2 3 4 5 6 (7 GPUs)" in proc.stderr
-    cfg = json.loads(proc.stdout.strip().splitlines()[-1])["config"]
-    assert cfg["trainer"]["n_gpus_per_node"] == 7 and cfg["data"]["train_batch_size"] == 126
-    assert cfg["actor_rollout_ref"]["rollout"]["tensor_model_parallel_size"] == 1
-    assert cfg["guidance"]["name"] == "smart"
 
-    two = _dry_run_check({**smart, "GUIDE_GPUS": "6,7"}, tmp_path, assets)
-    cfg = json.loads(two.stdout.strip().splitlines()[-1])["config"]
-    assert (cfg["trainer"]["n_gpus_per_node"], cfg["actor_rollout_ref"]["rollout"]["tensor_model_parallel_size"]) == (6, 2)
+    def composed(env):
+        full = {**os.environ, "VERL_SCORE_COMPOSE_ONLY": "args", "MODEL": str(assets["tiny_qwen"]),
+                "DATA_DIR": str(tmp_path / "data"), **smart, **env}
+        out = subprocess.run(["bash", str(REPO / "scripts" / "run_qwen2.5-7b_score.sh")], cwd=REPO, env=full,
+                             capture_output=True, text=True, timeout=300)
+        if out.returncode != 0:
+            return None, out.stderr
+        entry, *args = json.loads(out.stdout.strip().splitlines()[-1])
+        cfg = config_check.compose(entry, args)
+        config_check.validate(cfg, entry)
+        return cfg, out.stderr
 
-    bad_batch = _dry_run_check({**smart, "TRAIN_BATCH": "128"}, tmp_path, assets)
-    assert bad_batch.returncode != 0
-    assert "data.train_batch_size=128 x actor_rollout_ref.rollout.n=4 = 512 rollouts do not split" in bad_batch.stderr
-    bad_tp = _dry_run_check({**smart, "ROLLOUT_TP": "2"}, tmp_path, assets)
-    assert bad_tp.returncode != 0 and "tensor_model_parallel_size=2 does not divide" in bad_tp.stderr
-    multi = _dry_run_check({**smart, "NNODES": "2"}, tmp_path, assets)
-    assert multi.returncode == 2 and "pass GUIDE_API_BASE instead" in multi.stderr
+    cfg, err = composed({})
+    assert "[smart] guide on GPU(s) 7; training on 0 1 2 3 4 5 6 (7 GPUs)" in err
+    assert cfg.trainer.n_gpus_per_node == 7 and cfg.data.train_batch_size == 126
+    assert cfg.actor_rollout_ref.rollout.tensor_model_parallel_size == 1 and cfg.guidance.name == "smart"
+    cfg, _ = composed({"GUIDE_GPUS": "6,7"})
+    assert (cfg.trainer.n_gpus_per_node, cfg.actor_rollout_ref.rollout.tensor_model_parallel_size) == (6, 2)
+    with pytest.raises(ValueError, match=r"data.train_batch_size=128 x actor_rollout_ref.rollout.n=4 = 512 rollouts "
+                                         r"do not split over .* = 7 GPUs.*e.g. 126"):
+        composed({"TRAIN_BATCH": "128"})
+    with pytest.raises(ValueError, match="tensor_model_parallel_size=2 does not divide"):
+        composed({"ROLLOUT_TP": "2"})
+    cfg, err = composed({"NNODES": "2"})
+    assert cfg is None and "pass GUIDE_API_BASE instead" in err
+    cfg, err = composed({"GUIDE_GPUS": "9"})
+    assert cfg is None and "GPU 9 is not one of this node's GPUs" in err
 
 
 def test_plugin_variable_travels_in_the_ray_runtime_env(tmp_path, assets):

@@ -17,6 +17,7 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
+from verl_score import config_check
 from verl_score.training.run_length import check_run_length, parquet_rows, run_length
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -85,9 +86,21 @@ def _convert(source: str, inp: pathlib.Path, out: pathlib.Path) -> None:
 
 
 def _dry_run(env: dict[str, str], *overrides: str) -> subprocess.CompletedProcess:
+    """The launcher exactly as a user dry-runs it: real bash, VERL_SCORE_COMPOSE_ONLY=1, its own config check."""
     full = {**os.environ, "VERL_SCORE_COMPOSE_ONLY": "1", **env}
     return subprocess.run(["bash", "scripts/run_qwen2.5-7b_score.sh", *overrides], cwd=REPO, env=full,
                           capture_output=True, text=True, timeout=300)
+
+
+def _composed(env: dict[str, str], *overrides: str):
+    """The launcher's arguments (real bash, VERL_SCORE_COMPOSE_ONLY=args), composed in this process: the same config
+    the dry run checks, without paying a fresh interpreter's verl import per case."""
+    full = {**os.environ, "VERL_SCORE_COMPOSE_ONLY": "args", **env}
+    out = subprocess.run(["bash", "scripts/run_qwen2.5-7b_score.sh", *overrides], cwd=REPO, env=full,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    entry, *args = json.loads(out.stdout.strip().splitlines()[-1])
+    return entry, config_check.compose(entry, args)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +113,7 @@ def gpu_datasets(tmp_path_factory):
     return root
 
 
-def test_gpu_launchers_run_to_their_last_step_with_real_dataset_sizes(gpu_datasets, assets):
+def test_gpu_launchers_run_to_their_last_step_with_real_dataset_sizes(gpu_datasets, assets, capsys):
     """Both tasks, both algorithms: the composed launcher passes the schedule check and ends at its own
     total_training_steps (the code config's 1,500 with Stage I 500, not the math numbers)."""
     assert parquet_rows(str(gpu_datasets / "math" / "train.parquet")) == (7500, None)
@@ -112,26 +125,30 @@ def test_gpu_launchers_run_to_their_last_step_with_real_dataset_sizes(gpu_datase
         ({"TASK": "code", "ALGO": "ppo"}, 374, 11, 1500),
     ]:
         task = env["TASK"]
-        proc = _dry_run({**env, "MODEL": model, "DATA_DIR": str(gpu_datasets / task)})
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        assert f"{rows} training rows / data.train_batch_size" in proc.stderr
-        assert f"= {per_epoch} steps per epoch; the run ends at step {last}" in proc.stderr, env
-        cfg = json.loads(proc.stdout.strip().splitlines()[-1])["config"]
-        assert cfg["trainer"]["total_training_steps"] == last
-        assert cfg["score"]["schedule"]["stage1_steps"] == (1000 if task == "math" else 500)
+        entry, cfg = _composed({**env, "MODEL": model, "DATA_DIR": str(gpu_datasets / task)})
+        capsys.readouterr()
+        checked = config_check.validate(cfg, entry)
+        assert f"run_length:last_step={last}" in checked, env
+        assert f"{rows} training rows / data.train_batch_size" in capsys.readouterr().err
+        n = check_run_length(cfg, rows)
+        assert (n.steps_per_epoch, n.last_step) == (per_epoch, last)
+        assert cfg.trainer.total_training_steps == last
+        assert cfg.score.schedule.stage1_steps == (1000 if task == "math" else 500)
     # a user's own step counts still reach the config
-    proc = _dry_run({"MODEL": model, "DATA_DIR": str(gpu_datasets / "code"), "TASK": "code",
-                     "STAGE1_STEPS": "300", "TOTAL_STEPS": "900"})
-    assert proc.returncode == 0 and "the run ends at step 900" in proc.stderr, proc.stderr[-2000:]
+    entry, cfg = _composed({"MODEL": model, "DATA_DIR": str(gpu_datasets / "code"), "TASK": "code",
+                            "STAGE1_STEPS": "300", "TOTAL_STEPS": "900"})
+    assert "run_length:last_step=900" in config_check.validate(cfg, entry)
 
 
 def test_gpu_launcher_refuses_a_run_that_would_stop_early(gpu_datasets, assets):
     env = {"MODEL": str(assets["tiny_qwen"]), "DATA_DIR": str(gpu_datasets / "code"), "TASK": "code"}
-    proc = _dry_run(env, "trainer.total_epochs=30")  # verl's default, as before the fix
+    proc = _dry_run(env, "trainer.total_epochs=30")  # verl's default, as before the fix: refused, exit != 0
     assert proc.returncode != 0
     assert "stop at step 330, not trainer.total_training_steps=1500" in proc.stderr
     assert "trainer.total_epochs>=137" in proc.stderr
-    proc = _dry_run({**env, "STAGE1_STEPS": "1500", "TOTAL_STEPS": "1600"}, "trainer.total_training_steps=1500")
-    assert proc.returncode != 0 and "Stage II would never run" in proc.stderr
-    proc = _dry_run(env, "actor_rollout_ref.actor.loss_agg_mode=seq-mean-token-mean")
-    assert proc.returncode != 0 and "loss_agg_mode='seq-mean-token-mean' is refused" in proc.stderr
+    entry, cfg = _composed({**env, "STAGE1_STEPS": "1500", "TOTAL_STEPS": "1600"}, "trainer.total_training_steps=1500")
+    with pytest.raises(ValueError, match="Stage II would never run"):
+        config_check.validate(cfg, entry)
+    entry, cfg = _composed(env, "actor_rollout_ref.actor.loss_agg_mode=seq-mean-token-mean")
+    with pytest.raises(ValueError, match="loss_agg_mode='seq-mean-token-mean' is refused"):
+        config_check.validate(cfg, entry)
