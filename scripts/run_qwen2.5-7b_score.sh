@@ -35,7 +35,11 @@ STAGE1_STEPS="${STAGE1_STEPS:-}"
 TOTAL_STEPS="${TOTAL_STEPS:-}"
 ROLLOUT_TP="${ROLLOUT_TP:-}"           # rollout tensor parallelism (default 2; 1 when 2 does not divide the GPUs)
 TRAIN_BATCH="${TRAIN_BATCH:-}"         # prompts per step (default: the config's, 128 math / 32 code)
-MICRO_PER_GPU=4                        # actor micro-batch per GPU
+MICRO_PER_GPU=4                        # actor (and critic) update micro-batch per GPU
+LOGPROB_MICRO_PER_GPU=4                # old-policy / reference log-prob micro-batch per GPU (verl asserts that each
+                                       # GPU's share of the batch is a whole number of them: code + PPO on 8 GPUs
+                                       # has 32 x 1 / 8 = 4 rows per GPU)
+MICRO_BATCHES=("$MICRO_PER_GPU" "$LOGPROB_MICRO_PER_GPU")   # a fitted batch splits into whole micro-batches of each
 PROJECT="${PROJECT:-verl_score}"
 EXPERIMENT="${EXPERIMENT:-qwen2.5-7b_score_${TASK}_${ALGO}}"
 
@@ -52,7 +56,7 @@ case "$ALGO" in
           critic.enable=True
           critic.model.path="$MODEL"
           critic.optim.lr=1e-5
-          critic.ppo_micro_batch_size_per_gpu=4
+          critic.ppo_micro_batch_size_per_gpu="$MICRO_PER_GPU"
         ) ;;
   *) echo "ALGO must be rloo or ppo, got $ALGO" >&2; exit 2 ;;
 esac
@@ -89,8 +93,8 @@ verl_main_ppo \
   actor_rollout_ref.model.use_remove_padding=True \
   actor_rollout_ref.model.enable_gradient_checkpointing=True \
   actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu="$MICRO_PER_GPU" \
-  actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=8 \
-  actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=8 \
+  actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu="$LOGPROB_MICRO_PER_GPU" \
+  actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu="$LOGPROB_MICRO_PER_GPU" \
   "${ROLLOUT_ARGS[@]}" \
   actor_rollout_ref.rollout.tensor_model_parallel_size="$ROLLOUT_TP" \
   actor_rollout_ref.rollout.gpu_memory_utilization=0.6 \

@@ -125,10 +125,10 @@ def test_smart_with_a_served_guide_fits_the_node_or_is_refused(tmp_path, assets)
     choice is printed. Shapes that cannot divide are refused by the config check, naming the keys."""
     smart = {"GUIDANCE": "smart", "GUIDE_MODEL_PATH": "/models/guide", "GPUS_PER_NODE": "8"}
 
-    def composed(env):
+    def composed(env, *overrides):
         full = {**os.environ, "VERL_SCORE_COMPOSE_ONLY": "args", "MODEL": str(assets["tiny_qwen"]),
                 "DATA_DIR": str(tmp_path / "data"), **smart, **env}
-        out = subprocess.run(["bash", str(REPO / "scripts" / "run_qwen2.5-7b_score.sh")], cwd=REPO, env=full,
+        out = subprocess.run(["bash", str(REPO / "scripts" / "run_qwen2.5-7b_score.sh"), *overrides], cwd=REPO, env=full,
                              capture_output=True, text=True, timeout=300)
         if out.returncode != 0:
             return None, out.stderr
@@ -143,13 +143,20 @@ def test_smart_with_a_served_guide_fits_the_node_or_is_refused(tmp_path, assets)
     assert cfg.actor_rollout_ref.rollout.tensor_model_parallel_size == 1 and cfg.guidance.name == "smart"
     cfg, _ = composed({"GUIDE_GPUS": "6,7"})
     assert (cfg.trainer.n_gpus_per_node, cfg.actor_rollout_ref.rollout.tensor_model_parallel_size) == (6, 2)
+    assert cfg.data.train_batch_size == 126
+    # each GPU's share of the log-prob pass must be whole micro-batches (verl asserts it only after a rollout):
+    # 126 x 4 / 6 = 84 rows per GPU, not a multiple of 8
+    with pytest.raises(ValueError, match=r"84 sequences on each of the 6 GPUs\) is not a whole number of "
+                                         r"actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=8.*train_batch_size=120"):
+        composed({"GUIDE_GPUS": "6,7"}, "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=8")
     with pytest.raises(ValueError, match=r"data.train_batch_size=128 x actor_rollout_ref.rollout.n=4 = 512 rollouts "
-                                         r"do not split over .* = 7 GPUs.*e.g. 126"):
+                                         r"do not split over .* = 7 GPUs. Fix: data.train_batch_size=126"):
         composed({"TRAIN_BATCH": "128"})
     with pytest.raises(ValueError, match="tensor_model_parallel_size=2 does not divide"):
         composed({"ROLLOUT_TP": "2"})
-    cfg, err = composed({"NNODES": "2"})
-    assert cfg is None and "pass GUIDE_API_BASE instead" in err
+    for env in ({"NNODES": "2"}, {"RAY_ADDRESS": "10.0.0.1:6379"}):  # a Ray cluster cannot see CUDA_VISIBLE_DEVICES
+        cfg, err = composed(env)
+        assert cfg is None and "pass GUIDE_API_BASE instead" in err
     cfg, err = composed({"GUIDE_GPUS": "9"})
     assert cfg is None and "GPU 9 is not one of this node's GPUs" in err
 
@@ -164,6 +171,12 @@ def test_plugin_variable_travels_in_the_ray_runtime_env(tmp_path, assets):
         env_vars = cfg.ray_kwargs.ray_init.runtime_env.env_vars
         assert env_vars.VERL_USE_EXTERNAL_MODULES == "verl_score.register", script
         assert env_vars.GUIDE_API_BASE == "http://h:1/v1"
+    # values hydra would otherwise parse: a comma list (verl splits the variable on commas), IPv6, true, quotes
+    odd = {"VERL_USE_EXTERNAL_MODULES": "verl_score.register,json", "GUIDE_API_BASE": "http://[::1]:8000/v1",
+           "GUIDE_MODEL": "it's true"}
+    entry, args = _launcher_args("run_qwen2.5-7b_score.sh", tmp_path, str(assets["tiny_qwen"]), odd)
+    env_vars = config_check.compose(entry, args).ray_kwargs.ray_init.runtime_env.env_vars
+    assert dict(env_vars) == odd
 
 
 def test_sft_launcher_multi_node_uses_a_torchrun_rendezvous(tmp_path):

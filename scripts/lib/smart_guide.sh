@@ -16,14 +16,17 @@
 # Then a start-up check (python -m verl_score.teacher.guidance --check): a guide endpoint that does not answer
 # stops the launch with a message (GUIDE_ON_UNREACHABLE=stop, the default) or is reported and the run trains with
 # the static instruction, every such turn counted (GUIDE_ON_UNREACHABLE=fallback).
-# Dry runs (VERL_SCORE_COMPOSE_ONLY) compute the shape but start and probe nothing.
-# Reads from the launcher: GPUS_PER_NODE, NNODES, TASK_BATCH, ROLLOUT_N, MICRO_PER_GPU; sets TRAIN_GPUS_PER_NODE,
-# TRAIN_BATCH and ROLLOUT_TP.
+# Dry runs (VERL_SCORE_COMPOSE_ONLY) compute the shape but start and probe nothing (the start is a hook that
+# verl_main_ppo runs after its preflight).
+# Reads from the launcher: GPUS_PER_NODE, NNODES, TASK_BATCH, ROLLOUT_N, MICRO_BATCHES; sets TRAIN_GPUS_PER_NODE,
+# TRAIN_BATCH, ROLLOUT_TP and VERL_PRE_LAUNCH_HOOK.
 
 if [[ -n "${GUIDE_MODEL_PATH:-}" ]]; then
-  if [[ "${NNODES:-1}" != 1 ]]; then
-    echo "GUIDE_MODEL_PATH serves the guide on this node only, but NNODES=$NNODES: serve the guide outside the" \
-         "training pool (any OpenAI-compatible server) and pass GUIDE_API_BASE instead" >&2
+  if [[ "${NNODES:-1}" != 1 || -n "${RAY_ADDRESS:-}" ]]; then
+    echo "GUIDE_MODEL_PATH serves the guide on this node and keeps its GPUs from training through" \
+         "CUDA_VISIBLE_DEVICES, which a running Ray cluster (NNODES=${NNODES:-1}, RAY_ADDRESS=${RAY_ADDRESS:-}) does" \
+         "not see: serve the guide outside the training pool (any OpenAI-compatible server) and pass" \
+         "GUIDE_API_BASE instead" >&2
     exit 2
   fi
   IFS=',' read -r -a _node_gpus <<<"${CUDA_VISIBLE_DEVICES:-$(seq -s, 0 $((GPUS_PER_NODE - 1)))}"
@@ -41,16 +44,18 @@ if [[ -n "${GUIDE_MODEL_PATH:-}" ]]; then
   TRAIN_GPUS_PER_NODE=${#_train_gpus[@]}
   ROLLOUT_TP="${ROLLOUT_TP:-$(( TRAIN_GPUS_PER_NODE % 2 == 0 ? 2 : 1 ))}"
   if [[ -z "${TRAIN_BATCH:-}" ]]; then
-    TRAIN_BATCH=$TASK_BATCH
-    while (( TRAIN_BATCH > 0 )) && (( (TRAIN_BATCH * ROLLOUT_N) % TRAIN_GPUS_PER_NODE != 0 ||
-                                      ((TRAIN_BATCH * ROLLOUT_N) / TRAIN_GPUS_PER_NODE) % MICRO_PER_GPU != 0 )); do
-      TRAIN_BATCH=$((TRAIN_BATCH - 1))
-    done
+    TRAIN_BATCH=$(python verl_score/training/node_shape.py fit "$TASK_BATCH" "$ROLLOUT_N" "$TRAIN_GPUS_PER_NODE" \
+                  "${MICRO_BATCHES[@]}")
     (( TRAIN_BATCH > 0 )) || TRAIN_BATCH=$TASK_BATCH  # nothing fits: let the config check refuse with the numbers
   fi
   echo "[smart] guide on GPU(s) $GUIDE_GPUS; training on ${_train_gpus[*]} ($TRAIN_GPUS_PER_NODE GPUs):" \
        "data.train_batch_size=$TRAIN_BATCH (config: $TASK_BATCH), rollout TP $ROLLOUT_TP" >&2
-  if [[ "${VERL_SCORE_COMPOSE_ONLY:-0}" == "0" ]]; then
+fi
+
+# Started by verl_main_ppo after its preflight (VERL_PRE_LAUNCH_HOOK, scripts/lib/verl_entry.sh): a config the check
+# refuses never costs a guide start.
+smart_guide_start() {
+  if [[ -n "${GUIDE_MODEL_PATH:-}" ]]; then
     GUIDE_PORT="${GUIDE_PORT:-30010}"
     mkdir -p "${RUN_DIR:-runs}"
     CUDA_VISIBLE_DEVICES="$GUIDE_GPUS" setsid python -m sglang.launch_server --model-path "$GUIDE_MODEL_PATH" \
@@ -66,13 +71,14 @@ if [[ -n "${GUIDE_MODEL_PATH:-}" ]]; then
     export CUDA_VISIBLE_DEVICES
     CUDA_VISIBLE_DEVICES=$(IFS=,; echo "${_train_gpus[*]}")
     export GUIDE_API_BASE="http://127.0.0.1:$GUIDE_PORT/v1" GUIDE_MODEL=guide
+    local up=0
     for _ in $(seq 1 "${GUIDE_START_TIMEOUT_S:-600}"); do
-      curl -sf "$GUIDE_API_BASE/models" >/dev/null 2>&1 && break
+      curl -sf "$GUIDE_API_BASE/models" >/dev/null 2>&1 && { up=1; break; }
       kill -0 "$GUIDE_SERVER_PID" 2>/dev/null || { echo "guide server died; see ${RUN_DIR:-runs}/guide_server.log" >&2; exit 1; }
       sleep 1
     done
+    (( up )) || { echo "guide server not up after ${GUIDE_START_TIMEOUT_S:-600} s; see ${RUN_DIR:-runs}/guide_server.log" >&2; exit 1; }
   fi
-fi
-if [[ "${VERL_SCORE_COMPOSE_ONLY:-0}" == "0" ]]; then
   python -m verl_score.teacher.guidance --check configs/guidance/smart.yaml
-fi
+}
+VERL_PRE_LAUNCH_HOOK=smart_guide_start

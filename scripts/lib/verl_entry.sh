@@ -27,8 +27,14 @@ _verl_dry_run() {
 _ray_worker_env_args() {
   local var
   RAY_ENV_ARGS=()
+  local var value
   for var in VERL_USE_EXTERNAL_MODULES GUIDE_API_BASE GUIDE_MODEL; do
-    [[ -n "${!var:-}" ]] && RAY_ENV_ARGS+=("+ray_kwargs.ray_init.runtime_env.env_vars.$var=${!var}")
+    [[ -n "${!var:-}" ]] || continue
+    # single-quoted for hydra: a comma list (verl splits this variable on commas) would otherwise be a sweep, and
+    # true / null / 1 would stop being strings
+    value=${!var//\\/\\\\}
+    value=${value//\'/\\\'}
+    RAY_ENV_ARGS+=("+ray_kwargs.ray_init.runtime_env.env_vars.$var='$value'")
   done
   return 0
 }
@@ -42,6 +48,8 @@ verl_main_ppo() {
   if [[ "${VERL_SCORE_PREFLIGHT:-1}" == 1 ]]; then
     python -m verl_score.config_check main_ppo "$@" "${RAY_ENV_ARGS[@]}" >/dev/null
   fi
+  # a launcher's own start-up work that must wait for the preflight (the SMART guide server: scripts/lib/smart_guide.sh)
+  [[ -z "${VERL_PRE_LAUNCH_HOOK:-}" ]] || "$VERL_PRE_LAUNCH_HOOK"
   python -m verl.trainer.main_ppo "$@" "${RAY_ENV_ARGS[@]}"
 }
 

@@ -58,6 +58,12 @@ def test_stage_two_must_start_before_the_last_step():
     # a Stage I only run, on purpose (stage2_steps=0), is allowed
     assert check_run_length(_cfg(epochs=1000, steps=10, stage1=10, stage2=0), 7500).last_step == 10
     assert check_run_length(_cfg(epochs=1000, steps=10, stage1=9, stage2=1), 7500).last_step == 10
+    # sequential Stage II runs to the end: the steps it would really get must be the configured ones
+    with pytest.raises(ValueError, match=r"Stage II would run 1000 steps \(steps 501-1500\), not "
+                                         r"score.schedule.stage2_steps=0"):
+        check_run_length(_cfg(epochs=1000, steps=1500, stage1=500, stage2=0), 7500)
+    with pytest.raises(ValueError, match=r"Stage II would run 2000 steps.*trainer.total_training_steps=6000"):
+        check_run_length(_cfg(epochs=1000, steps=3000, stage1=1000, stage2=5000), 7500)
 
 
 def _math_tree(root: pathlib.Path, n_train: int, n_test: int) -> None:

@@ -52,7 +52,8 @@ class ScheduleConfig:
     """Which SCoRe stage each global step trains.
 
     ``sequential`` (the paper): Stage I for ``stage1_steps`` steps, then Stage II until the run ends
-    (``stage2_steps`` is informational here; ``trainer.total_training_steps`` ends the run).
+    (``trainer.total_training_steps`` ends the run; the start-up check refuses a run whose Stage II would not be
+    ``stage2_steps`` long: :mod:`verl_score.training.run_length`).
     ``interleave`` (a project choice, not in the paper): repeat [Stage I × ``stage1_steps``, Stage II ×
     ``stage2_steps``] — the period is ``stage1_steps + stage2_steps``.
     """

@@ -85,19 +85,37 @@ def check_run_length(cfg: Any, train_rows: int, *, rows_from: str = "the trainin
 
 
 def _check_stage_switch(schedule: ScheduleConfig, n: RunLength) -> None:
-    """Stage II starts at step ``stage1_steps + 1`` (both modes): it must come before the run's last step, unless
-    the run is Stage I only on purpose (``stage2_steps=0`` in sequential mode)."""
-    if schedule.mode == "sequential" and schedule.stage2_steps == 0:
+    """Stage II starts at step ``stage1_steps + 1`` (both modes) and must start before the run's last step. In
+    sequential mode Stage II then runs to the end, so the steps it really gets, max(0, last − stage1_steps), must be
+    the ``stage2_steps`` the config states (0 = a Stage I only run): a run whose Stage II silently grows, shrinks or
+    never happens is refused."""
+    if schedule.mode == "interleave":
+        if schedule.stage1_steps >= n.last_step:
+            raise ValueError(
+                f"score.schedule.stage1_steps={schedule.stage1_steps} >= the run's last step {n.last_step}: the "
+                "interleaved schedule would never reach Stage II. Fix: lower score.schedule.stage1_steps or raise "
+                "trainer.total_training_steps."
+            )
         return
-    if schedule.stage1_steps >= n.last_step:
+    stage2_real = max(0, n.last_step - schedule.stage1_steps)
+    if stage2_real == schedule.stage2_steps:
+        return
+    if stage2_real == 0:
         raise ValueError(
             f"score.schedule.stage1_steps={schedule.stage1_steps} >= the run's last step {n.last_step} "
-            f"(trainer.total_training_steps={n.total_training_steps}, {n.steps_per_epoch} steps per epoch × "
+            f"(trainer.total_training_steps={n.total_training_steps}, {n.steps_per_epoch} steps per epoch x "
             f"trainer.total_epochs={n.total_epochs}): Stage II would never run although "
             f"score.schedule.stage2_steps={schedule.stage2_steps}. Fix: lower score.schedule.stage1_steps below "
             f"{n.last_step}, raise trainer.total_training_steps, or set score.schedule.stage2_steps=0 for a Stage I "
             "only run."
         )
+    raise ValueError(
+        f"Stage II would run {stage2_real} steps (steps {schedule.stage1_steps + 1}-{n.last_step}), not "
+        f"score.schedule.stage2_steps={schedule.stage2_steps}: in sequential mode Stage II runs from "
+        f"score.schedule.stage1_steps={schedule.stage1_steps} to the run's last step. Fix: "
+        f"trainer.total_training_steps={schedule.stage1_steps + schedule.stage2_steps}, or "
+        f"score.schedule.stage2_steps={stage2_real}."
+    )
 
 
 def parquet_rows(files: str | Sequence[str]) -> tuple[int, None] | tuple[None, str]:

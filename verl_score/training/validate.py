@@ -12,6 +12,7 @@ from typing import Any
 from verl_score.training.config import ScoreConfig
 from verl_score.training.credit import GROUP_BASELINE, check_shaping_survives, resolve_estimator
 from verl_score.training.loss import check_loss_config
+from verl_score.training.node_shape import check_node_shape
 
 __all__ = ["validate_score"]
 
@@ -46,55 +47,3 @@ def validate_score(cfg: Any) -> tuple[ScoreConfig, str]:
     check_loss_config(omega_conf_to_dataclass(cfg.actor_rollout_ref.actor), score)
     check_node_shape(cfg)
     return score, estimator
-
-
-def check_node_shape(cfg: Any) -> None:
-    """The batch and the rollout's tensor parallelism must split over the training GPUs.
-
-    Why here and not left to verl: verl asserts the first of these deep in its start-up with a message that names
-    no key, and the others surface only once the workers (and GPU memory) are up. A node that lends GPUs to a served
-    SMART guide (7 of 8 left) is the common way to hit them.
-    """
-    world = int(cfg.trainer.n_gpus_per_node) * int(cfg.trainer.nnodes)
-    if str(cfg.trainer.get("device", "cuda")) == "cpu" or world <= 1:
-        return
-    actor, rollout = cfg.actor_rollout_ref.actor, cfg.actor_rollout_ref.rollout
-    n, batch = int(rollout.n), int(cfg.data.train_batch_size)
-    gpus = f"trainer.n_gpus_per_node={cfg.trainer.n_gpus_per_node} x trainer.nnodes={cfg.trainer.nnodes} = {world} GPUs"
-    tp = int(rollout.get("tensor_model_parallel_size", 1) or 1)
-    if world % tp:
-        raise ValueError(
-            f"actor_rollout_ref.rollout.tensor_model_parallel_size={tp} does not divide the {gpus}: the rollout "
-            f"replicas cannot be placed. Fix: a tensor-parallel size that divides {world} (e.g. 1), or another "
-            "GPU count."
-        )
-    if actor.get("use_dynamic_bsz", False):
-        return
-    if (batch * n) % world:
-        raise ValueError(
-            f"data.train_batch_size={batch} x actor_rollout_ref.rollout.n={n} = {batch * n} rollouts do not split "
-            f"over the {gpus}. Fix: a data.train_batch_size whose {n}-fold is a "
-            f"multiple of {world} (e.g. {_fit_batch(batch, n, world, 1)}), or a GPU count that divides {batch * n}."
-        )
-    mini, micro = int(actor.ppo_mini_batch_size), actor.get("ppo_micro_batch_size_per_gpu", None)
-    per_gpu = mini * n // world
-    if mini * n % world or per_gpu == 0:
-        raise ValueError(
-            f"actor_rollout_ref.actor.ppo_mini_batch_size={mini} x rollout.n={n} does not split over the {gpus}. "
-            f"Fix: a mini-batch whose {n}-fold is a multiple of {world}."
-        )
-    if micro is not None and per_gpu % int(micro):
-        raise ValueError(
-            f"each GPU's share of a mini-batch ({mini} x {n} / {world} = {per_gpu} sequences) is not a multiple of "
-            f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={micro}. Fix: a micro-batch that divides "
-            f"{per_gpu}, or data.train_batch_size={_fit_batch(batch, n, world, int(micro))}."
-        )
-
-
-def _fit_batch(batch: int, n: int, world: int, micro: int) -> int:
-    """The largest train batch <= ``batch`` whose rollouts split evenly over ``world`` GPUs in whole micro-batches
-    (0 if none): the suggestion the messages above make."""
-    for b in range(batch, 0, -1):
-        if (b * n) % world == 0 and ((b * n) // world) % micro == 0:
-            return b
-    return 0
