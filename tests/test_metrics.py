@@ -152,3 +152,20 @@ def test_episode_metrics_with_every_episode_failed_reports_only_counts():
     assert episode_metrics([[1.0, 0.0]], [[False, True]]) == {"episodes_scored": 0.0, "episodes_reward_failed": 1.0}
     with pytest.raises(ValueError, match="shape"):
         episode_metrics([[1.0, 0.0]], [[False]])
+
+
+def test_validation_falls_back_to_reward_failed_like_training():
+    """A reward function that reports only ``reward_failed`` (no per-attempt flags): validation leaves the episode
+    out the way training does (attempt_failed_from_reward_info)."""
+    from verl_score.training.config import ScoreConfig
+    from verl_score.training.trainer import ScoreTrainerSync
+
+    tr = ScoreTrainerSync.__new__(ScoreTrainerSync)
+    tr.score_cfg = ScoreConfig()
+    info = {"score_t1": [1.0, 0.0], "score_t2": [0.0, 1.0], "reward_failed": [1.0, 0.0]}
+    val = tr._val_metrics_update(["ds"] * 2, ["a", "b"], info, [3, 3])
+    assert val["val-core/ds/score/episodes_reward_failed"] == 1 and val["val-core/ds/score/delta_c2i_uncond"] == 0.0
+    train = metrics_from_extra_fields(
+        [{"reward_extra_info": {k: v[i] for k, v in info.items()}, "attempt_texts": ["a", "b"]} for i in range(2)]
+    )
+    assert train["episodes_reward_failed"] == 1 and train["acc@t2"] == val["val-core/ds/score/acc@t2"] == 1.0

@@ -93,7 +93,7 @@ def validate(cfg: DictConfig, entry: str = "main_ppo") -> list[str]:
             model = OmegaConf.select(cfg, "critic.model.path") if use_critic else None
             if model is None or not _unreachable_model(str(model), exc):
                 raise
-            _note_unreachable("verl.utils.config.validate_config (critic)", str(model))
+            _note_unreachable("verl.utils.config.validate_config (all of it: with a critic it reads the model)", str(model))
             nodes.remove("critic")
         if not use_critic:
             nodes.remove("critic")  # verl builds no critic then; its placeholder model path is never read

@@ -306,7 +306,9 @@ def guidance_source_with_reason(source: Any, reason: Any = None) -> str:
     """``"smart_rejected:verdict"`` for a rejected turn with a reason (how the per-reason split travels through
     :func:`guidance_split_metrics`), else the source unchanged."""
     s = "static" if source is None else str(source)
-    return f"{s}:{reason}" if reason and guidance_bucket(s) == "smart_rejected" else s
+    if reason is None or guidance_bucket(s) != "smart_rejected":
+        return s  # no reasons recorded at all (episodes from before they were): no per-reason split
+    return f"{s}:{reason or 'other'}"  # a recorded but empty reason counts as "other", as validation counts it
 
 
 def guidance_bucket(source: Any) -> str:

@@ -147,3 +147,10 @@ def test_answer_change_needs_an_answer_extracting_module():
     # math with no answer found in either attempt: a measured "unchanged", not missing
     m = group_metrics([record("c", "math", [0, 0], [None, None]), record("d", "math", [0, 0], [None, "2"])])
     assert m["answer_change_ratio"] == 0.5
+
+
+def test_a_single_attempt_baseline_reports_its_accuracy():
+    """--num-attempts 1 is a baseline run: accuracy only (it crashed on the missing attempt 2 before)."""
+    s = summarize([record("a", "ds", [1]), record("b", "ds", [0])], num_attempts=1)
+    assert s["overall"]["acc@t1"] == 0.5 and "acc@t2" not in s["overall"] and s["overall"]["num_attempts"] == 1
+    assert "| all | 2 | 50.0 | n/a |" in render_markdown(s)

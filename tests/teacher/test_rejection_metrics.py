@@ -41,6 +41,9 @@ def test_source_with_reason_keeps_the_buckets():
     # failures keep their kind in the provider's counters, not in the per-reason rejection split
     assert guidance_source_with_reason("smart_failed", "timeout") == "smart_failed"
     assert guidance_source_with_reason("smart", "") == "smart"
+    # a rejection whose recorded reason is empty counts as "other" (validation's mapping), so the split sums up
+    assert guidance_source_with_reason("smart_rejected", "") == "smart_rejected:other"
+    assert guidance_source_with_reason("smart_rejected", None) == "smart_rejected"
     assert guidance_bucket("smart_rejected:verdict") == "smart_rejected"
 
 

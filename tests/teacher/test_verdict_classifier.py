@@ -34,7 +34,8 @@ def _with_classifier(server, **kw):
     "reply,parsed",
     [("NO", "no"), ("No.", "no"), ("**YES**", "yes"), ("yes, it does", "yes"), ("  no\n", "no"),
      ("<think>the text says correct</think>YES", "yes"), ("<think>still thinking", None), ("", None),
-     ("The text does not reveal it.", None), ("Maybe", None), ("N0", None), ("1. NO", None)],
+     ("The text does not reveal it.", None), ("Maybe", None), ("N0", None), ("1. NO", None),
+     ("NO, but it's close", None), ("No - though it hints", None), ("**No**.", "no")],
 )  # fmt: skip
 def test_parse_is_strict(reply, parsed):
     assert parse_yes_no(reply) == parsed

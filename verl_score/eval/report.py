@@ -39,6 +39,10 @@ def group_metrics(records: Sequence[Mapping[str, Any]], *, threshold: float = CO
         return out
     k_min = min(len(r["attempts"]) for r in ok)
     scores = np.array([[a["reward"] for a in r["attempts"][:k_min]] for r in ok], dtype=np.float64)  # [N, K]
+    out["num_attempts"] = k_min
+    if k_min < 2:  # a single-attempt baseline (--num-attempts 1): its accuracy, no self-correction rates
+        out["acc@t1"] = float(is_correct(scores[:, 0], threshold).mean())
+        return out
     # Only modules that extract an answer (math, exact_match) write the key; None there means "no answer found",
     # which is a state like any other. Code tasks have no answer, so no answer-change ratio.
     have_answers = all("answer" in r["attempts"][0] and "answer" in r["attempts"][1] for r in ok)
@@ -50,7 +54,6 @@ def group_metrics(records: Sequence[Mapping[str, Any]], *, threshold: float = CO
             threshold=threshold,
         )
     )
-    out["num_attempts"] = k_min
     c1, c2 = is_correct(scores[:, 0], threshold), is_correct(scores[:, 1], threshold)
     out["transitions"] = {
         "c2c": int(np.sum(c1 & c2)), "c2i": int(np.sum(c1 & ~c2)),

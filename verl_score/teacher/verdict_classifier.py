@@ -69,7 +69,8 @@ _FIRST_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 def parse_yes_no(reply: str | None) -> str | None:
     """``"yes"`` / ``"no"`` from the first word of ``reply`` (after any closed ``<think>`` block, markdown and
-    punctuation), else None. Deliberately strict: "No." and "**YES**" parse; "The text does not ..." does not."""
+    punctuation), else None. Deliberately strict: "No." and "**YES**" parse; "The text does not ..." does not, and
+    neither does a NO with anything after it ("NO, but it's close")."""
     if not reply:
         return None
     text = _THINK.sub("", reply)
@@ -79,6 +80,8 @@ def parse_yes_no(reply: str | None) -> str | None:
     if m is None or text[: m.start()].strip(" \t\n*_`'\"#>:-.") != "":
         return None
     word = m.group(0).lower()
+    if word == "no" and text[m.end() :].strip(" \t\n*_`'\".!") != "":
+        return None  # "NO, but it's close" is itself a hint at the verdict: only a bare NO lets the hint pass
     return word if word in ("yes", "no") else None
 
 

@@ -377,6 +377,8 @@ class ScoreTrainerSync(ResumedMetricsLogMixin, PPOTrainerSync):
             return metric_dict
         n = len(cols[1])
         fail_cols = [reward_extra_infos_dict.get(f"failed_t{k}") for k in range(1, k_att + 1)]
+        if all(f is None for f in fail_cols):  # no per-attempt flags: "any attempt failed" marks them all, as training
+            fail_cols = [reward_extra_infos_dict.get("reward_failed")] * k_att
         sources = val_guidance_sources(reward_extra_infos_dict, n)
         changed = reward_extra_infos_dict.get("answer_changed")
         by_source: dict[str, list[int]] = defaultdict(list)
