@@ -9,8 +9,9 @@
     python data_preprocess/convert_parquet.py mps --input trajectories.jsonl --out-dir data/mps
 
 (``--dataset NAME`` works as well as the sub-command.) One ``<split>.parquet`` per split is written to ``--out-dir``;
-an input file's split comes from its name or folders (``train.jsonl``, ``test-00000-of-00001.parquet``, ``test/``:
-``data_preprocess/splits.py``), and a run that would have to guess one is refused.
+an input file's split comes from its name or the folders below ``--input`` (``train.jsonl``,
+``test-00000-of-00001.parquet``, ``test/``: ``data_preprocess/splits.py``), and a run that would have to guess one is
+refused.
 Every row is validated; the first bad row stops the run naming file, row and reason, unless ``--skip-invalid``.
 ``--target score|prefix|plain`` picks the agent loop each row names (``score_two_attempt`` / ``score_prefix_rollout``
 / ``single_turn_agent``).
@@ -46,8 +47,9 @@ from data_preprocess.sources import Source, registered_sources  # noqa: E402
 from data_preprocess.splits import (  # noqa: E402
     SplitError,
     apply_path_split,
+    check_input_folder_name,
     check_splits_not_mixed,
-    split_from_path,
+    split_of_input_file,
 )
 
 
@@ -136,8 +138,11 @@ def run(argv: Sequence[str] | None = None) -> Report:
                 raise InvalidRow(reason, detail)
             ex = source.convert(raw)
             ex.origin = (raw.file, raw.row)
-            if path_splits:
-                apply_path_split(ex, split_from_path(raw.file))
+            if path_splits:  # only the path below the --input folder counts (splits.py)
+                root = source.input_roots.get(raw.file)
+                apply_path_split(ex, split_of_input_file(raw.file, root))
+                if ex.split is None:
+                    check_input_folder_name(raw.file, root, args.default_split)
             validate(ex)
         except DropRow as d:
             report.dropped[d.reason] += 1

@@ -12,9 +12,15 @@ Rules (``data_preprocess/README.md`` repeats them for users):
 * the file name counts by **token**: it is split on every non-alphanumeric character, case-folded, and a token
   ``train`` / ``test`` / ``validation`` (also ``valid``, ``val``, ``dev``) names the split: ``train.jsonl``,
   ``gsm8k_test.jsonl``, ``train-00000-of-00002.parquet``; ``latest.jsonl`` or ``contest.jsonl`` name none;
-* a folder counts only when its **whole name** is one of those words (``train/``, ``test/``, ``dev/``), so project
-  folders such as ``tests/`` or pytest's ``test_foo0/`` never assign a split; every folder of the path as given on
-  the command line counts (run from a folder below a stray ``test/`` to leave it out);
+* a folder counts only when it lies **below the ``--input`` folder** the file was found in (the folders between
+  that folder and the file: ``test/algebra/`` for ``MATH/test/algebra/1.json`` found in ``--input MATH``) and its
+  **whole name** is one of those words (``train/``, ``test/``, ``dev/``), so project folders such as ``tests/`` or
+  pytest's ``test_foo0/`` never assign a split, nor does any folder above the data (``/home/dev/``, ``~/test/``:
+  where a user keeps files says nothing about which split they are); a file given itself as ``--input`` counts by
+  its name only;
+* an ``--input`` folder whose own name is a split word (``--input MATH/test``) therefore names nothing; a file in it
+  that names no split itself is refused (``check_input_folder_name``) rather than silently put in the default
+  split: point ``--input`` one level up or pass ``--default-split``;
 * all the names found must agree (``test/train-00000-of-00001.parquet`` is refused), and must agree with a split
   the record carries itself (MBPP task-id ranges, MATH-500 ``unique_id``): a disagreeing row is invalid.
 """
@@ -44,9 +50,26 @@ class SplitError(ValueError):
     """The inputs' splits are ambiguous or contradictory; the message names the file and the fix."""
 
 
+def split_of_input_file(file: str, root: str | None) -> str | None:
+    """The split of ``file``, found in the ``--input`` folder ``root`` (``None``: ``file`` was given itself).
+
+    Only the path below ``root`` counts (its folders and the file name). ``file`` comes from ``root.rglob`` so it
+    is ``root`` joined with the rest; a file that is not lexically below ``root`` counts by its name only.
+    """
+    below = Path(Path(file).name)
+    if root is not None:
+        try:
+            below = Path(file).relative_to(root)
+        except ValueError:
+            pass
+    return split_from_path(below.as_posix(), file)
+
+
 @lru_cache(maxsize=4096)
-def split_from_path(path: str) -> str | None:
-    """The split that ``path``'s file name and folders name, ``None`` when they name none.
+def split_from_path(path: str, shown: str | None = None) -> str | None:
+    """The split that ``path``'s file name and folders name, ``None`` when they name none. Every folder of
+    ``path`` counts: callers pass the part below the input (:func:`split_of_input_file`); ``shown`` is the file as
+    the user knows it, for the error message.
 
     Raises :class:`SplitError` when they name two different splits (which one the user meant is a guess).
     """
@@ -62,11 +85,32 @@ def split_from_path(path: str) -> str | None:
     if len(splits) > 1:
         said = ", ".join(f"{where} says {split!r}" for split, where in found)
         raise SplitError(
-            f"{path}: its path names more than one split ({said}); rename the file or folder so that it names "
-            f"one split (folders count only when their whole name is a split word; to leave out a folder above the "
-            f"data, run from below it with a relative --input path)"
+            f"{shown or path}: its path names more than one split ({said}); rename the file or folder so that it "
+            f"names one split (folders count only below the --input folder, and only when their whole name is a "
+            f"split word; a file given itself as --input counts by its name only)"
         )
     return splits[0] if splits else None
+
+
+def check_input_folder_name(file: str, root: str | None, default_split: str | None) -> None:
+    """Refuse a file that names no split found in an ``--input`` folder whose own name is a split word.
+
+    Why: ``--input MATH/test`` used to mean test data. Folders above the data no longer count (``~/test/`` is the
+    user's, not the data's), but putting the tree in the default split (train) without a word would train on test
+    problems. ``--default-split`` says what the user means; ``--input MATH`` lets ``test/`` count from below.
+    """
+    if root is None or default_split:
+        return
+    name = Path(root).name
+    if name.lower() not in SPLIT_WORDS:
+        return
+    split = SPLIT_WORDS[name.lower()]
+    parent = Path(root).parent
+    raise SplitError(
+        f"{file}: no split: only folders below --input count, and the --input folder {root} itself names the split "
+        f"{split!r}; pass --input {parent if str(parent) != '.' else '<its parent folder>'} so that {name}/ counts, "
+        f"or --default-split {split} (or another split) to say where its files go"
+    )
 
 
 def apply_path_split(ex: Example, path_split: str | None) -> None:

@@ -71,6 +71,9 @@ class Source(ABC):
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
+        #: input file (as yielded by :meth:`input_files`) -> the ``--input`` folder it was found in, ``None`` for a
+        #: file given itself: only the path below that folder names a split (``data_preprocess/splits.py``)
+        self.input_roots: dict[str, str | None] = {}
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -107,6 +110,10 @@ class Source(ABC):
                 raise FileNotFoundError(f"--input {p} does not exist")
         return paths
 
+    def input_files(self, exts: tuple[str, ...]) -> Iterator[Path]:
+        """The files of ``--input`` (folders expanded, see :func:`_iter_files`), remembering each one's root."""
+        return _iter_files(self.input_paths(), exts, self.input_roots)
+
 
 __all__ = ["Source", "register_source", "get_source", "registered_sources"]
 
@@ -115,10 +122,14 @@ __all__ = ["Source", "register_source", "get_source", "registered_sources"]
 RECORD_EXTS: tuple[str, ...] = (".jsonl", ".jsonl.gz", ".json", ".parquet")
 
 
-def _iter_files(paths: list[Path], exts: tuple[str, ...]) -> Iterator[Path]:
+def _iter_files(
+    paths: list[Path], exts: tuple[str, ...], roots: dict[str, str | None] | None = None
+) -> Iterator[Path]:
     """Expand folders (recursively, sorted for determinism) into files with one of ``exts``; files are yielded as
     given. Hidden files and folders (``.cache/`` of a hub download, ``.git/``) are skipped; a file reached twice
-    (a folder and a file inside it) is read once; a folder with no such file is an error, not an empty dataset."""
+    (a folder and a file inside it) is read once, and belongs to the input that reached it first; a folder with no
+    such file is an error, not an empty dataset. ``roots`` (when given) gets ``str(file)`` -> the input folder it
+    was found in, or ``None`` for a file given itself."""
     seen: set[Path] = set()
     for p in paths:
         if p.is_dir():
@@ -137,4 +148,6 @@ def _iter_files(paths: list[Path], exts: tuple[str, ...]) -> Iterator[Path]:
             key = q.resolve()
             if key not in seen:
                 seen.add(key)
+                if roots is not None:
+                    roots[str(q)] = str(p) if p.is_dir() else None
                 yield q

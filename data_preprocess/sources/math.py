@@ -29,7 +29,7 @@ from data_preprocess.core import (
     require,
 )
 from data_preprocess.prompt_format import math_prompt
-from data_preprocess.sources import RECORD_EXTS, Source, _iter_files, register_source
+from data_preprocess.sources import RECORD_EXTS, Source, register_source
 from data_preprocess.sources._common import add_math_prompt_flag
 
 SCHEMAS = {
@@ -57,7 +57,7 @@ class MATH(Source):
         paths = self.input_paths()
         if not paths:
             raise SchemaError("math needs --input: a MATH tree (train/<subject>/*.json), MATH-500 jsonl, or parquet")
-        for path in _iter_files(paths, RECORD_EXTS):
+        for path in self.input_files(RECORD_EXTS):
             if path.suffix == ".json":
                 yield self._tree_file(path)
                 continue

@@ -11,12 +11,15 @@ own demonstration.
 (plus ``challenge_test_list`` and the reference solution). Validation compiles setup + asserts as one program.
 
 Rows whose tests the strict two-process harness cannot carry (they build the solution's class instances, e.g. task
-601's ``Pair``; see ``data_preprocess/code_harness.py``) get ``"harness": "shared_process"`` in the spec and
-``extra_info.harness_reason``, and are counted in the summary.
+601's ``Pair``; see ``data_preprocess/code_harness.py``) get ``extra_info.harness_reason`` and are counted in the
+summary; they stay strict (every program, the reference too, scores 0 on them) unless ``--shared-process-rows`` puts
+``"harness": "shared_process"`` in their spec, where a wrong program can be paid (always-equal objects, forged
+records: ``docs/rewards.md``).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from typing import Iterator
 
@@ -33,7 +36,7 @@ from data_preprocess.core import (
     require,
 )
 from data_preprocess.prompt_format import MBPP_FEWSHOT_IDS, mbpp_prompt
-from data_preprocess.sources import RECORD_EXTS, Source, _iter_files, register_source
+from data_preprocess.sources import RECORD_EXTS, Source, register_source
 
 SCHEMAS = {
     "original": frozenset({"text", "code", "task_id", "test_list", "test_setup_code", "challenge_test_list"}),
@@ -62,11 +65,21 @@ def tests_program(setup: str, imports: list[str], tests: list[str]) -> str:
 class MBPP(Source):
     help = "MBPP original jsonl or sanitized json/jsonl/parquet (--input required); canonical 3-shot [BEGIN]..[DONE]"
 
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--shared-process-rows",
+            action="store_true",
+            help="RISK: give rows whose tests build the solution's objects (task 601's Pair, tree tasks) the "
+            "one-interpreter shared_process harness, where a wrong program can earn reward (an always-equal object "
+            "scores 1 on task 601). Default: such rows stay strict and score 0 for every program, the reference too",
+        )
+
     def rows(self) -> Iterator[RawRow]:
         paths = self.input_paths()
         if not paths:
             raise SchemaError("mbpp needs --input: mbpp.jsonl (original) or sanitized-mbpp.json")
-        for path in _iter_files(paths, RECORD_EXTS):
+        for path in self.input_files(RECORD_EXTS):
             schema: str | None = None
             for raw in read_records(path):
                 if raw.record is not None:
@@ -97,7 +110,7 @@ class MBPP(Source):
         reference = str(rec["code"]).replace("\r\n", "\n")
         spec: dict[str, object] = {"test_list": tests, "test_setup_code": setup, "test_imports": imports}
         why_shared = shared_process_reason(tests, setup, reference)
-        if why_shared:
+        if why_shared and self.args.shared_process_rows:  # opt-in only: that harness can pay a wrong program
             spec["harness"] = "shared_process"
         return Example(
             problem=text,
@@ -112,8 +125,8 @@ class MBPP(Source):
                 "challenge_test_list": challenge,
                 "reference_solution": reference,
                 "answer_format": "begin_done",
-                # why the row asks for the shared-process harness ("" = strict); not "harness" itself: code_tests
-                # reads that key from extra_info too, and a per-row "strict" would override a route-wide fallback
+                # why the strict harness cannot carry the tests ("" = it can), with or without the opt-in mark;
+                # not "harness" itself: code_tests reads that key from extra_info too (it would override the route)
                 "harness_reason": why_shared or "",
             },
             split=mbpp_split(task_id),
@@ -125,8 +138,11 @@ class MBPP(Source):
         )
 
     def postprocess(self, examples: list[Example], report: Report) -> list[Example]:
-        """Count the rows marked for the shared-process harness (the summary shows them: they are gameable)."""
+        """Count the rows the strict harness cannot carry: left strict they score 0 for everyone (noise for RL);
+        marked with ``--shared-process-rows`` they are gameable. Either way the summary shows how many."""
         marked = sum(1 for ex in examples if ex.extra["harness_reason"])
         if marked:
-            report.marked["harness shared_process"] += marked
+            label = ("harness shared_process (gameable)" if self.args.shared_process_rows
+                     else "strict harness cannot carry (score 0)")
+            report.marked[label] += marked
         return examples

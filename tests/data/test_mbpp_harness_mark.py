@@ -1,5 +1,11 @@
-"""MBPP rows whose tests the strict two-process harness cannot carry are marked ``"harness": "shared_process"`` at
-conversion, and the mark is checked against the real reference solutions in the real sandbox.
+"""MBPP rows whose tests the strict two-process harness cannot carry are recognised at conversion
+(``extra_info.harness_reason``) but stay strict unless ``--shared-process-rows`` asks for the one-interpreter
+harness; the mark is checked against the real reference solutions and a reward hack in the real sandbox.
+
+Why opt-in: in the shared-process harness a program that returns an always-equal object from
+``max_chain_length`` scored 1.0 on task 601 (program and tests share one interpreter; the hack corpus shows 17
+such hacks, some of which forge the driver's records, so no rewrite of the asserts could close them). A wrong
+program must never earn reward by default.
 
 Fixture ``mbpp_shared_state.jsonl`` (MBPP original format, hand-written: MBPP is not obtainable offline): task 601
 as MBPP ships it (``max_chain_length`` with a ``Pair`` class the tests construct); a binary-tree row modelled on
@@ -30,42 +36,75 @@ def test_reason_is_static_and_specific():
     assert shared_process_reason(["assert f(g(1)) == 2"], "import math", two_functions) is None
 
 
-def test_conversion_marks_only_rows_that_need_it(convert, rows, fixtures):
+def test_conversion_records_the_reason_but_stays_strict(convert, rows, fixtures):
     report, out = convert("mbpp", "--input", str(fixtures / "mbpp_shared_state.jsonl"))
-    assert report.marked == {"harness shared_process": 2}
+    assert report.marked == {"strict harness cannot carry (score 0)": 2}
+    by_task = _rows_by_task(rows, out)
+    for task in (601, 927):
+        assert "harness" not in json.loads(by_task[task]["reward_model"]["ground_truth"])
+        assert by_task[task]["extra_info"]["harness_reason"]
+    assert "Pair" in by_task[601]["extra_info"]["harness_reason"]
+    plain = by_task[603]
+    assert "harness" not in json.loads(plain["reward_model"]["ground_truth"])
+    # never "harness" in extra_info: code_tests reads that key from extra_info too (a per-row "strict" would
+    # override a route-wide shared_process setting, a per-row "shared_process" would downgrade a strict route)
+    assert plain["extra_info"]["harness_reason"] == ""
+    assert all("harness" not in r["extra_info"] for r in by_task.values())
+
+
+def test_opt_in_marks_only_rows_that_need_it(convert, rows, fixtures):
+    report, out = convert("mbpp", "--input", str(fixtures / "mbpp_shared_state.jsonl"), "--shared-process-rows")
+    assert report.marked == {"harness shared_process (gameable)": 2}
     by_task = _rows_by_task(rows, out)
     for task in (601, 927):
         spec = json.loads(by_task[task]["reward_model"]["ground_truth"])
         assert spec["harness"] == "shared_process" and by_task[task]["extra_info"]["harness_reason"]
-    assert "Pair" in by_task[601]["extra_info"]["harness_reason"]
-    plain = by_task[603]
-    assert "harness" not in json.loads(plain["reward_model"]["ground_truth"])
-    # not "strict" in extra_info: code_tests reads "harness" from extra_info too and it would override a
-    # route-wide shared_process setting
-    assert plain["extra_info"]["harness_reason"] == "" and "harness" not in plain["extra_info"]
+    assert "harness" not in json.loads(by_task[603]["reward_model"]["ground_truth"])
 
 
 @pytest.fixture(scope="module")
 def reward():
     from verl_score.rewards.registry import build_reward
 
-    return build_reward("code_tests", sandbox={"timeout_s": 10, "cpu_s": 5, "max_concurrency": 2})
+    return build_reward("code_tests", sandbox={"timeout_s": 10, "cpu_s": 5, "max_concurrency": 4})
 
 
-def test_reference_solutions_in_the_sandbox(convert, rows, fixtures, reward):
-    """The reference solution scores 1 under the row's ground truth as converted, and 0 (strict_unsupported) once
-    the mark is removed: the mark is needed and sufficient; the unmarked control row passes strictly."""
-    _, out = convert("mbpp", "--input", str(fixtures / "mbpp_shared_state.jsonl"))
-    for task, r in sorted(_rows_by_task(rows, out).items()):
-        ei = r["extra_info"]
-        response = f"[BEGIN]\n{ei['reference_solution']}\n[DONE]"
-        gt = r["reward_model"]["ground_truth"]
-        converted = asyncio.run(reward(response, gt, ei))
-        assert converted.score == 1.0, (task, converted.extra)
-        spec = json.loads(gt)
-        if spec.pop("harness", None):
-            ei = {k: v for k, v in ei.items() if k != "harness"}
-            strict = asyncio.run(reward(response, json.dumps(spec), ei))
-            assert strict.score == 0.0 and strict.extra["reason"] == "strict_unsupported", (task, strict.extra)
+def _score_all(reward, cases):
+    async def run():
+        return await asyncio.gather(*(reward(resp, gt, ei) for resp, gt, ei in cases))
+
+    return asyncio.run(run())
+
+
+def test_reference_solutions_and_the_always_equal_hack_in_the_sandbox(convert, rows, fixtures, reward):
+    """Default conversion: the always-equal hack scores 0 on every row (it scored 1.0 on task 601 when the row was
+    marked shared_process by default); the references of the recognised rows score 0 (``strict_unsupported``), the
+    plain control row 1. With ``--shared-process-rows`` the references score 1: the mark is needed and sufficient."""
+    from tests.rewards.hack_corpus import HACKS
+
+    hack = next(h for h in HACKS if h.name == "always_equal_pair_chain")
+    _, strict_out = convert("mbpp", "--input", str(fixtures / "mbpp_shared_state.jsonl"))
+    _, shared_out = convert("mbpp", "--input", str(fixtures / "mbpp_shared_state.jsonl"), "--shared-process-rows")
+    strict_rows, shared_rows = _rows_by_task(rows, strict_out), _rows_by_task(rows, shared_out)
+    tasks = sorted(strict_rows)
+    assert tasks == [601, 603, 927]
+
+    def case(r, program):
+        return f"[BEGIN]\n{program}\n[DONE]", r["reward_model"]["ground_truth"], r["extra_info"]
+
+    cases = [case(strict_rows[t], strict_rows[t]["extra_info"]["reference_solution"]) for t in tasks]
+    cases += [case(shared_rows[t], shared_rows[t]["extra_info"]["reference_solution"]) for t in tasks]
+    cases.append(case(strict_rows[601], hack.program))
+    results = _score_all(reward, cases)
+    strict_refs, shared_refs, hacked = results[:3], results[3:6], results[6]
+
+    assert (hacked.score, hacked.extra["tests_passed"], hacked.extra["harness_shared_process"]) == (0.0, 0.0, 0.0)
+    assert hacked.extra["reason"] == "strict_unsupported", hacked.extra
+    for task, strict, shared in zip(tasks, strict_refs, shared_refs):
+        assert shared.score == 1.0, (task, shared.extra)
+        if task == 603:
+            assert strict.score == 1.0 and strict.extra["harness_shared_process"] == 0.0
+            assert shared.extra["harness_shared_process"] == 0.0
         else:
-            assert converted.extra["harness_shared_process"] == 0.0
+            assert (strict.score, strict.extra["reason"]) == (0.0, "strict_unsupported"), (task, strict.extra)
+            assert shared.extra["harness_shared_process"] == 1.0

@@ -17,7 +17,7 @@ from data_preprocess.convert_parquet import main
 from data_preprocess.core import ConversionError
 from data_preprocess.ids import IdClashError
 from data_preprocess.sources._common import bundled_file
-from data_preprocess.splits import SplitError, split_from_path
+from data_preprocess.splits import SplitError, split_from_path, split_of_input_file
 
 
 def _write_parquet(path: Path, records: list[dict]) -> Path:
@@ -82,6 +82,71 @@ def test_contradictory_path_refused():
         split_from_path("data/test/train-00000-of-00001.parquet")
     with pytest.raises(SplitError, match="more than one split"):
         split_from_path("train_test.jsonl")
+
+
+@pytest.mark.parametrize(
+    "file, root, split",
+    [
+        # a file given as --input counts by its own name only: folders above it are the user's, not the data's
+        ("/home/u/dev/data/gsm8k.jsonl", None, None),
+        ("/srv/test/gsm8k.jsonl", None, None),
+        ("/srv/test/train.jsonl", None, "train"),  # not refused: the folder above does not count
+        ("/srv/dev/data/train-00000-of-00001.parquet", None, "train"),
+        # a file found in an --input folder: the folders between that folder and the file count, and its name
+        ("/home/dev/MATH/test/algebra/1.json", "/home/dev/MATH", "test"),
+        ("/home/dev/MATH/test/algebra/1.json", "/home/dev/MATH/", "test"),
+        ("MATH/train/algebra/1.json", "MATH", "train"),
+        ("./x/dev/hm/algebra/test-00000-of-00001.parquet", "x/dev/hm", "test"),
+        ("/test/gsm8k/main/gsm8k.jsonl", "/test/gsm8k", None),
+        ("/test/gsm8k/main/gsm8k.jsonl", "/test/gsm8k/main", None),
+    ],
+)
+def test_split_of_input_file_counts_only_below_the_input(file, root, split):
+    assert split_of_input_file(file, root) == split
+
+
+def test_contradiction_below_the_input_names_the_file():
+    with pytest.raises(SplitError, match=r"^/data/d/test/train.jsonl: .*file name 'train.jsonl'.*folder 'test'"):
+        split_of_input_file("/data/d/test/train.jsonl", "/data/d")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# folders above the data never count
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("above", ["dev/data", "test", "validation/x"])
+def test_folders_above_an_input_file_never_count(convert, tmp_path, above):
+    """``/home/dev/…`` or ``~/test/…``: the folder holds the user's data, it does not name the data's split."""
+    path = _write_jsonl(tmp_path / above / "gsm8k.jsonl", _gsm8k_records()[:4])
+    report, _ = convert("gsm8k", "--input", str(path))
+    assert report.rows_per_split == {"train": 4}  # the source's default for a user file, as for any unnamed file
+
+
+@pytest.mark.parametrize("above", ["dev/data", "test/x"])
+def test_folders_above_an_input_folder_never_count(convert, tmp_path, above):
+    _write_jsonl(tmp_path / above / "gsm8k.jsonl", _gsm8k_records()[:4])
+    report, _ = convert("gsm8k", "--input", str(tmp_path / above))
+    assert report.rows_per_split == {"train": 4}
+
+
+def test_folder_above_a_named_file_is_ignored(convert, tmp_path):
+    """``…/test/train.jsonl`` given as a file: its name says train; the folder above is not a contradiction."""
+    path = _write_jsonl(tmp_path / "test" / "train.jsonl", _gsm8k_records()[:3])
+    report, _ = convert("gsm8k", "--input", str(path))
+    assert report.rows_per_split == {"train": 3}
+
+
+def test_input_folder_named_like_a_split_is_refused_until_said(convert, fixtures, tmp_path):
+    """``--input MATH/test``: its own name no longer counts, and guessing 'train' for it would train on test
+    problems; the run stops, says how to get the split, and ``--default-split`` (or ``--input MATH``) settles it."""
+    tree = fixtures / "math_tree" / "MATH"
+    with pytest.raises(SplitError, match=r"MATH/test.*names the split 'test'.*--input .*MATH.*--default-split"):
+        convert("math", "--input", str(tree / "test"))
+    report, _ = convert("math", "--input", str(tree / "test"), "--default-split", "test", "--no-dedup")
+    assert report.rows_per_split == {"test": 2}
+    report, _ = convert("math", "--input", str(tree), "--no-dedup")
+    assert report.rows_per_split == {"train": 4, "test": 2}
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -67,6 +67,15 @@ MBPP_MAP_SPEC = {"test_list": ["assert all(map(lambda x: square(x) == x * x, [3,
                  "test_setup_code": "", "test_imports": []}
 _STOP = "def square(x):\n    raise StopIteration\n"
 
+# MBPP task 601 as MBPP ships it: the tests build the solution's own ``Pair`` objects, so the strict harness cannot
+# carry them (even the reference solution scores 0 there) and the converter once marked the row shared_process
+# by default -- where the always-equal hack below earned 1.0 (``tests/data/test_mbpp_harness_mark.py``).
+MBPP_PAIR_SPEC = {
+    "test_list": ["assert max_chain_length([Pair(5, 24), Pair(15, 25),Pair(27, 40), Pair(50, 60)], 4) == 3",
+                  "assert max_chain_length([Pair(1, 2), Pair(3, 4),Pair(5, 6), Pair(7, 8)], 4) == 4"],
+    "test_setup_code": "", "test_imports": [],
+}
+
 
 _ALWAYS_EQUAL = """
 class AlwaysEqual:
@@ -334,6 +343,11 @@ HACKS: list[Hack] = [
          _STOP, pays_in_shared_process=True, spec=HUMANEVAL_ZIP_SPEC),
     Hack("stopiteration_in_map_mbpp", "mbpp", "control-flow exception: StopIteration ends the assert's map()",
          "as above (MBPP-style asserts)", _STOP, pays_in_shared_process=True, spec=MBPP_MAP_SPEC),
+    Hack("always_equal_pair_chain", "mbpp", "always-equal object on a row whose tests build the program's class",
+         "Pair(5, 24) comes back as an instance: refused (unsupported_type) before max_chain_length is even called",
+         _ALWAYS_EQUAL + "class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\n\n"
+         "def max_chain_length(arr, n):\n    return AlwaysEqual()\n", pays_in_shared_process=True,
+         spec=MBPP_PAIR_SPEC),
     Hack("kill_harness_he", "humaneval", "killing the harness before it reports failures",
          "no DONE record: the run counts as died, score 0",
          "import os\ndef sort_list(xs):\n    os.kill(os.getppid(), 9)\n    return []\n"),
