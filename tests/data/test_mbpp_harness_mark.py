@@ -69,6 +69,14 @@ def reward():
     return build_reward("code_tests", sandbox={"timeout_s": 10, "cpu_s": 5, "max_concurrency": 4})
 
 
+@pytest.fixture(scope="module")
+def reward_row_harness():
+    """A route that opted in to rows' own harness requests (``row_harness: true``)."""
+    from verl_score.rewards.registry import build_reward
+
+    return build_reward("code_tests", row_harness=True, sandbox={"timeout_s": 10, "cpu_s": 5, "max_concurrency": 4})
+
+
 def _score_all(reward, cases):
     async def run():
         return await asyncio.gather(*(reward(resp, gt, ei) for resp, gt, ei in cases))
@@ -76,10 +84,13 @@ def _score_all(reward, cases):
     return asyncio.run(run())
 
 
-def test_reference_solutions_and_the_always_equal_hack_in_the_sandbox(convert, rows, fixtures, reward):
+def test_reference_solutions_and_the_always_equal_hack_in_the_sandbox(convert, rows, fixtures, reward,
+                                                                      reward_row_harness):
     """Default conversion: the always-equal hack scores 0 on every row (it scored 1.0 on task 601 when the row was
     marked shared_process by default); the references of the recognised rows score 0 (``strict_unsupported``), the
-    plain control row 1. With ``--shared-process-rows`` the references score 1: the mark is needed and sufficient."""
+    plain control row 1. With ``--shared-process-rows`` and a route that honours rows' harness requests
+    (``row_harness: true``) the references score 1: the mark is needed and sufficient. A strict route refuses the
+    request (the row cannot weaken it): scored strictly, counted."""
     from tests.rewards.hack_corpus import HACKS
 
     hack = next(h for h in HACKS if h.name == "always_equal_pair_chain")
@@ -93,10 +104,15 @@ def test_reference_solutions_and_the_always_equal_hack_in_the_sandbox(convert, r
         return f"[BEGIN]\n{program}\n[DONE]", r["reward_model"]["ground_truth"], r["extra_info"]
 
     cases = [case(strict_rows[t], strict_rows[t]["extra_info"]["reference_solution"]) for t in tasks]
-    cases += [case(shared_rows[t], shared_rows[t]["extra_info"]["reference_solution"]) for t in tasks]
     cases.append(case(strict_rows[601], hack.program))
+    cases.append(case(shared_rows[601], shared_rows[601]["extra_info"]["reference_solution"]))
     results = _score_all(reward, cases)
-    strict_refs, shared_refs, hacked = results[:3], results[3:6], results[6]
+    strict_refs, hacked, refused = results[:3], results[3], results[4]
+    assert (refused.score, refused.extra["row_harness_refused"]) == (0.0, 1.0)
+    shared_refs = _score_all(
+        reward_row_harness,
+        [case(shared_rows[t], shared_rows[t]["extra_info"]["reference_solution"]) for t in tasks],
+    )
 
     assert (hacked.score, hacked.extra["tests_passed"], hacked.extra["harness_shared_process"]) == (0.0, 0.0, 0.0)
     assert hacked.extra["reason"] == "strict_unsupported", hacked.extra

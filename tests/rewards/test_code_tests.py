@@ -119,13 +119,20 @@ def test_mbpp_imports_and_setup_reach_both_processes(reward):
     assert result.score == 1.0 and result.extra["harness_shared_process"] == 0.0
 
 
-def test_shared_process_fallback_is_per_row_and_counted(reward):
+def test_shared_process_fallback_is_per_row_only_where_the_route_allows_it(reward):
+    """A row asking for the gameable shared-process harness gets it only on a route with ``row_harness: true``;
+    on a strict route it is scored strictly and counted (a dataset row must not weaken the reward)."""
     spec = dict(MBPP, test_list=["xs = [2, 1]\nsort_in_place(xs)\nassert xs == [1, 2]"])  # needs a side effect
     response = "```python\ndef sort_in_place(xs):\n    xs.sort()\n```"
     strict = run(reward, response, spec)
     assert strict.score == 0.0 and strict.extra["harness_shared_process"] == 0.0  # arguments are copies
-    shared = run(reward, response, dict(spec, harness="shared_process"))
+    refused = run(reward, response, dict(spec, harness="shared_process"))
+    assert refused.score == 0.0 and refused.extra["harness_shared_process"] == 0.0
+    assert refused.extra["row_harness_refused"] == 1.0
+    opted = build_reward("code_tests", row_harness=True, sandbox=reward.sandbox.config)
+    shared = run(opted, response, dict(spec, harness="shared_process"))
     assert shared.score == 1.0 and shared.extra["harness_shared_process"] == 1.0
+    assert shared.extra["row_harness_refused"] == 0.0
     with pytest.raises(ValueError, match="harness"):
         run(reward, response, dict(spec, harness="loose"))
     with pytest.raises(ValueError, match="harness"):

@@ -9,8 +9,9 @@ program's functions through proxies, values cross as plain data only, and the ha
 program cannot read or write its memory. A test passes only if the harness reported it under the run's secret
 nonce, so ``sys.exit(0)`` / ``os._exit(0)``, ``atexit`` hooks or printing "passed" earn nothing either.
 
-``harness: shared_process`` (reward-wide, or per row with ``"harness": "shared_process"`` in the ground truth) is
-the weaker fallback for tests that need side effects or shared state with the program (a function that mutates
+``harness: shared_process`` (reward-wide, or per row with ``"harness": "shared_process"`` in the ground truth when
+the route allows it with ``row_harness: true``; otherwise such a row is scored strictly and counted in
+``extra["row_harness_refused"]``, so a dataset row cannot weaken a strict route) is the weaker fallback for tests that need side effects or shared state with the program (a function that mutates
 its argument, a test that inspects a program's class instance): program and tests are cells of ONE sandboxed
 interpreter, as before. It is counted in ``extra["harness_shared_process"]`` so nobody mistakes it for the strict
 mode; a policy can game it (see docs/rewards.md).
@@ -59,25 +60,31 @@ class CodeTestsReward:
     """
 
     def __init__(self, sandbox: Mapping[str, Any] | SandboxConfig | None = None, partial_credit: bool = False,
-                 code_block: str = "last", raw_fallback: bool = True, harness: str = "strict"):
+                 code_block: str = "last", raw_fallback: bool = True, harness: str = "strict",
+                 row_harness: bool = False):
         if harness not in HARNESS_MODES:
             raise ValueError(f"code_tests harness must be one of {HARNESS_MODES}, got {harness!r}")
         self.sandbox = Sandbox(sandbox)
         self.partial_credit = partial_credit
         self.harness = harness
+        self.row_harness = row_harness
         self.code_kwargs = dict(block=code_block, raw_fallback=raw_fallback)
         extract_code("", **self.code_kwargs)
 
     async def __call__(self, solution: str, ground_truth: Any, extra_info: dict[str, Any]) -> RewardResult:
         start = time.perf_counter()
         spec = parse_test_spec(ground_truth, extra_info)
-        mode = spec.get("harness") or self.harness
-        if mode not in HARNESS_MODES:
-            raise ValueError(f"code_tests row asks for harness {mode!r}; known: {HARNESS_MODES}")
+        asked = spec.get("harness") or self.harness
+        if asked not in HARNESS_MODES:
+            raise ValueError(f"code_tests row asks for harness {asked!r}; known: {HARNESS_MODES}")
+        # a row may weaken the harness only on a route that allows it: the gameable mode is the route's choice
+        refused = asked != self.harness and asked == "shared_process" and not self.row_harness
+        mode = self.harness if refused else asked
         code = extract_code(solution, **self.code_kwargs)
         extra: dict[str, Any] = {"tests_total": float(_n_tests(spec)), "tests_passed": 0.0,
                                  "answer_found": float(code is not None),
                                  "harness_shared_process": float(mode == "shared_process"),
+                                 "row_harness_refused": float(refused),
                                  "strict_unsupported_tests": 0.0}
         if code is None:
             return _result(0.0, "no_code", extra, start)
