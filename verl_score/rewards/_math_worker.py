@@ -22,6 +22,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 
 logging.disable(logging.WARNING)  # math-verify warns on every call that its timeouts are disabled: we know
@@ -72,17 +73,40 @@ def serve(lines, out):
         out.flush()
 
 
+def threads():
+    """Threads of this process, native ones included (``/proc/self/status``; Python's own count where there is none):
+    an import that starts a thread (a BLAS pool, a monitor) makes forking unsafe."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return threading.active_count()
+
+
 def zygote(fd):
     """Fork a ready worker per socket received on the control socket ``fd``; reply ``pid N``. EOF: the pool is gone.
-    Children are reaped by the kernel (SIGCHLD ignored): the pool SIGKILLs them by pid."""
+    Children are reaped by the kernel (SIGCHLD ignored): the pool SIGKILLs them by pid.
+
+    Why the thread count (checked before ``ready`` and before every fork): a fork copies only the forking thread,
+    with every lock another thread held at that instant, so a child of a multi-threaded zygote may deadlock. Then the
+    reply is ``threads N`` instead, and the pool starts plain interpreters."""
     ctrl = socket.socket(fileno=fd)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    ctrl.sendall(b"ready\n")
+    n = threads()
+    ctrl.sendall(b"ready\n" if n == 1 else f"threads {n}\n".encode())
     while True:
         msg, fds, _, _ = socket.recv_fds(ctrl, 16, 1)
         if not msg:
             os._exit(0)
         conn = socket.socket(fileno=fds[0])
+        n = threads()
+        if n != 1:
+            conn.close()
+            ctrl.sendall(f"threads {n}\n".encode())
+            continue
         pid = os.fork()
         if pid == 0:
             try:

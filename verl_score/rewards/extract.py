@@ -15,6 +15,10 @@ is the answer" is math-verify's, see ``_math_worker.py``):
 * **the value an anchor states, without its trailing clause**: "The final answer is 20 cookies for all 3 trays." is
   20, "The answer is 6, not 5." is 6 (math-verify reads such a span as prose and takes its LAST number); an anchor
   stating no value ("the final answer is correct") defers to the one before; a hedge ("either 5 or 6") is a set;
+* **but with the words that are part of that value**: a scale word in every anchor form ("The final answer is 3
+  thousand." and ``\\boxed{2} million`` are 3000 and 2000000, never 3 and 2), and after a stated value a fraction
+  word or a word that makes it another value ("3 eighths", "12 less than ...", "4 choose two"; ``dressed.py`` reads
+  them);
 * a bound on work for adversarial text (a 1 MB response, thousands of unclosed braces) before anything reaches sympy.
 """
 
@@ -22,6 +26,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from verl_score.rewards.dressed import FRACTION_WORDS, NUMBER_WORDS, SCALE_WORDS, number_word
 
 #: How many candidate anchors (latest first) are tried before giving up; bounds work on ``\boxed{\boxed{...``.
 MAX_CANDIDATES = 16
@@ -115,6 +121,11 @@ _LATEX_TEXT = re.compile(
     r"\\begin\s*\{array\}\s*\{[^{}]*\}|\\(?:begin|end)\s*\{[A-Za-z]+\*?\}"
     r"|\\(?:text|mbox|textrm|mathrm|textbf|operatorname)\s*\{[^{}]*\}|\\[A-Za-z]+")
 _BEGIN = re.compile(r"\\begin\s*\{([A-Za-z]+\*?)\}")
+# a word right after a value ("3 thousand", "$2$ million", "\\boxed{2}$ million"): see _with_number_words
+_NEXT_WORD = re.compile(r"[ \t]*(?:\$|\\\))?[ \t]*([A-Za-z]+)\b")
+_CLAUSE_END = re.compile(r"[ \t]*(?:$|[.,;:!?)\n])")
+# "and" and the words after it: "5 and a half", "3 hundred and twenty" (see _with_number_words)
+_AND_MORE = re.compile(r"[ \t]+and[ \t]+([A-Za-z]+)(?:[ \t]+([A-Za-z]+))?\b", re.IGNORECASE)
 
 
 def _balanced(text: str, open_idx: int, max_chars: int, max_depth: int) -> tuple[str | None, str, int]:
@@ -242,6 +253,33 @@ def _first_value(span: str) -> tuple[str | None, str]:
     return value, span[len(value) :] if span.startswith(value) else span[end:]
 
 
+def _with_number_words(value: str, rest: str, scale_only: bool = False) -> tuple[str, str]:
+    """``(value, rest)`` with the words after ``value`` that belong to it moved over: "3 thousand", "2 hundred
+    thousand", "3 eighths", "5 and a half", "12 less than", "4 choose", "2 tau", "5 negative" (see
+    ``dressed.number_word``). ``scale_only``: only scale words (after a box, whose content is explicit).
+
+    Why: the value scan stops at the first word, and the number alone is another answer: "The final answer is 3
+    thousand." scored 1 against the gold 3 and 0 against 3000; "The answer is 12 less than the total." scored 1
+    against 12."""
+    for _ in range(4):
+        m = _NEXT_WORD.match(rest)
+        if m is None:
+            break
+        word = m.group(1)
+        last = _CLAUSE_END.match(rest, m.end()) is not None
+        if not (word.lower().rstrip("s") in SCALE_WORDS if scale_only else number_word(word, last)):
+            break
+        value, rest = f"{value} {word}", rest[m.end() :]
+    more = None if scale_only else _AND_MORE.match(rest)
+    if more is not None:  # "5 and a half"; "3 hundred and twenty" (kept whole, so it is not read as 300)
+        first, second = more.group(1).lower(), (more.group(2) or "").lower()
+        if first in ("a", "an", *NUMBER_WORDS) and second in FRACTION_WORDS:
+            value, rest = f"{value} and {more.group(1)} {more.group(2)}", rest[more.end() :]
+        elif first in NUMBER_WORDS and value.split()[-1].lower().rstrip("s") in SCALE_WORDS:
+            value, rest = f"{value} and {more.group(1)}", rest[more.end(1) :]
+    return value, rest
+
+
 def _span_value(span: str, _depth: int = 0) -> str | None:
     """The answer an anchor's span states, or ``None`` when it states no value.
 
@@ -274,12 +312,15 @@ def _span_value(span: str, _depth: int = 0) -> str | None:
         first, rest = _first_value(body[digit.start() :])
         if first is None:
             return None
+    first, rest = _with_number_words(first, rest)
     parts = [first]
     while len(parts) < 8:
         join = _JOIN_NEXT.match(rest)
         if join is None:
             break
         nxt, after = _first_value(rest[join.end() :])
+        if nxt is not None:
+            nxt, after = _with_number_words(nxt, after)
         if nxt is None or not _SPAN_DONE.match(after):
             break
         parts.append(nxt)
@@ -308,7 +349,7 @@ def _statement_value(text: str) -> str | None:
     value = m.group("value").strip()
     if value.startswith("\\("):
         value = value[2:-2]
-    value = clean_answer(value)
+    value = clean_answer(_with_number_words(value, sentence[m.end() :])[0])
     if "=" in value:  # "a = -5", "L_u - L_v = 0": the value is the right-hand side
         value = value.rsplit("=", 1)[1].strip()
     return value or None
@@ -335,14 +376,15 @@ def _is_prose(answer: str) -> bool:
 
 
 def _boxed_group(text: str, pos: int, content_at: int, max_chars: int, max_depth: int,
-                 boxes: list[tuple[int, int]]) -> tuple[str | None, str, int]:
+                 boxes: list[tuple[int, int]]) -> tuple[str | None, str, int, int]:
     """The box at ``pos`` plus the earlier boxes joined to it only by ``_JOINER`` text (one multi-part answer).
 
-    ``boxes``: every ``(start, content_open_brace)`` in the text, ascending. Returns ``(answer, reason, n_boxes)``.
+    ``boxes``: every ``(start, content_open_brace)`` in the text, ascending. Returns ``(answer, reason, n_boxes,
+    end)``, ``end`` the index after the box at ``pos``.
     """
-    answer, why, _ = _balanced(text, content_at, max_chars, max_depth)
+    answer, why, end = _balanced(text, content_at, max_chars, max_depth)
     if answer is None:
-        return None, why, 0
+        return None, why, 0, end
     parts = [answer]
     idx = next(i for i, b in enumerate(boxes) if b[0] == pos)
     current_start = pos
@@ -356,7 +398,7 @@ def _boxed_group(text: str, pos: int, content_at: int, max_chars: int, max_depth
             break
         parts.insert(0, prev)
         current_start, idx = prev_start, idx - 1
-    return ", ".join(p.strip() for p in parts), "ok", len(parts)
+    return ", ".join(p.strip() for p in parts), "ok", len(parts), end
 
 
 def extract_math_answer(
@@ -394,8 +436,10 @@ def extract_math_answer(
     failure = "no_answer"
     for pos, kind, content in anchors[:MAX_CANDIDATES]:
         if kind == "boxed":
-            answer, why, n = _boxed_group(text, pos, content, max_answer_chars, max_depth, boxes)
+            answer, why, n, end = _boxed_group(text, pos, content, max_answer_chars, max_depth, boxes)
             kind = "boxed_group" if n > 1 else kind
+            if n == 1:  # "\\boxed{2} million" is 2000000
+                answer = _with_number_words(answer, text[end : end + 64], scale_only=True)[0]
         elif kind in ("final_answer", "answer_is"):
             span, why = _sentence_span(text, content, max_answer_chars), "no_answer"
             answer = _span_value(span) if span is not None else None

@@ -26,10 +26,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
-from fractions import Fraction
 from typing import Any
 
 from verl_score.rewards.base import RewardResult
+from verl_score.rewards.dressed import compare_plain, plain_number
 from verl_score.rewards.exact_value import compare as exact_compare
 from verl_score.rewards.exact_value import exact_value
 from verl_score.rewards.extract import Extracted, extract_math_answer
@@ -37,93 +37,27 @@ from verl_score.rewards.math_gold import gold_text, reward_gold
 from verl_score.rewards.math_pool import MathVerifyPool
 from verl_score.rewards.registry import register_reward
 
-_PLAIN_NUMBER = re.compile(r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^-?\.\d+$")
-# A number dressed the way GSM8K answers are written: "$1,000", "\\$18.00", "28\\%", "28 percent", "12 apples",
-# "x = 11", "\\text{ dollars}", "5 cm^2", thousands separators in proper 3-digit groups ("1,234", "1{,}234", "1\\,234",
-# "1 234"), a trailing period. The unit is checked by ``_unit_scale``.
-_DRESSED_NUMBER = re.compile(
-    r"^(?:[A-Za-z](?:_\{?\w+\}?)?\s*=\s*)?[€£]?\s*"
-    r"(?P<num>-?(?:\d{1,3}(?:(?:,|\{,\}|\\,|\\ |~| )\d{3})+|\d+)(?:\.\d+)?|-?\.\d+)(?![\d])\s*"
-    r"(?P<pct>\\?%|\s?percent\b)?\s*"
-    r"(?:(?P<unit>\\(?:text|mbox|mathrm|textrm)\s*\{[^{}\d]*\}|[A-Za-z][A-Za-z .'/-]{0,40}?)"
-    r"\s*(?:\^\s*\{?[23]\}?|[²³])?)?\s*\.?$"
-)
-_TEXT_WRAPPED = re.compile(r"^\\(?:text|mbox|textrm|mathrm)\s*\{([^{}]*)\}$")
-#: unit words that scale the number ("3 thousand" is 3000, never 3)
-_SCALE_WORDS = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9, "trillion": 10**12,
-                "dozen": 12}
-# words after a number that make it something other than "that many units": arithmetic, fractions, math constants
-_NOT_A_UNIT = re.compile(
-    r"\b(?:and|or|plus|minus|times|over|half|halves|thirds?|quarters?|fourths?|fifths?|squared|cubed|pi|e|i|inf"
-    r"|infinity|sqrt|root|roots|sin|cos|tan|log|ln|exp|mod|factorial|percent)\b", re.IGNORECASE)
-#: two-letter unit abbreviations; any other unit must be a word of three or more letters (never a variable)
-_SHORT_UNITS = {"cm", "mm", "km", "kg", "mg", "ml", "lb", "oz", "ft", "yd", "hr", "mi", "mL", "kW", "Hz", "pm", "am"}
-_DOLLARS = re.compile(r"\\text\{\\\$\}|\\\$|\$")
 _SPACED_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")
 POLICIES = ("anchored", "math_verify")
 
 
-# what sympy may spend seconds to hours on: a power in an exponent (9^{9^{9}}), a 3+-digit exponent or factorial
-_RISKY = re.compile(r"\^\s*\{[^{}]*\^|\^\s*\{?\s*\d{3,}|\d{3,}\s*!|\\frac\s*\{[^{}]*\\frac\s*\{[^{}]*\\frac")
+# what sympy may spend seconds to hours on: a power in an exponent (9^{9^{9}}, e^{e^{e^e}}, 10^{10^9}, 10^10^9), a
+# 3+-digit exponent or factorial, a factorial of a group ((10^{6})!), sums / products / integrals / binomials / limits /
+# determinants (\binom{10^{6}}{500000} and \int_0^1 \sin(x^5)\cos(x^3)\,dx held a worker for the whole bound)
+_RISKY = re.compile(
+    r"\^\s*\{[^{}]*\^|\^\s*(?:\d+|[A-Za-z]|\\[A-Za-z]+)\s*\^|\^\s*\{?\s*\d{3,}|\d{3,}\s*!|[)}\]]\s*!"
+    r"|\\(?:sum|prod|int|iint|iiint|oint|[dt]?binom|lim|det)(?![A-Za-z])"
+    r"|\\frac\s*\{[^{}]*\\frac\s*\{[^{}]*\\frac")
 _RISKY_LEN = 300
 
 
 def is_risky(answer: str, text_mode: bool = False) -> bool:
-    """An answer whose check may not end: nested or huge powers, big factorials, triply nested fractions, or over
-    ``_RISKY_LEN`` characters (an expression; ``text_mode`` prose is long by nature). Its check gets ``risky_check_s`` (2 s) instead of the whole bound, so two power
-    towers no longer hold both workers for 10 s while every ordinary check waits behind them (they timed out)."""
+    """An answer whose check may not end: nested or huge powers, big factorials, sums, products, integrals,
+    binomials, limits, determinants, triply nested fractions, or over ``_RISKY_LEN`` characters (an expression;
+    ``text_mode`` prose is long by nature). Its check gets ``risky_check_s`` (2 s) instead of the whole bound, so
+    pathological answers no longer hold the workers for 10 s while every ordinary check waits behind them (they timed
+    out). An ordinary answer with such a command (``\\binom{5}{2}``) takes milliseconds: the cap costs it nothing."""
     return (not text_mode and len(answer) > _RISKY_LEN) or _RISKY.search(answer) is not None
-
-
-def plain_number(text: str) -> Fraction | None:
-    """Exact value of a plain decimal ("1,234", "-0.5"); anything with latex, units or symbols is ``None``."""
-    if len(text) > 64 or not _PLAIN_NUMBER.match(text):
-        return None
-    return Fraction(text.replace(",", ""))
-
-
-def dressed_number(text: str, percent_values: bool = False) -> Fraction | None | tuple[Fraction, ...]:
-    """Exact value of a number written with ``$``, ``%``, a unit word, thousands separators or ``x =`` around it
-    (how GSM8K answers are written); ``None`` for anything else. Used only against a plain-number gold: a GSM8K
-    gold ``28`` for "what percent" is matched by ``28\\%``, as a human grader would. ``percent_values``: return
-    every value the text may mean (``25\\%`` -> ``(25, 1/4)``: a gold ``0.25`` is matched too)."""
-    text = text.strip()
-    if len(text) > 96:
-        return None
-    wrapped = _TEXT_WRAPPED.match(text)  # "\\text{28 dollars}"
-    m = _DRESSED_NUMBER.match(_DOLLARS.sub("", wrapped.group(1) if wrapped else text))  # currency, delimiters alike
-    if m is None:
-        return None
-    scale = _unit_scale(m.group("unit"))
-    if scale is None:
-        return None
-    value = Fraction(re.sub(r"\{,\}|\\,|\\ |[,~ ]", "", m.group("num"))) * scale
-    if not percent_values:
-        return value
-    return (value, value / 100) if m.group("pct") else (value,)
-
-
-def _unit_scale(unit: str | None) -> int | None:
-    """1 for a real unit ("apples", "\\text{ dollars}", "cm"), the multiplier of a scale word ("thousand"),
-    ``None`` for anything that makes the text not "a number of units": a single letter or a math constant
-    ("2 x", "2 pi", "5 e"), arithmetic words ("5 and a half")."""
-    if unit is None:
-        return 1
-    inner = re.sub(r"^\\[A-Za-z]+\s*\{|\}$", "", unit).strip()
-    words = inner.replace("/", " ").split()
-    if not words:
-        return 1
-    if _NOT_A_UNIT.search(inner):
-        return None
-    first = words[0].lower()
-    scale = _SCALE_WORDS.get(first[:-1] if first.endswith("s") else first)
-    if scale is not None:
-        return scale if len(words) == 1 or not any(w.lower().rstrip("s") in _SCALE_WORDS for w in words[1:]) else None
-    if any(w.lower().rstrip("s") in _SCALE_WORDS for w in words):
-        return None
-    if len(words[0]) < 3 and words[0] not in _SHORT_UNITS:
-        return None
-    return 1
 
 
 @register_reward("math")
@@ -256,10 +190,10 @@ class MathReward:
         if _squash(gold) == _squash(answer):  # identical text (the usual correct answer): equal without sympy
             return {"equal": True, "reason": "ok", "fast_path": True}
         g = plain_number(gold)
-        if g is not None:
-            values = dressed_number(answer, percent_values=True)
-            if values is not None and (g in values or (g.denominator == 1 and values[0].denominator == 1)):
-                return {"equal": g in values, "reason": "ok", "fast_path": True}
+        if g is not None:  # "$1,000", "28\\%", "12 apples", "3 thousand", "3 eighths", "8 fewer": see dressed.py
+            equal = compare_plain(g, answer)
+            if equal is not None:
+                return {"equal": equal, "reason": "ok", "fast_path": True}
         if not text_mode:  # integers, decimals, fractions, surds, multiples of pi: exact, without a worker
             exact_gold = exact_value(gold)
             exact_answer = exact_value(answer, allow_assignment=True) if exact_gold is not None else None

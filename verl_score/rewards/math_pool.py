@@ -9,7 +9,8 @@ The bound is wall clock from the caller's deadline: waiting for a free worker, r
 all count, and a killed (or dead) worker is replaced in the background (its ~1 s of imports never lands on the next
 call). Workers are forked from a zygote that imported math-verify once (``_Zygote``): a replacement is ready in
 milliseconds, not after a second or more of imports. Only the zygote's cold start (begun at construction) is not
-charged to a call.
+charged to a call. Plain interpreters are the fallback, logged: while the zygote starts, after it refused to fork
+because it is not single-threaded, or after it was lost more than ``_ZYGOTE_RESTARTS`` times (a lost one is restarted).
 
 Why one long-lived repair thread per pool: the timeout path used to start two threads (a reaper and a respawner).
 ``Thread.start()`` waits until the new thread has run, i.e. until it got the GIL; with a batch of calls in flight on a
@@ -21,6 +22,7 @@ the worker on a queue (no wait): measured overshoot past the bound went from up 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import select
@@ -36,6 +38,9 @@ from pathlib import Path
 _WORKER = str(Path(__file__).with_name("_math_worker.py"))
 #: a check is not sent with less time than this left (its worker would be killed on arrival)
 _MIN_CHECK_S = 0.005
+#: a lost zygote is restarted this many times; after that workers are plain interpreters
+_ZYGOTE_RESTARTS = 3
+_log = logging.getLogger(__name__)
 
 
 class _ForkedProcess:
@@ -94,31 +99,55 @@ def _alive(pid: int) -> bool:
 class _Zygote:
     """One process that imported and warmed math-verify once and forks ready workers on request (see
     ``_math_worker.zygote``). Why: replacing a killed worker by a fresh interpreter costs a second of imports quiet
-    and several seconds on a loaded machine, during which checks queue; a fork costs milliseconds. Thread-safe."""
+    and several seconds on a loaded machine, during which checks queue; a fork costs milliseconds. Thread-safe.
+
+    Forking is safe only while the zygote is single-threaded (a fork copies one thread and every lock the others
+    held): it says ``threads N`` instead of ``ready`` / ``pid N`` when it is not, and forks are then off for good,
+    logged (plain interpreters from then on). A zygote that dies is logged and restarted (at most
+    ``_ZYGOTE_RESTARTS`` times; then plain interpreters, logged), not silently replaced by 1-2 s cold workers."""
 
     def __init__(self, python: str):
+        self.python = python
+        self.restarts = 0
+        self.disabled: str | None = None  # why forks are off for good
+        self.closed = False
+        self._lock = threading.Lock()
+        self._launch()
+
+    def _launch(self) -> None:
         ours, theirs = socket.socketpair()
-        self.proc = subprocess.Popen([python, "-I", "-u", _WORKER, "--zygote", str(theirs.fileno())],
+        self.proc = subprocess.Popen([self.python, "-I", "-u", _WORKER, "--zygote", str(theirs.fileno())],
                                      stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), close_fds=True)
         theirs.close()
         self.ctrl = ours
         self.ready = False
         self._buf = b""
-        self._lock = threading.Lock()
 
     def fork(self, deadline: float) -> _ForkedProcess | None:
-        """A new worker process, or ``None`` when the zygote is not ready by ``deadline`` or is gone (closed)."""
+        """A new worker process, or ``None`` when the zygote is not ready by ``deadline``, is off or closed."""
         try:
             return self._fork(deadline)
-        except OSError:  # the pool was closed under us, or the zygote died: plain processes from now on
+        except OSError as e:  # the pool was closed under us, or the zygote died mid-request (restarted next time)
+            if not self.closed:
+                _log.warning("math-verify zygote: fork request failed (%s); it is restarted on the next fork", e)
             return None
 
     def _fork(self, deadline: float) -> _ForkedProcess | None:
-        with self._lock:
-            if self.proc.poll() is not None:
+        # bounded by the deadline (a fork takes ms; 50 ms of grace): a call that may not wait (a spill worker, forked
+        # only if the zygote is ready now, under the pool's lock) must not queue behind one waiting for the cold start
+        if not self._lock.acquire(timeout=max(0.05, deadline - time.monotonic())):
+            return None
+        try:
+            if self.closed or self.disabled:
+                return None
+            if self.proc.poll() is not None and not self._restart(f"it exited with code {self.proc.returncode}"):
                 return None
             if not self.ready:
-                if self._readline(deadline) != b"ready":
+                line = self._readline(deadline)
+                if line is None:  # still importing: a plain worker this time
+                    return None
+                if line != b"ready":
+                    self._refused(line, "starting")
                     return None
                 self.ready = True
             ours, theirs = socket.socketpair()
@@ -126,17 +155,50 @@ class _Zygote:
                 socket.send_fds(self.ctrl, [b"F"], [theirs.fileno()])
             except OSError:
                 ours.close()
+                self._restart("it did not take a fork request")
                 return None
             finally:
                 theirs.close()
             line = self._readline(max(deadline, time.monotonic() + 5.0))  # a fork answers in ms: don't desync
             if line is None or not line.startswith(b"pid "):
                 ours.close()
-                self.close()  # out of step or dead: the pool falls back to plain processes
+                self._refused(line, "forking")
                 return None
             return _ForkedProcess(int(line[4:]), ours)
+        finally:
+            self._lock.release()
+
+    def _refused(self, line: bytes | None, doing: str) -> None:
+        """The zygote answered something other than what was asked: threads (forks off), or out of step / dead."""
+        if line is not None and line.startswith(b"threads "):
+            self.disabled = f"the zygote has {line[8:].decode(errors='replace')} threads"
+            _log.warning("math-verify zygote: %s while %s, so forking it is unsafe; workers are plain interpreters "
+                         "from now on (1-2 s to start each)", self.disabled, doing)
+            self._stop()
+            return
+        self._restart(f"it answered {line!r} while {doing}")
+
+    def _restart(self, why: str) -> bool:
+        """Replace a dead or out-of-step zygote (logged); ``False`` when it has been replaced too often (forks off)."""
+        self._stop()
+        if self.closed:
+            return False
+        if self.restarts >= _ZYGOTE_RESTARTS:
+            self.disabled = f"it was lost {self.restarts + 1} times"
+            _log.warning("math-verify zygote lost (%s) and %s: workers are plain interpreters from now on (1-2 s to "
+                         "start each)", why, self.disabled)
+            return False
+        self.restarts += 1
+        _log.warning("math-verify zygote lost (%s): restarting it (restart %d of %d); until it is ready, new workers "
+                     "are plain interpreters", why, self.restarts, _ZYGOTE_RESTARTS)
+        self._launch()
+        if self.closed:  # closed while launching: do not leave the new one behind
+            self._stop()
+            return False
+        return True
 
     def _readline(self, deadline: float) -> bytes | None:
+        """The next line; ``None`` past ``deadline``, ``b""`` when the zygote closed its end (it died)."""
         while b"\n" not in self._buf:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -144,18 +206,22 @@ class _Zygote:
             if select.select([self.ctrl], [], [], remaining)[0]:
                 chunk = self.ctrl.recv(1 << 12)
                 if not chunk:
-                    return None
+                    return b""
                 self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
         return line
 
-    def close(self) -> None:
+    def _stop(self) -> None:
         try:
             self.proc.kill()
             self.proc.wait(timeout=5)
         except Exception:  # noqa: BLE001 - best effort
             pass
         self.ctrl.close()
+
+    def close(self) -> None:
+        self.closed = True  # no lock: a fork blocked on the socket is woken by the close (OSError)
+        self._stop()
 
 
 class _Worker:
@@ -169,20 +235,27 @@ class _Worker:
         self.dead: list[subprocess.Popen] = []  # killed processes not reaped yet
         self._buf = b""
 
-    def spawn(self, deadline: float | None = None) -> None:
-        """Start the process without waiting for it to be ready (forked when the zygote is ready by ``deadline``)."""
+    def ensure_started(self, deadline: float, wait: bool = True) -> None:
+        """A live process, started if there is none: forked from the zygote when it is ready by ``deadline``, else a
+        plain interpreter (the fallback). ``wait``: also read its "ready" by ``deadline`` (``TimeoutError``: it keeps
+        starting and a later call picks it up; ``RuntimeError``: it failed to start, math-verify is broken)."""
         if self.proc is None or self.proc.poll() is not None:
-            self.proc = self._popen(deadline)
-            self._buf = b""
-            self.ready = False
+            self.proc = self._new_process(deadline)
+            self._buf, self.ready = b"", False
+        if self.ready or not wait:
+            return
+        line = self._readline(deadline)
+        if line is None:
+            raise TimeoutError("worker still starting")
+        if line != b"ready":
+            self.kill()
+            raise RuntimeError(f"math-verify worker failed to start (got {line!r}); is math-verify installed?")
+        self.ready = self.ever_ready = True
 
-    def _popen(self, deadline: float | None = None) -> subprocess.Popen | _ForkedProcess:
-        """A forked worker from the zygote when it is ready by ``deadline`` (default: now, i.e. only if ready),
-        else a fresh interpreter."""
-        if self.zygote is not None:
-            forked = self.zygote.fork(time.monotonic() if deadline is None else deadline)
-            if forked is not None:
-                return forked
+    def _new_process(self, deadline: float) -> subprocess.Popen | _ForkedProcess:
+        forked = self.zygote.fork(deadline) if self.zygote is not None else None
+        if forked is not None:
+            return forked
         return subprocess.Popen(
             # -I keeps the script's own directory (which holds our ``math.py``) off sys.path
             [self.python, "-I", "-u", _WORKER],
@@ -191,23 +264,6 @@ class _Worker:
             stderr=None,  # import errors reach the log
             close_fds=True,
         )
-
-    def _start(self, deadline: float | None = None) -> None:
-        """Spawn and wait for "ready": until ``deadline`` (then ``TimeoutError``, the worker keeps starting and
-        is picked up by the next call) or ``start_timeout_s`` (then a clear error: math-verify is broken)."""
-        if self.proc is not None and self.proc.poll() is None:  # started earlier, not ready yet
-            line = self._readline(deadline if deadline is not None else time.monotonic() + self.start_timeout_s)
-            if line is None:
-                raise TimeoutError("worker still starting")
-            if line != b"ready":
-                self.kill()
-                raise RuntimeError(f"math-verify worker failed to start (got {line!r}); is math-verify installed?")
-            self.ready = self.ever_ready = True
-            return
-        self.proc = self._popen(deadline if deadline is not None else time.monotonic() + self.start_timeout_s)
-        self._buf = b""
-        self.ready = False
-        self._start(deadline)
 
     def _readline(self, deadline: float) -> bytes | None:
         assert self.proc is not None and self.proc.stdout is not None
@@ -231,13 +287,13 @@ class _Worker:
             # not of this check: wait for it up to start_timeout_s and move the deadline by the time it took
             began = time.monotonic()
             try:
-                self._start(began + self.start_timeout_s)
+                self.ensure_started(began + self.start_timeout_s)
             except TimeoutError:
                 return {"equal": False, "reason": "error", "error": "math-verify worker did not start"}
             deadline += time.monotonic() - began
         elif self.proc is None or self.proc.poll() is not None or not self.ready:
             try:
-                self._start(deadline)
+                self.ensure_started(deadline)
             except TimeoutError:
                 return {"equal": False, "reason": "timeout"}
         assert self.proc is not None and self.proc.stdin is not None
@@ -292,7 +348,12 @@ class MathVerifyPool:
         ``spill_after_s`` (a pathological input sympy cannot settle) or is restarting, a call waiting for a worker
         starts an extra one (its start charged to that call), up to this many. Without it, two power towers held
         both workers to their deadline and every ordinary check queued behind them timed out. ``prestart`` is kept
-        for callers; the zygote always starts importing at construction."""
+        for callers; the zygote always starts importing at construction.
+
+        Capped checks (``max_check_s``: risky answers) hold at most ``max_workers // 2`` workers at a time; the rest
+        wait for a slot inside their own deadline. Why: 16 pathological answers in a batch took every worker for 2 s
+        each, turn after turn, and ordinary checks in the same batch waited up to 8 of their 10 s; now at least half
+        of the workers are always free for them."""
         if workers < 1 or timeout_s <= 0:
             raise ValueError("MathVerifyPool needs workers >= 1 and timeout_s > 0")
         self.timeout_s = timeout_s
@@ -305,6 +366,8 @@ class MathVerifyPool:
         self._zygote = _Zygote(self.python)
         self._workers = [_Worker(self.python, start_timeout_s, self._zygote) for _ in range(workers)]
         self._busy: dict[_Worker, float] = {}  # worker -> monotonic time its current check was sent
+        self._closed = False
+        self._capped_slots = threading.BoundedSemaphore(max(1, self.max_workers // 2))
         self._lock = threading.Lock()
         for w in self._workers:
             self._idle.put(w)
@@ -320,7 +383,20 @@ class MathVerifyPool:
         """Verdict for one pair by ``deadline`` (``time.monotonic()``; default now + ``timeout_s``), waiting for a
         free worker included. ``text``: ``pred`` is prose for math-verify to search (see ``_math_worker``).
         ``max_check_s``: at most this long on the worker itself (a risky answer, see ``math.is_risky``)."""
+        if self._closed:
+            raise RuntimeError("MathVerifyPool.check() after close(): the pool's workers are gone (a new one would "
+                               "never be reaped); build a new pool")
         deadline = time.monotonic() + self.timeout_s if deadline is None else deadline
+        if max_check_s is None:
+            return self._check(gold, pred, text, deadline, None)
+        if not self._capped_slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            return {"equal": False, "reason": "timeout"}
+        try:
+            return self._check(gold, pred, text, deadline, max_check_s)
+        finally:
+            self._capped_slots.release()
+
+    def _check(self, gold: str, pred: str, text: bool, deadline: float, max_check_s: float | None) -> dict:
         worker = self._acquire(deadline)
         if worker is None:
             return {"equal": False, "reason": "timeout"}
@@ -357,6 +433,8 @@ class MathVerifyPool:
     def _spill(self) -> _Worker | None:
         """A new worker (forked, counted in ``_workers``) when every busy worker is stuck and none is idle."""
         with self._lock:
+            if self._closed:
+                return None
             now = time.monotonic()
             stuck = sum(now - since > self.spill_after_s for since in self._busy.values())
             not_busy = len(self._workers) - len(self._busy)  # idle (taken by another caller) or restarting
@@ -367,7 +445,7 @@ class MathVerifyPool:
                 return None
             worker = _Worker(self.python, self.start_timeout_s, self._zygote)
             worker.ever_ready = True  # its start is charged to this call (request waits for it up to the deadline)
-            worker.spawn()
+            worker.ensure_started(time.monotonic(), wait=False)  # forked only if the zygote is ready now
             self._workers.append(worker)
             return worker
 
@@ -380,6 +458,7 @@ class MathVerifyPool:
             t.join()
 
     def close(self) -> None:
+        self._closed = True
         self._finalizer()
 
 
@@ -412,12 +491,12 @@ def _repair_loop(repairs: "queue.SimpleQueue[_Worker | None]", idle: "queue.Lifo
         for w in workers:
             try:
                 w.reap()
-                w.spawn(time.monotonic() + w.start_timeout_s)
+                w.ensure_started(time.monotonic() + w.start_timeout_s, wait=False)
             except Exception:  # noqa: BLE001 - the next request retries the start and reports
                 pass
         for w in workers:
             try:
-                w._start(time.monotonic() + w.start_timeout_s)
+                w.ensure_started(time.monotonic() + w.start_timeout_s)
             except Exception:  # noqa: BLE001 - the next request retries the start and reports
                 pass
             idle.put(w)
