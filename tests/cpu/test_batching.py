@@ -128,8 +128,15 @@ def test_bad_requests_fail_alone_and_the_batch_finishes(tiny):
         too_long = gen.generate("long", prompt_ids=[1] * 200, sampling_params=greedy)
         unsupported = gen.generate("stop", prompt_ids=prompts[2], sampling_params={**greedy, "stop": ["\n"]})
         unknown = gen.generate("beam", prompt_ids=prompts[2], sampling_params={**greedy, "best_of": 4})
-        cancelled = asyncio.ensure_future(gen.generate("c", prompt_ids=prompts[3], sampling_params={**greedy, "max_tokens": 32}))
-        await asyncio.sleep(0.3)  # let "c" join the running batch
+        budget = 160 - len(prompts[3]) - 1  # as long as the context allows: "c" must still be decoding when cancelled
+        cancelled = asyncio.ensure_future(
+            gen.generate("c", prompt_ids=prompts[3], sampling_params={**greedy, "max_tokens": budget})
+        )
+        # cancel once "c" is decoding in the running batch (a fixed sleep let a fast, quiet machine finish it first)
+        for _ in range(2000):
+            if any(r.request_id == "c" and r.token_ids for r in list(gen._requests.values())):
+                break
+            await asyncio.sleep(0.005)
         cancelled.cancel()
         results = await asyncio.gather(too_long, unsupported, unknown, return_exceptions=True)
         return [await g for g in good], results, cancelled
