@@ -9,7 +9,9 @@ Per model it prints:
    prompts (sampled at T=1, fixed length). Targets: >= 1.0x at 1, >= 3x at 16.
 2. 1 vs 2 torch threads for generation (16 concurrent) and for one actor update (forward + backward + AdamW on a
    16-sequence batch), each in a fresh process.
-3. A real ``main_ppo`` GRPO run (``scripts/run_tiny_grpo_cpu.sh``, 4 prompts x 4 samples): per-phase step breakdown
+3. Real ``main_ppo`` SCoRe runs (``scripts/run_tiny_score_cpu.sh``, 4 prompts x 4 samples), one per
+   ``--precisions`` (default fp32 and the machine's choice, ``verl_score/cpu/precision.py``): per-phase step breakdown,
+   the rollout/actor log-prob gap, ratios against fp32 measured in the same run
    and peak memory, sampled every 0.5 s as the sum of PSS over the run's process tree (PSS splits shared pages, so
    the sum is the job's footprint at that instant, not a sum of per-process peaks) and as system used memory minus
    the baseline (includes other users of a shared machine). Targets: SmolLM2 step <= 30 s, peak <= 8 GB.
@@ -40,6 +42,10 @@ PROMPTS = [
     "List three prime numbers.",
 ]
 PHASES = ("gen", "old_log_prob", "ref", "adv", "update_actor", "update_weights", "step")
+#: how far the rollout's log-probs are from the actor's (verl's rollout-correction metrics; 0 when old log-probs are
+#: the rollout's own, fp32 bypass mode)
+GAP_KEYS = ("training/rollout_probs_diff_mean", "training/rollout_probs_diff_max", "rollout_corr/kl",
+            "rollout_corr/log_ppl_abs_diff")
 
 
 def load_avg() -> str:
@@ -193,10 +199,13 @@ def _pss_bytes(pids: list[int]) -> int:
     return total
 
 
-def main_ppo_run(model_name: str, steps: int, prompts: int, samples: int, extra: list[str]) -> dict[str, object]:
+def main_ppo_run(model_name: str, steps: int, prompts: int, samples: int, extra: list[str],
+                 precision: str = "auto") -> dict[str, object]:
+    """One SCoRe run (``scripts/run_tiny_score_cpu.sh``: two-attempt episodes, Stage I then Stage II, the real math
+    reward) with ``VERL_SCORE_CPU_PRECISION=precision``."""
     from verl_score.assets import asset_path
 
-    run_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"bench_grpo_{model_name}_"))
+    run_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"bench_score_{model_name}_{precision}_"))
     baseline = _used_memory_bytes()
     peak = {"pss": 0, "system": baseline, "procs": 0}
     done = threading.Event()
@@ -214,16 +223,16 @@ def main_ppo_run(model_name: str, steps: int, prompts: int, samples: int, extra:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     cmd = [
-        "bash", "scripts/run_tiny_grpo_cpu.sh",
-        f"reward.custom_reward_function.path={REPO / 'tests/cpu/varying_reward.py'}",
-        f"trainer.total_training_steps={steps}", f"data.train_batch_size={prompts}", f"actor_rollout_ref.rollout.n={samples}",
-        f"actor_rollout_ref.actor.ppo_mini_batch_size={prompts}", *extra,
+        "bash", "scripts/run_tiny_score_cpu.sh",
+        f"data.train_batch_size={prompts}", f"actor_rollout_ref.rollout.n={samples}",
+        f"actor_rollout_ref.actor.ppo_mini_batch_size={prompts}", "trainer.test_freq=-1", *extra,
     ]
+    env = {**os.environ, "RUN_DIR": str(run_dir), "MODEL": str(asset_path(model_name)), "VERL_SCORE_CPU_PRECISION": precision,
+           "STAGE1_STEPS": "1", "STAGE2_STEPS": str(max(steps - 1, 0)), "DATA_DIR": str(run_dir / "data")}
     start = time.perf_counter()
     log_path = run_dir / "launcher.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "RUN_DIR": str(run_dir), "MODEL": str(asset_path(model_name))},
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         proc_holder.append(proc)
         rc = proc.wait()
     wall = time.perf_counter() - start
@@ -231,9 +240,14 @@ def main_ppo_run(model_name: str, steps: int, prompts: int, samples: int, extra:
     sampler.join()
     if rc != 0:
         raise SystemExit(f"main_ppo run failed (log {log_path}):\n{log_path.read_text()[-3000:]}")
-    lines = [json.loads(x) for x in (run_dir / "logs/verl_score/tiny_grpo_cpu.jsonl").read_text().splitlines()]
+    lines = [json.loads(x) for x in (run_dir / "logs/verl_score/tiny_score_cpu.jsonl").read_text().splitlines()]
+    lines = [m for m in lines if "training/global_step" in m["data"]]
     breakdown = {m["step"]: {p: round(m["data"].get(f"timing_s/{p}", float("nan")), 2) for p in PHASES} for m in lines}
+    chosen = next((x for x in log_path.read_text().splitlines() if x.startswith("[cpu] precision")), "?")
+    gap = {k: round(m["data"][k], 4) for m in lines[-1:] for k in GAP_KEYS if k in m["data"]}
     return {
+        "precision": chosen,
+        "rollout_actor_gap": gap,
         "wall_s": round(wall, 1),
         "steps": breakdown,
         "response_length": [round(m["data"].get("response_length/mean", 0), 1) for m in lines],
@@ -276,6 +290,8 @@ def main() -> None:
     ap.add_argument("--skip-threads", action="store_true")
     ap.add_argument("--thread-models", default=None, help="models for the 1-vs-2-thread probe (default: --models)")
     ap.add_argument("--probe-threads", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--precisions", default="fp32,auto",
+                    help="VERL_SCORE_CPU_PRECISION of each main_ppo run (fp32 first: the others get a ratio to it)")
     ap.add_argument("extra", nargs="*", help="hydra overrides passed to the main_ppo run")
     args = ap.parse_args()
     models = args.models.split(",")
@@ -294,16 +310,33 @@ def main() -> None:
             for r in rows:
                 print(f"| {r['threads']} | {r['gen_tok_s']:.1f} | {r['update_s']:.2f} |")
         if not args.skip_run:
-            run = main_ppo_run(name, args.steps, args.prompts, args.samples, args.extra)
-            print(f"\n## {name}: main_ppo GRPO, {args.prompts} prompts x {args.samples} samples, {args.steps} steps "
-                  f"(wall {run['wall_s']} s incl. Ray start; load {load_avg()})")
-            print("| step | " + " | ".join(PHASES) + " |\n|" + "---|" * (len(PHASES) + 1))
-            for step, t in run["steps"].items():
-                print(f"| {step} | " + " | ".join(str(t[p]) for p in PHASES) + " |")
-            print(f"response_length/mean per step: {run['response_length']}")
-            print(f"peak memory: {run['peak_pss_gb']} GB (sum of PSS over the run's processes, sampled; target <= 8 GB "
-                  f"with SmolLM2); system used - baseline {run['peak_system_delta_gb']} GB (shared machine)")
-            print(f"python/ray processes at peak: {run['python_processes']}; log: {run['log']} ({run['log_lines']} lines)")
+            runs = {}
+            for precision in args.precisions.split(","):
+                run = runs[precision] = main_ppo_run(name, args.steps, args.prompts, args.samples, args.extra, precision)
+                print(f"\n## {name}: main_ppo SCoRe (Stage I then II), {args.prompts} prompts x {args.samples} samples, "
+                      f"{args.steps} steps, VERL_SCORE_CPU_PRECISION={precision} (wall {run['wall_s']} s incl. Ray start; "
+                      f"load {load_avg()})")
+                print(run["precision"])
+                print("| step | " + " | ".join(PHASES) + " |\n|" + "---|" * (len(PHASES) + 1))
+                for step, t in run["steps"].items():
+                    print(f"| {step} | " + " | ".join(str(t[p]) for p in PHASES) + " |")
+                print(f"response_length/mean per step: {run['response_length']}")
+                print(f"rollout vs actor log-probs, last step: {run['rollout_actor_gap']}")
+                print(f"peak memory: {run['peak_pss_gb']} GB (sum of PSS over the run's processes, sampled; target <= 8 GB "
+                      f"with SmolLM2); system used - baseline {run['peak_system_delta_gb']} GB (shared machine)")
+                print(f"python/ray processes at peak: {run['python_processes']}; log: {run['log']} ({run['log_lines']} lines)")
+            if "fp32" in runs and len(runs) > 1:
+                print(f"\n## {name}: ratio to fp32, mean over steps 2..{args.steps} (step 1 includes warm-up)")
+                print("| precision | " + " | ".join(PHASES) + " | peak PSS |\n|" + "---|" * (len(PHASES) + 2))
+
+                def late_mean(run, p):
+                    vals = [t[p] for step, t in run["steps"].items() if step > 1] or [t[p] for t in run["steps"].values()]
+                    return sum(vals) / len(vals)
+
+                for precision, run in runs.items():
+                    cells = [f"{late_mean(run, p) / late_mean(runs['fp32'], p):.2f}" if late_mean(runs["fp32"], p) else "-"
+                             for p in PHASES]
+                    print(f"| {precision} | " + " | ".join(cells) + f" | {run['peak_pss_gb'] / runs['fp32']['peak_pss_gb']:.2f} |")
     print(f"\nload average at end: {load_avg()}")
 
 

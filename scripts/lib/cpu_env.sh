@@ -50,6 +50,14 @@ unset _quiet
 #  - verl's replay buffer polls TransferQueue every 2 s with no config key, which rounded every `gen` phase up to a
 #    multiple of 2 s: verl_score.cpu.replay_buffer builds the same buffer with a 0.1 s poll, through verl's
 #    custom-sampler hook (trainer.v1.sampler.sampler_kwargs.poll_interval=... to change it).
+# Precision, chosen by the machine (verl_score/cpu/precision.py; VERL_SCORE_CPU_PRECISION=auto|bf16|fp32): bf16
+# mixed precision for actor, reference and the hfcpu rollout where the processor has native bf16 kernels, fp32
+# elsewhere; fp32 master weights and optimiser state either way. Printed once per launch.
+_precision_overrides=$(python "$(dirname "${BASH_SOURCE[0]}")/../../verl_score/cpu/precision.py" overrides) || exit 2
+mapfile -t CPU_PRECISION_OVERRIDES <<<"$_precision_overrides"
+if [[ "$_precision_overrides" == *"rollout.dtype=bfloat16"* ]]; then CPU_PRECISION=bf16; else CPU_PRECISION=fp32; fi
+unset _precision_overrides
+
 CPU_COMMON_OVERRIDES=(
   trainer.device=cpu
   trainer.n_gpus_per_node=1
@@ -70,23 +78,24 @@ CPU_COMMON_OVERRIDES=(
   +actor_rollout_ref.model.override_config.attn_implementation=sdpa
   actor_rollout_ref.actor.strategy=fsdp2
   actor_rollout_ref.ref.strategy=fsdp2
-  actor_rollout_ref.actor.fsdp_config.dtype=float32
-  actor_rollout_ref.ref.fsdp_config.dtype=float32
-  '+actor_rollout_ref.actor.fsdp_config.mixed_precision={param_dtype:fp32,reduce_dtype:fp32,buffer_dtype:fp32}'
-  '+actor_rollout_ref.ref.fsdp_config.mixed_precision={param_dtype:fp32,reduce_dtype:fp32,buffer_dtype:fp32}'
+  "${CPU_PRECISION_OVERRIDES[@]}"
   actor_rollout_ref.actor.use_torch_compile=False
   actor_rollout_ref.ref.use_torch_compile=False
 )
 
-# SCoRe launchers reuse the rollout's log-probs as the PPO "old" log-probs (verl's rollout_correction.bypass_mode),
-# skipping a full actor forward per step (6-12 s a step on CPU). Exact here: hfcpu samples from the same fp32 weights
-# the actor holds and reports log_softmax(logits / T) like the actor (tests/cpu/test_batching.py: within 1e-6;
-# tests/cpu/test_main_ppo_grpo.py keeps the recompute and asserts rollout/actor agreement in main_ppo, Pearson > 0.9999),
-# and verl recomputes old log-probs with the very weights that generated, before the step's first update. GPU
-# launchers keep verl's recompute (SGLang/vLLM kernels in bf16 differ from the FSDP actor's).
-CPU_REUSE_ROLLOUT_LOG_PROBS=(
-  algorithm.rollout_correction.bypass_mode=True
-)
+# In fp32, SCoRe launchers reuse the rollout's log-probs as the PPO "old" log-probs (verl's
+# rollout_correction.bypass_mode), skipping a full actor forward per step (6-12 s a step on CPU). Exact there: hfcpu
+# samples from the same fp32 weights the actor holds and reports log_softmax(logits / T) like the actor
+# (tests/cpu/test_batching.py: within 1e-6; tests/cpu/test_main_ppo_grpo.py keeps the recompute and asserts
+# rollout/actor agreement in main_ppo). In bf16 the rollout's KV-cache decode and the actor's full forward round
+# differently (measured: |Δp| mean 0.006-0.018 per token, KL 0.001-0.009, docs/cpu.md), so the PPO ratio would start
+# away from 1: verl recomputes the old log-probs with the actor instead (a bf16 forward, ~3 s a step on SmolLM2) and
+# logs the rollout/actor gap (rollout_corr/*). GPU launchers always recompute (SGLang/vLLM kernels differ too).
+if [[ "$CPU_PRECISION" == fp32 ]]; then
+  CPU_REUSE_ROLLOUT_LOG_PROBS=(algorithm.rollout_correction.bypass_mode=True)
+else
+  CPU_REUSE_ROLLOUT_LOG_PROBS=()
+fi
 
 # cpu_logged CMD...: run CMD with its full output (stdout + stderr) in $CPU_LOG (default $RUN_DIR/main_ppo.log, path
 # printed first) and on the console minus the lines below, which repeat once per Ray process and say nothing about

@@ -22,6 +22,9 @@ def grpo_run(tmp_path_factory, assets):
         run_dir,
         f"reward.custom_reward_function.path={REPO / 'tests/cpu/varying_reward.py'}",
         "trainer.total_training_steps=2",
+        # fp32: the weight-sync check below needs rollout and actor to agree exactly; in bf16 they differ by rounding
+        # (docs/cpu.md 4a, tests/cpu/test_precision.py), which would hide a missing sync
+        env={"VERL_SCORE_CPU_PRECISION": "fp32"},
     )
     assert proc.returncode == 0, tail(log)
     return read_metrics(run_dir, "verl_score", "tiny_grpo_cpu"), log

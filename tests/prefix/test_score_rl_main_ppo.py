@@ -42,8 +42,14 @@ def test_one_grpo_step_with_key_step_rewards(rl_run):
     d = train[0]["data"]
     for phase in ("gen", "ref", "adv", "update_actor"):
         assert d[f"timing_s/{phase}"] > 0, phase
-    # the CPU launchers reuse the rollout's log-probs as old log-probs (cpu_env.sh): no actor forward for them
-    assert d["timing_s/old_log_prob"] < d["timing_s/ref"]
+    # fp32: the CPU launchers reuse the rollout's log-probs as old log-probs (cpu_env.sh), no actor forward for them;
+    # bf16: recomputed (rollout and actor round differently), and verl logs the rollout/actor gap
+    _, _, log = rl_run
+    if "[cpu] precision fp32" in log:
+        assert d["timing_s/old_log_prob"] < d["timing_s/ref"]
+    else:
+        assert "[cpu] precision bf16" in log and d["timing_s/old_log_prob"] > 0
+        assert abs(d["rollout_corr/kl"]) < 0.05
     # reward metrics from the key-step reward: every trajectory's score is one of the paper's values
     assert 0.0 <= d["critic/score/min"] <= d["critic/score/mean"] <= d["critic/score/max"] <= 1.0
     assert d["critic/score/max"] > 0, "a random first step is 'neither' = 0.1, never 0 unless it repeats the mistake"

@@ -40,6 +40,22 @@ ROLLOUT_NAME = "hfcpu"
 WEIGHT_CHUNK_BYTES = 64 * 2**20
 
 
+#: ``rollout.dtype`` values the CPU backend computes in (verl_score/cpu/precision.py chooses one per machine)
+ROLLOUT_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+
+
+def rollout_dtype(name: str) -> torch.dtype:
+    """The torch dtype of ``actor_rollout_ref.rollout.dtype``; fp16 and anything else are refused (torch has no fast
+    fp16 CPU kernels, and a silent fallback would change the numbers)."""
+    try:
+        return ROLLOUT_DTYPES[str(name)]
+    except KeyError:
+        raise ValueError(
+            f"actor_rollout_ref.rollout.dtype={name!r} is not supported by the hfcpu rollout; use one of "
+            f"{sorted(ROLLOUT_DTYPES)} (scripts/lib/cpu_env.sh sets it from VERL_SCORE_CPU_PRECISION)"
+        ) from None
+
+
 def server_actor_name(replica_rank: int) -> str:
     return f"{ROLLOUT_NAME}_server_{replica_rank}_0"
 
@@ -57,6 +73,7 @@ class HFCpuServer:
             response_length=config.response_length,
             # vLLM's knob for the same thing: sequences decoded together (the CPU launchers set it, see cpu_env.sh).
             max_batch_size=config.max_num_seqs,
+            dtype=rollout_dtype(config.dtype),
         )
         self.weight_updates = 0
 
