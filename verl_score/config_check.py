@@ -8,7 +8,8 @@ booking a GPU node) checks that every override names a real key of verl 0.9.1's 
 
 Checks: hydra composition in struct mode (an unknown or mistyped key fails), every node with a ``_target_`` that is
 one of verl's config dataclasses is built the way verl builds it (types and ``__post_init__`` checks), and the
-``score:`` block passes the trainer's own start-up checks (:func:`verl_score.training.validate.validate_score`), and,
+``score:`` block passes the trainer's own start-up checks (:func:`verl_score.training.validate.validate_score`), a
+LoRA rank fits the model and the rollout backend (:func:`verl_score.training.lora.check_lora`), and,
 when the training parquet is on this machine, the run reaches ``trainer.total_training_steps`` and Stage II
 (:mod:`verl_score.training.run_length`).
 """
@@ -82,6 +83,10 @@ def validate(cfg: DictConfig, entry: str = "main_ppo") -> list[str]:
     if entry == "main_ppo":
         # ours first: they name the key and the fix where verl's asserts (node shape, batch sizes) do not
         checked.extend(check_score(cfg))
+        if "lora" not in checked:  # score_sync runs it inside validate_score
+            from verl_score.training.lora import check_lora
+
+            checked.extend(check_lora(cfg))
         from verl.trainer.ppo.utils import need_critic, need_reference_policy
         from verl.utils.config import validate_config
 
@@ -145,7 +150,7 @@ def check_score(cfg: DictConfig) -> list[str]:
     from verl_score.training.validate import validate_score
 
     validate_score(cfg)
-    return ["score", "score.adv_estimator+score.shaping", "actor.loss_agg_mode", *check_schedule(cfg)]
+    return ["score", "score.adv_estimator+score.shaping", "actor.loss_agg_mode", "lora", *check_schedule(cfg)]
 
 
 def check_schedule(cfg: DictConfig) -> list[str]:
