@@ -9,7 +9,9 @@ It is the CPU counterpart of verl's SGLang backend and has the same three parts,
   runs).
 * ``HFCpuReplica(RolloutReplica)`` — launches the server; verl's ``LLMServerManager`` routes agent-loop requests to it.
 * ``HFCpuServerAdapter(BaseRollout)`` — lives in the actor worker (hybrid engine) and pushes the actor's new weights
-  to the server after every step, through verl's default ``naive`` checkpoint engine.
+  to the server after every step, through verl's default ``naive`` checkpoint engine: full weights, or with LoRA
+  (``actor_rollout_ref.model.lora_rank``) verl's adapter mode — the base once, then only ``lora_A`` / ``lora_B``,
+  which the server merges exactly into its fp32 copy of the base (``verl_score.cpu.lora``).
 
 Limits, on purpose: one server per replica, tensor parallel 1; only the ``sync`` trainer mode is tested (aborts
 return partial tokens with ``stop_reason="aborted"``, but partial-rollout resume is not exercised). This backend
@@ -175,7 +177,8 @@ class HFCpuReplica(RolloutReplica):
 
 
 class HFCpuServerAdapter(BaseRollout):
-    """Runs in each hybrid actor worker; ships the actor's full weights to its replica's server."""
+    """Runs in each hybrid actor worker; ships the actor's weights (full, or LoRA base + adapters) to its replica's
+    server."""
 
     def __init__(
         self, config: RolloutConfig, model_config: HFModelConfig, device_mesh: Any, replica_rank: int = -1
@@ -254,6 +257,13 @@ def check_rollout_lora(model: torch.nn.Module, config: RolloutConfig, model_conf
     if rank <= 0:
         return None
     spec = lora_spec(model, model_lora_config(model_config))
+    if model_config.lora.get("merge", False) and rollout_dtype(config.dtype) == torch.float32:
+        logger.warning(
+            "LoRA with actor_rollout_ref.model.lora.merge=True on an fp32 hfcpu rollout: verl casts the merged weights "
+            "to bf16 before sending them (FSDPEngine._merged_lora_per_tensor_param), so the rollout serves bf16-rounded "
+            "weights and small adapter updates vanish (docs/cpu.md, LoRA). Fix for exact weights: "
+            "actor_rollout_ref.model.lora.merge=False (adapter mode, the launchers' default)"
+        )
     if not model_config.lora.get("merge", False):
         if "dummy" not in str(config.load_format):
             raise ValueError(
