@@ -203,3 +203,23 @@ def test_adapter_before_any_base_sync_is_refused(smollm2):
     gen.load_weights(base.state_dict())
     with pytest.raises(RuntimeError, match="before any base sync"):
         gen.load_weights(lora, cfg, base_sync_done=True)
+
+
+def test_merged_mode_is_a_full_update_with_verls_bf16_rounding(smollm2):
+    """``model.lora.merge=True``: verl merges, normalises the peft names (``normalize_peft_param_name``) and casts each
+    FSDP2 (DTensor) parameter to bf16 (``_merged_lora_per_tensor_param``). hfcpu takes it as a full update, and an fp32
+    rollout then serves the bf16-rounded merge, not the merge (docs/cpu.md §4d)."""
+    from verl.utils.fsdp_utils import normalize_peft_param_name
+
+    path, base, _ = smollm2
+    peft_model = _peft_model(base, seed=6)
+    exact = copy.deepcopy(peft_model).merge_and_unload().state_dict()
+    peft_model.merge_adapter()
+    sent = {k: v.detach().to(torch.bfloat16) for k, v in normalize_peft_param_name(peft_model.state_dict()).items()}
+    gen = HFGenerator(path, prompt_length=16, response_length=4, num_threads=1)
+    assert gen.load_weights(sent)["mode"] == "full"
+    own = gen.model.state_dict()
+    for k, v in own.items():
+        assert torch.equal(v, exact[k].to(torch.bfloat16).float()), k
+    q = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(own[q], exact[q])  # what adapter mode avoids
