@@ -10,7 +10,8 @@ Per model it prints:
 2. 1 vs 2 torch threads for generation (16 concurrent) and for one actor update (forward + backward + AdamW on a
    16-sequence batch), each in a fresh process.
 3. Real ``main_ppo`` SCoRe runs (``scripts/run_tiny_score_cpu.sh``, 4 prompts x 4 samples), one per
-   ``--precisions`` (default fp32 and the machine's choice, ``verl_score/cpu/precision.py``): per-phase step breakdown,
+   ``--precisions`` (default fp32, the machine's choice (``verl_score/cpu/precision.py``) and that choice with LoRA:
+   ``auto+lora`` = ``LORA_RANK=--lora-rank`` on all linear layers, docs/cpu.md "LoRA"): per-phase step breakdown,
    the rollout/actor log-prob gap, ratios against fp32 measured in the same run
    and peak memory, sampled every 0.5 s as the sum of PSS over the run's process tree (PSS splits shared pages, so
    the sum is the job's footprint at that instant, not a sum of per-process peaks) and as system used memory minus
@@ -200,12 +201,12 @@ def _pss_bytes(pids: list[int]) -> int:
 
 
 def main_ppo_run(model_name: str, steps: int, prompts: int, samples: int, extra: list[str],
-                 precision: str = "auto") -> dict[str, object]:
+                 precision: str = "auto", lora_rank: int = 0) -> dict[str, object]:
     """One SCoRe run (``scripts/run_tiny_score_cpu.sh``: two-attempt episodes, Stage I then Stage II, the real math
-    reward) with ``VERL_SCORE_CPU_PRECISION=precision``."""
+    reward) with ``VERL_SCORE_CPU_PRECISION=precision`` and, when ``lora_rank`` > 0, ``LORA_RANK=lora_rank``."""
     from verl_score.assets import asset_path
 
-    run_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"bench_score_{model_name}_{precision}_"))
+    run_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"bench_score_{model_name}_{precision}_lora{lora_rank}_"))
     baseline = _used_memory_bytes()
     peak = {"pss": 0, "system": baseline, "procs": 0}
     done = threading.Event()
@@ -228,7 +229,8 @@ def main_ppo_run(model_name: str, steps: int, prompts: int, samples: int, extra:
         f"actor_rollout_ref.actor.ppo_mini_batch_size={prompts}", "trainer.test_freq=-1", *extra,
     ]
     env = {**os.environ, "RUN_DIR": str(run_dir), "MODEL": str(asset_path(model_name)), "VERL_SCORE_CPU_PRECISION": precision,
-           "STAGE1_STEPS": "1", "STAGE2_STEPS": str(max(steps - 1, 0)), "DATA_DIR": str(run_dir / "data")}
+           "STAGE1_STEPS": "1", "STAGE2_STEPS": str(max(steps - 1, 0)), "DATA_DIR": str(run_dir / "data"),
+           "LORA_RANK": str(lora_rank)}
     start = time.perf_counter()
     log_path = run_dir / "launcher.log"
     with open(log_path, "w") as log:
@@ -244,9 +246,11 @@ def main_ppo_run(model_name: str, steps: int, prompts: int, samples: int, extra:
     lines = [m for m in lines if "training/global_step" in m["data"]]
     breakdown = {m["step"]: {p: round(m["data"].get(f"timing_s/{p}", float("nan")), 2) for p in PHASES} for m in lines}
     chosen = next((x for x in log_path.read_text().splitlines() if x.startswith("[cpu] precision")), "?")
+    lora = next((x for x in log_path.read_text().splitlines() if x.startswith("[verl-score] LoRA")), "full fine-tuning")
     gap = {k: round(m["data"][k], 4) for m in lines[-1:] for k in GAP_KEYS if k in m["data"]}
     return {
         "precision": chosen,
+        "lora": lora,
         "rollout_actor_gap": gap,
         "wall_s": round(wall, 1),
         "steps": breakdown,
@@ -290,8 +294,10 @@ def main() -> None:
     ap.add_argument("--skip-threads", action="store_true")
     ap.add_argument("--thread-models", default=None, help="models for the 1-vs-2-thread probe (default: --models)")
     ap.add_argument("--probe-threads", type=int, default=0, help=argparse.SUPPRESS)
-    ap.add_argument("--precisions", default="fp32,auto",
-                    help="VERL_SCORE_CPU_PRECISION of each main_ppo run (fp32 first: the others get a ratio to it)")
+    ap.add_argument("--precisions", default="fp32,auto,auto+lora",
+                    help="one main_ppo run each: VERL_SCORE_CPU_PRECISION (fp32 | auto | bf16), with '+lora' for LoRA "
+                         "(fp32 first: the others get a ratio to it)")
+    ap.add_argument("--lora-rank", type=int, default=16, help="LORA_RANK of the '+lora' runs (alpha 2 x rank)")
     ap.add_argument("extra", nargs="*", help="hydra overrides passed to the main_ppo run")
     args = ap.parse_args()
     models = args.models.split(",")
@@ -311,12 +317,18 @@ def main() -> None:
                 print(f"| {r['threads']} | {r['gen_tok_s']:.1f} | {r['update_s']:.2f} |")
         if not args.skip_run:
             runs = {}
-            for precision in args.precisions.split(","):
-                run = runs[precision] = main_ppo_run(name, args.steps, args.prompts, args.samples, args.extra, precision)
+            for variant in args.precisions.split(","):
+                precision, _, suffix = variant.partition("+")
+                if suffix not in ("", "lora"):
+                    raise SystemExit(f"--precisions: {variant!r}: expected PRECISION or PRECISION+lora")
+                rank = args.lora_rank if suffix == "lora" else 0
+                run = runs[variant] = main_ppo_run(name, args.steps, args.prompts, args.samples, args.extra, precision, rank)
                 print(f"\n## {name}: main_ppo SCoRe (Stage I then II), {args.prompts} prompts x {args.samples} samples, "
-                      f"{args.steps} steps, VERL_SCORE_CPU_PRECISION={precision} (wall {run['wall_s']} s incl. Ray start; "
+                      f"{args.steps} steps, VERL_SCORE_CPU_PRECISION={precision}"
+                      f"{f', LORA_RANK={rank}' if rank else ''} (wall {run['wall_s']} s incl. Ray start; "
                       f"load {load_avg()})")
                 print(run["precision"])
+                print(run["lora"])
                 print("| step | " + " | ".join(PHASES) + " |\n|" + "---|" * (len(PHASES) + 1))
                 for step, t in run["steps"].items():
                     print(f"| {step} | " + " | ".join(str(t[p]) for p in PHASES) + " |")
@@ -327,7 +339,7 @@ def main() -> None:
                 print(f"python/ray processes at peak: {run['python_processes']}; log: {run['log']} ({run['log_lines']} lines)")
             if "fp32" in runs and len(runs) > 1:
                 print(f"\n## {name}: ratio to fp32, mean over steps 2..{args.steps} (step 1 includes warm-up)")
-                print("| precision | " + " | ".join(PHASES) + " | peak PSS |\n|" + "---|" * (len(PHASES) + 2))
+                print("| run | " + " | ".join(PHASES) + " | peak PSS |\n|" + "---|" * (len(PHASES) + 2))
 
                 def late_mean(run, p):
                     vals = [t[p] for step, t in run["steps"].items() if step > 1] or [t[p] for t in run["steps"].values()]

@@ -8,7 +8,8 @@ booking a GPU node) checks that every override names a real key of verl 0.9.1's 
 
 Checks: hydra composition in struct mode (an unknown or mistyped key fails), every node with a ``_target_`` that is
 one of verl's config dataclasses is built the way verl builds it (types and ``__post_init__`` checks), and the
-``score:`` block passes the trainer's own start-up checks (:func:`verl_score.training.validate.validate_score`), and,
+``score:`` block passes the trainer's own start-up checks (:func:`verl_score.training.validate.validate_score`), a
+LoRA rank fits the model and the rollout backend (:func:`verl_score.training.lora.check_lora`), and,
 when the training parquet is on this machine, the run reaches ``trainer.total_training_steps`` and Stage II
 (:mod:`verl_score.training.run_length`).
 """
@@ -82,6 +83,10 @@ def validate(cfg: DictConfig, entry: str = "main_ppo") -> list[str]:
     if entry == "main_ppo":
         # ours first: they name the key and the fix where verl's asserts (node shape, batch sizes) do not
         checked.extend(check_score(cfg))
+        if "lora" not in checked:  # score_sync runs it inside validate_score
+            from verl_score.training.lora import check_lora
+
+            checked.extend(check_lora(cfg))
         from verl.trainer.ppo.utils import need_critic, need_reference_policy
         from verl.utils.config import validate_config
 
@@ -90,11 +95,22 @@ def validate(cfg: DictConfig, entry: str = "main_ppo") -> list[str]:
             validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=use_critic)
             checked.append("<verl.utils.config.validate_config>")
         except Exception as exc:  # with a critic, verl reads its model's config.json here
-            model = OmegaConf.select(cfg, "critic.model.path") if use_critic else None
-            if model is None or not _unreachable_model(str(model), exc):
-                raise
-            _note_unreachable("verl.utils.config.validate_config (all of it: with a critic it reads the model)", str(model))
-            nodes.remove("critic")
+            if _vllm_not_installed(cfg, exc):
+                # verl's last check (LoRA rank vs vLLM's max_lora_rank) imports vllm; check_lora enforced the limit
+                print(
+                    "config_check: verl's vLLM LoRA-rank check not run: vllm is not installed here (ours, "
+                    "actor_rollout_ref.model.lora_rank <= 512, was); the rest of validate_config passed",
+                    file=sys.stderr,
+                )
+                checked.append("<verl.utils.config.validate_config>")
+            else:
+                model = OmegaConf.select(cfg, "critic.model.path") if use_critic else None
+                if model is None or not _unreachable_model(str(model), exc):
+                    raise
+                _note_unreachable(
+                    "verl.utils.config.validate_config (all of it: with a critic it reads the model)", str(model)
+                )
+                nodes.remove("critic")
         if not use_critic:
             nodes.remove("critic")  # verl builds no critic then; its placeholder model path is never read
     OmegaConf.resolve(cfg)
@@ -112,6 +128,18 @@ def validate(cfg: DictConfig, entry: str = "main_ppo") -> list[str]:
             raise SystemExit(f"config_check: {path}: {type(exc).__name__}: {exc}") from exc
         checked.append(path)
     return checked
+
+
+def _vllm_not_installed(cfg: DictConfig, exc: Exception) -> bool:
+    """``exc`` is verl's ``validate_config`` importing vllm for its LoRA-rank check (its last check) on a machine
+    without vllm: a dry run of a vLLM LoRA launch on a login node or a CPU box."""
+    import importlib.util
+
+    return (
+        OmegaConf.select(cfg, "actor_rollout_ref.rollout.name") == "vllm"
+        and "vllm version None not supported" in str(exc)
+        and importlib.util.find_spec("vllm") is None
+    )
 
 
 def _unreachable_model(model_path: str, exc: Exception) -> bool:
@@ -145,7 +173,7 @@ def check_score(cfg: DictConfig) -> list[str]:
     from verl_score.training.validate import validate_score
 
     validate_score(cfg)
-    return ["score", "score.adv_estimator+score.shaping", "actor.loss_agg_mode", *check_schedule(cfg)]
+    return ["score", "score.adv_estimator+score.shaping", "actor.loss_agg_mode", "lora", *check_schedule(cfg)]
 
 
 def check_schedule(cfg: DictConfig) -> list[str]:

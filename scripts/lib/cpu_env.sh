@@ -83,6 +83,11 @@ CPU_COMMON_OVERRIDES=(
   actor_rollout_ref.ref.use_torch_compile=False
 )
 
+# LoRA: LORA_RANK=R [LORA_ALPHA=A] [LORA_TARGET_MODULES=...] works in every launcher, CPU or GPU, through
+# scripts/lib/lora.sh (sourced by verl_entry.sh). On CPU it runs in verl's adapter mode (model.lora.merge=False): hfcpu
+# receives the base once and then only lora_A / lora_B, and merges W0 + (alpha/r) B A in fp32 exactly (docs/cpu.md §4d);
+# the reference is the actor with its adapter disabled, so no reference copy is held.
+
 # In fp32, SCoRe launchers reuse the rollout's log-probs as the PPO "old" log-probs (verl's
 # rollout_correction.bypass_mode), skipping a full actor forward per step (6-12 s a step on CPU). Exact there: hfcpu
 # samples from the same fp32 weights the actor holds and reports log_softmax(logits / T) like the actor

@@ -16,6 +16,28 @@
 #   sft_trainer: run the launcher on every node with NNODES, NODE_RANK (0..NNODES-1) and MASTER_ADDR (node 0's
 #     address; MASTER_PORT default 29500): torchrun's c10d rendezvous then joins them. NNODES=1 (the default) is
 #     torchrun --standalone.
+# LORA_RANK / LORA_ALPHA / LORA_TARGET_MODULES: LoRA in every launcher (scripts/lib/lora.sh)
+source "$(dirname "${BASH_SOURCE[0]}")/lora.sh"
+
+# _lora_first LORA_ARRAY_NAME ARGS...: sets WITH_LORA to ARGS with the LoRA overrides placed before the other
+# overrides (which then win over them) but after hydra's flags (--config-path ...): hydra's argparse takes one run of
+# overrides, so overrides on both sides of a flag are refused.
+_lora_first() {
+  local -n _lora=$1
+  shift
+  local flags=() rest=()
+  while (($#)); do
+    if [[ "$1" == -* ]]; then
+      flags+=("$1")
+      [[ "$1" == *=* || $# -lt 2 ]] || { shift; flags+=("$1"); }
+    else
+      rest+=("$1")
+    fi
+    shift
+  done
+  WITH_LORA=("${flags[@]}" "${_lora[@]}" "${rest[@]}")
+}
+
 _verl_dry_run() {
   case "${VERL_SCORE_COMPOSE_ONLY:-0}" in
     1) exec python -m verl_score.config_check "$@" ;;
@@ -41,6 +63,9 @@ _ray_worker_env_args() {
 
 verl_main_ppo() {
   _ray_worker_env_args
+  # LoRA overrides first: the launcher's own and the user's extra overrides come later and win
+  _lora_first LORA_MAIN_PPO_ARGS "$@"
+  set -- "${WITH_LORA[@]}"
   _verl_dry_run main_ppo "$@" "${RAY_ENV_ARGS[@]}"
   # Preflight: the dry run's checks (node shape, run length, objective) before Ray and the GPUs start, so a refused
   # config names its key and fix instead of failing inside verl's start-up. VERL_SCORE_PREFLIGHT=0 skips it (the CPU
@@ -67,6 +92,8 @@ _torchrun_node_args() {
 }
 
 verl_sft_trainer() {
+  _lora_first LORA_SFT_ARGS "$@"
+  set -- "${WITH_LORA[@]}"
   _verl_dry_run sft_trainer "$@"
   _torchrun_node_args
   torchrun "${TORCHRUN_NODE_ARGS[@]}" --nproc_per_node="${NPROC_PER_NODE:-1}" -m verl.trainer.sft_trainer "$@"

@@ -37,6 +37,7 @@ import torch
 from verl.workers.rollout.replica import TokenOutput
 
 from verl_score.cpu.kv_cache import SlotCache
+from verl_score.cpu.lora import LoraSpec, adapter_tensor_key, base_tensor_key, lora_spec
 from verl_score.cpu.sampling import SamplingSpec, choose_tokens, parse_sampling_params
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,14 @@ class HFGenerator:
         self._mask: Optional[torch.Tensor] = None  # [rows, columns] 1 = real token
         self._step_lock = threading.Lock()  # one forward at a time; weight loads wait for the step boundary
         self._update_names: Optional[set[str]] = None  # names loaded since begin_weight_update (None: no update)
+        self._update_mode: str = "full"  # "full" | "base" | "adapter" (LoRA, verl_score.cpu.lora)
+        self._update_spec: Optional[LoraSpec] = None
+        self._pending_base: dict[str, torch.Tensor] = {}
+        self._pending_adapter: dict[str, dict[str, torch.Tensor]] = {}
+        # LoRA state after a base sync: the adapter's spec and the fp32 base weight W0 of every targeted layer
+        self._lora: Optional[LoraSpec] = None
+        self._lora_base: dict[str, torch.Tensor] = {}
+        self.adapter_updates = 0
         self._thread: Optional[threading.Thread] = None
 
     # ------------------------------------------------------------------ public API
@@ -319,9 +328,12 @@ class HFGenerator:
         return {"global_steps": self.global_steps}
 
     # ------------------------------------------------------------------ weights
-    def load_weights(self, named_tensors: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-        """Load the actor's full (unsharded) weights in one call; every model parameter must be covered."""
-        self.begin_weight_update()
+    def load_weights(
+        self, named_tensors: Mapping[str, torch.Tensor], peft_config: Any = None, *, base_sync_done: bool = False
+    ) -> dict[str, Any]:
+        """One whole update in one call (see :meth:`begin_weight_update` for the three kinds): the actor's full
+        (unsharded) weights, a LoRA base sync, or a LoRA adapter."""
+        self.begin_weight_update(peft_config, base_sync_done=base_sync_done)
         ok = False
         try:
             self.load_weight_chunk(named_tensors)
@@ -330,14 +342,44 @@ class HFGenerator:
             info = self.end_weight_update(check=ok)
         return info
 
-    def begin_weight_update(self) -> None:
+    def begin_weight_update(self, peft_config: Any = None, *, base_sync_done: bool = False) -> None:
         """Hold decoding at the next step boundary until :meth:`end_weight_update`.
 
         The actor streams its weights in chunks (``HFCpuServerAdapter.update_weights``) so that no process holds a
         second full copy of the model at once; the engine must not decode with a model that is half old, half new.
+
+        Three kinds of update, as verl sends them (``verl_score.cpu.lora``):
+
+        * ``peft_config=None``: full weights (full fine-tuning, or LoRA with ``model.lora.merge=True``);
+        * ``peft_config`` and ``base_sync_done=False``: LoRA **base sync**, every base tensor once (targeted layers'
+          weights named ``<module>.base_layer.weight``); the fp32 base weight of each targeted layer is kept;
+        * ``peft_config`` and ``base_sync_done=True``: LoRA **adapter sync**, only ``lora_A`` / ``lora_B``; each
+          targeted layer becomes ``W0 + (B @ A) * scaling`` in fp32, cast to the rollout dtype.
+
+        Bad input (an adapter this backend cannot apply exactly, an adapter before any base sync, a different adapter
+        than the base sync announced) raises here, before decoding is held.
         """
+        mode, spec = "full", None
+        if peft_config is not None:
+            spec = lora_spec(self.model, peft_config)
+            mode = "adapter" if base_sync_done else "base"
+            if mode == "adapter":
+                if self._lora is None:
+                    raise RuntimeError(
+                        "LoRA adapter update before any base sync: hfcpu holds the base weights only from the actor's "
+                        "base sync, which verl sends when actor_rollout_ref.rollout.load_format=dummy (the default). "
+                        "Fix: actor_rollout_ref.rollout.load_format=dummy (and rollout.layered_summon=False)"
+                    )
+                if not spec.same_adapter(self._lora):
+                    raise ValueError(
+                        f"LoRA adapter update does not match the base sync: got {spec}, the base sync announced "
+                        f"{self._lora}"
+                    )
         self._step_lock.acquire()
         self._update_names = set()
+        self._update_mode, self._update_spec = mode, spec
+        self._pending_base = {}
+        self._pending_adapter = {}
 
     def load_weight_chunk(self, named_tensors: Mapping[str, torch.Tensor]) -> int:
         """Copy some of the weights in place (inside a begin/end pair). Foreign or mis-shaped tensors are errors:
@@ -345,6 +387,10 @@ class HFGenerator:
         names = self._update_names
         if names is None:
             raise RuntimeError("load_weight_chunk outside begin_weight_update / end_weight_update")
+        if self._update_mode == "adapter":
+            return self._load_adapter_chunk(named_tensors)
+        if self._update_mode == "base":
+            named_tensors = {base_tensor_key(k): v for k, v in named_tensors.items()}
         own = self.model.state_dict()
         unexpected = sorted(set(named_tensors) - set(own))
         if unexpected:
@@ -355,17 +401,51 @@ class HFGenerator:
                 f"weight update does not match the rollout model: shape of {bad[0]!r} is "
                 f"{tuple(named_tensors[bad[0]].shape)}, the rollout model's is {tuple(own[bad[0]].shape)}"
             )
+        targets = self._update_spec.targets if self._update_mode == "base" else {}
         with torch.no_grad():
             for k, v in named_tensors.items():
                 own[k].copy_(v)
+                module = k[: -len(".weight")] if k.endswith(".weight") else None
+                if module in targets:  # the exact base weight W0, kept in fp32 for every later adapter sync
+                    self._pending_base[module] = v.detach().to(torch.float32).clone()
         names.update(named_tensors)
         return len(named_tensors)
 
+    def _load_adapter_chunk(self, named_tensors: Mapping[str, torch.Tensor]) -> int:
+        spec = self._update_spec
+        for name, tensor in named_tensors.items():
+            module, kind = adapter_tensor_key(name)
+            layer = spec.targets.get(module)
+            if layer is None:
+                raise ValueError(
+                    f"adapter sync sent {name!r} for {module!r}, which is not a LoRA target of the rollout model "
+                    f"(targets: {sorted(spec.targets)[:3]}...)"
+                )
+            want = (spec.r, layer.in_features) if kind == "A" else (layer.out_features, spec.r)
+            if tuple(tensor.shape) != want:
+                raise ValueError(
+                    f"adapter sync: shape of {name!r} is {tuple(tensor.shape)}, expected {want} (lora_{kind} of "
+                    f"rank {spec.r} for {layer.in_features}->{layer.out_features})"
+                )
+            self._pending_adapter.setdefault(module, {})[kind] = tensor.detach().to(torch.float32).clone()
+        self._update_names.update(named_tensors)
+        return len(named_tensors)
+
     def end_weight_update(self, check: bool = True) -> dict[str, Any]:
-        """Release decoding; with ``check``, every non-tied parameter must have been loaded since the begin."""
+        """Release decoding; with ``check``, every non-tied parameter (a base sync: also every targeted layer; an
+        adapter sync: both LoRA factors of every targeted layer) must have been loaded since the begin. An adapter
+        sync changes the model only here, after that check, so a refused one leaves the served weights as they were."""
         names = self._update_names or set()
+        mode, spec = self._update_mode, self._update_spec
         try:
-            if check:
+            if mode == "adapter":
+                if check:
+                    missing = [m for m in spec.targets if set(self._pending_adapter.get(m, {})) != {"A", "B"}]
+                    if missing:
+                        raise ValueError(f"adapter sync does not cover the LoRA targets: missing lora_A/B of {missing[:5]}")
+                    self._apply_adapter(spec, self._pending_adapter)
+                    self.adapter_updates += 1
+            elif check:
                 tied = set(getattr(self.model, "_tied_weights_keys", None) or [])  # a list, or a dict keyed by name
                 missing = [
                     k
@@ -375,10 +455,25 @@ class HFGenerator:
                 if missing:
                     raise ValueError(f"weight update does not match the rollout model: missing={missing[:5]}")
                 self.model.tie_weights()
+                # a base sync starts the LoRA state; full weights (merged LoRA, full fine-tuning) end it
+                self._lora, self._lora_base = (spec, self._pending_base) if mode == "base" else (None, {})
+            elif mode in ("base", "full"):
+                # a failed full or base load may have overwritten some weights: no adapter may build on them
+                self._lora, self._lora_base = None, {}
         finally:
             self._update_names = None
+            self._update_mode, self._update_spec = "full", None
+            self._pending_base, self._pending_adapter = {}, {}
             self._step_lock.release()
-        return {"loaded": len(names)}
+        return {"loaded": len(names), "mode": mode}
+
+    def _apply_adapter(self, spec: LoraSpec, factors: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
+        """Each targeted layer's weight := W0 + (B @ A) * scaling, in fp32 (peft's merge), cast to the model's dtype."""
+        scaling = spec.scaling
+        with torch.no_grad():
+            for module, layer in spec.targets.items():
+                delta = (factors[module]["B"] @ factors[module]["A"]) * scaling
+                layer.weight.copy_(self._lora_base[module] + delta)
 
     def set_global_steps(self, global_steps: int) -> None:
         self.global_steps = global_steps

@@ -9,7 +9,9 @@ It is the CPU counterpart of verl's SGLang backend and has the same three parts,
   runs).
 * ``HFCpuReplica(RolloutReplica)`` — launches the server; verl's ``LLMServerManager`` routes agent-loop requests to it.
 * ``HFCpuServerAdapter(BaseRollout)`` — lives in the actor worker (hybrid engine) and pushes the actor's new weights
-  to the server after every step, through verl's default ``naive`` checkpoint engine.
+  to the server after every step, through verl's default ``naive`` checkpoint engine: full weights, or with LoRA
+  (``actor_rollout_ref.model.lora_rank``) verl's adapter mode — the base once, then only ``lora_A`` / ``lora_B``,
+  which the server merges exactly into its fp32 copy of the base (``verl_score.cpu.lora``).
 
 Limits, on purpose: one server per replica, tensor parallel 1; only the ``sync`` trainer mode is tested (aborts
 return partial tokens with ``stop_reason="aborted"``, but partial-rollout resume is not exercised). This backend
@@ -31,6 +33,7 @@ from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica, TokenOutput
 
 from verl_score.cpu.generator import HFGenerator
+from verl_score.cpu.lora import lora_spec
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +79,7 @@ class HFCpuServer:
             dtype=rollout_dtype(config.dtype),
         )
         self.weight_updates = 0
+        self.lora = check_rollout_lora(self.generator.model, config, model_config)
 
     async def generate(
         self,
@@ -91,8 +95,8 @@ class HFCpuServer:
         return await self.generator.generate(request_id, prompt_ids=prompt_ids, sampling_params=sampling_params)
 
     # The actor streams its weights (HFCpuServerAdapter.update_weights): begin, load_weight_chunk..., end.
-    async def begin_weight_update(self) -> None:
-        self.generator.begin_weight_update()
+    async def begin_weight_update(self, peft_config: Any = None, base_sync_done: bool = False) -> None:
+        self.generator.begin_weight_update(peft_config, base_sync_done=base_sync_done)
 
     async def load_weight_chunk(self, named_tensors: dict[str, torch.Tensor]) -> int:
         return self.generator.load_weight_chunk(named_tensors)
@@ -103,7 +107,10 @@ class HFCpuServer:
             if global_steps is not None:
                 self.generator.set_global_steps(global_steps)
             self.weight_updates += 1
-            logger.info("hfcpu replica %d: weights v%s loaded (%d tensors)", self.replica_rank, global_steps, info["loaded"])
+            logger.info(
+                "hfcpu replica %d: weights v%s loaded (%s, %d tensors)",
+                self.replica_rank, global_steps, info["mode"], info["loaded"],
+            )
         return info
 
     async def set_global_steps(self, global_steps: int) -> None:
@@ -116,6 +123,7 @@ class HFCpuServer:
             "global_steps": self.generator.global_steps,
             "generated_tokens": self.generator.num_generated_tokens,
             "max_batch_seen": self.generator.max_batch_seen,
+            "adapter_updates": self.generator.adapter_updates,
         }
 
     async def state_dict_checksum(self) -> float:
@@ -169,7 +177,8 @@ class HFCpuReplica(RolloutReplica):
 
 
 class HFCpuServerAdapter(BaseRollout):
-    """Runs in each hybrid actor worker; ships the actor's full weights to its replica's server."""
+    """Runs in each hybrid actor worker; ships the actor's weights (full, or LoRA base + adapters) to its replica's
+    server."""
 
     def __init__(
         self, config: RolloutConfig, model_config: HFModelConfig, device_mesh: Any, replica_rank: int = -1
@@ -202,19 +211,20 @@ class HFCpuServerAdapter(BaseRollout):
         global_steps: Optional[int] = None,
         wire_format: str = "named_tensors",
         peft_config: Any = None,
+        base_sync_done: bool = False,
         **kwargs: Any,
     ) -> None:
+        """Full weights (``peft_config=None``), or verl's LoRA adapter mode: the base once (``base_sync_done=False``),
+        then only ``lora_A`` / ``lora_B`` every step, which the server merges exactly (``verl_score.cpu.lora``)."""
         if wire_format != "named_tensors":
             raise NotImplementedError(f"hfcpu accepts full named tensors only, not {wire_format!r}")
-        if peft_config is not None:
-            raise NotImplementedError("hfcpu needs merged weights: set actor_rollout_ref.model.lora.merge=True")
         # Streamed in chunks of WEIGHT_CHUNK_BYTES: the old way (one dict of every tensor) held three extra copies of
         # the model at once (the actor's dict, Ray's object store, the server's deserialised dict), 1.6 GB for
         # SmolLM2-135M at the step's memory peak. The server holds decoding from begin to end.
         # Every rank must drain the generator: full_tensor() on a DTensor is a collective.
         server = self._server_handle() if self.rollout_rank == 0 else None
         if server is not None:
-            await server.begin_weight_update.remote()
+            await server.begin_weight_update.remote(peft_config, base_sync_done=bool(base_sync_done))
         ok = False
         try:
             chunk: dict[str, torch.Tensor] = {}
@@ -235,6 +245,38 @@ class HFCpuServerAdapter(BaseRollout):
         finally:
             if server is not None:
                 await server.end_weight_update.remote(global_steps, check=ok)
+
+
+def check_rollout_lora(model: torch.nn.Module, config: RolloutConfig, model_config: HFModelConfig) -> Any:
+    """Start-up check of a LoRA run on the hfcpu rollout, against the model it really serves (every trainer mode
+    passes here): the rank and target modules fit the model, and in adapter mode the actor will send the base
+    weights (``rollout.load_format=dummy``, no ``layered_summon``). Returns the :class:`LoraSpec` or None."""
+    from verl_score.training.lora import lora_rank_of, model_lora_config
+
+    rank = lora_rank_of(model_config)
+    if rank <= 0:
+        return None
+    spec = lora_spec(model, model_lora_config(model_config))
+    if model_config.lora.get("merge", False) and rollout_dtype(config.dtype) == torch.float32:
+        logger.warning(
+            "LoRA with actor_rollout_ref.model.lora.merge=True on an fp32 hfcpu rollout: verl casts the merged weights "
+            "to bf16 before sending them (FSDPEngine._merged_lora_per_tensor_param), so the rollout serves bf16-rounded "
+            "weights and small adapter updates vanish (docs/cpu.md, LoRA). Fix for exact weights: "
+            "actor_rollout_ref.model.lora.merge=False (adapter mode, the launchers' default)"
+        )
+    if not model_config.lora.get("merge", False):
+        if "dummy" not in str(config.load_format):
+            raise ValueError(
+                f"actor_rollout_ref.rollout.load_format={config.load_format!r} with LoRA in adapter mode: verl then "
+                "never sends the base weights, and hfcpu merges each adapter into the exact fp32 base it received. "
+                "Fix: actor_rollout_ref.rollout.load_format=dummy (the default)"
+            )
+        if config.layered_summon:
+            raise ValueError(
+                "actor_rollout_ref.rollout.layered_summon=True needs a base model preloaded by the rollout; hfcpu "
+                "takes the base from the actor. Fix: actor_rollout_ref.rollout.layered_summon=False"
+            )
+    return spec
 
 
 def _load_replica() -> type[RolloutReplica]:

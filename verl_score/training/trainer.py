@@ -153,6 +153,15 @@ class ScoreTrainerSync(ResumedMetricsLogMixin, PPOTrainerSync):
 
     # ------------------------------------------------------------------ loss install and stage
     def on_init_end(self):
+        if getattr(self, "ref_in_actor", False):
+            # verl (trainer_base._setup): with a LoRA rank the reference is the actor with its adapter disabled, so
+            # no reference model is built; said once, with the worker roles verl really created
+            roles = sorted(str(r) for r in self.role_worker_mapping)
+            print(
+                f"[score] reference policy: the actor with its LoRA adapter disabled (no separate reference model; "
+                f"worker roles {roles})",
+                flush=True,
+            )
         actor_cfg = omega_conf_to_dataclass(self.config.actor_rollout_ref.actor)
         self.actor_rollout_wg.set_loss_fn(partial(score_loss, config=actor_cfg, score=self.score_cfg))
         super().on_init_end()

@@ -11,6 +11,7 @@ from typing import Any
 
 from verl_score.training.config import ScoreConfig
 from verl_score.training.credit import GROUP_BASELINE, check_shaping_survives, resolve_estimator
+from verl_score.training.lora import check_lora
 from verl_score.training.loss import check_loss_config
 from verl_score.training.node_shape import check_node_shape
 
@@ -22,7 +23,8 @@ def validate_score(cfg: Any) -> tuple[ScoreConfig, str]:
 
     Checks: the ``score`` block parses (unknown keys are errors); the advantage estimator has a per-attempt form and
     does not cancel the shaping; the KL is in the loss, not the reward; a group-baseline estimator has a group
-    (``rollout.n >= 2``); the actor's KL type and loss aggregation keep the objective's weights.
+    (``rollout.n >= 2``); the actor's KL type and loss aggregation keep the objective's weights; a LoRA rank fits the
+    model and the rollout backend (:func:`verl_score.training.lora.check_lora`).
 
     Returns:
         (the parsed :class:`ScoreConfig`, the resolved per-attempt estimator name).
@@ -46,4 +48,5 @@ def validate_score(cfg: Any) -> tuple[ScoreConfig, str]:
         )
     check_loss_config(omega_conf_to_dataclass(cfg.actor_rollout_ref.actor), score)
     check_node_shape(cfg)
+    check_lora(cfg)
     return score, estimator

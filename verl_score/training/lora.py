@@ -1,0 +1,157 @@
+"""Start-up checks of a LoRA run (``actor_rollout_ref.model.lora_rank > 0``), for the trainer and the dry run alike.
+
+verl 0.9.1's FSDP engine builds its adapter from the flat keys ``actor_rollout_ref.model.lora_rank`` /
+``lora_alpha`` / ``target_modules`` / ``exclude_modules`` (``workers/engine/fsdp/transformer_impl.py::
+_build_lora_module``: a plain ``peft.LoraConfig``, ``bias="none"``); ``model.lora.*`` is Megatron's block, except
+``model.lora.merge`` (adapter or merged weight sync), which every engine reads. With a LoRA rank the trainer makes the
+reference policy the actor with its adapter disabled (``ref_in_actor``, no second model).
+
+What is refused, each naming the key and the fix (never a silent fallback that changes the numbers):
+
+* a rank that is not a positive integer, or larger than ``min(in, out)`` of a targeted layer; a non-positive alpha;
+* ``target_modules`` entries that name no module of the model, or match layers that are not ``nn.Linear``, or a
+  tied weight (checked on a meta-device skeleton built from the checkpoint's ``config.json``; no weights are read);
+* a rollout backend that cannot take adapters (verl's LoRA rollouts are SGLang and vLLM; ours is ``hfcpu``), and the
+  settings each of them cannot serve: SGLang no regex ``target_modules``, vLLM ranks above 512, ``hfcpu`` in adapter
+  mode needs the base weights from the actor (``rollout.load_format=dummy``, no ``layered_summon``);
+* ``model.lora.rank`` (Megatron's key) on an FSDP actor: verl's trainer would take it as "LoRA on" and compute the
+  reference with an adapter that the FSDP engine never built.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ADAPTER_ROLLOUTS", "check_lora", "lora_rank_of", "model_lora_config"]
+
+#: rollout backends that serve a LoRA adapter (verl: sglang / vllm, each with its own adapter support; ours: hfcpu)
+ADAPTER_ROLLOUTS = ("hfcpu", "sglang", "vllm")
+#: vLLM's largest ``max_lora_rank`` (``verl.workers.rollout.vllm_rollout.utils.get_vllm_max_lora_rank``)
+VLLM_MAX_LORA_RANK = 512
+
+
+def _get(node: Any, key: str, default: Any = None) -> Any:
+    if node is None:
+        return default
+    if hasattr(node, "get") and not hasattr(node, "__dataclass_fields__"):
+        return node.get(key, default)
+    return getattr(node, key, default)
+
+
+def _plain(value: Any) -> Any:
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    return OmegaConf.to_container(value) if isinstance(value, (DictConfig, ListConfig)) else value
+
+
+def lora_rank_of(model_config: Any) -> int:
+    """The FSDP rank (``model.lora_rank``); 0 when LoRA is off."""
+    return int(_get(model_config, "lora_rank", 0) or 0)
+
+
+def model_lora_config(model_config: Any):
+    """The ``peft.LoraConfig`` verl's FSDP engine builds from ``actor_rollout_ref.model`` (same fields)."""
+    from peft import LoraConfig, TaskType
+
+    return LoraConfig(
+        task_type=TaskType.CAUSAL_LM,
+        r=lora_rank_of(model_config),
+        lora_alpha=_get(model_config, "lora_alpha", 16),
+        target_modules=_plain(_get(model_config, "target_modules", "all-linear")),
+        target_parameters=_plain(_get(model_config, "target_parameters", None)),
+        exclude_modules=_plain(_get(model_config, "exclude_modules", None)),
+        bias="none",
+    )
+
+
+def check_lora(cfg: Any, *, model: Any = None) -> list[str]:
+    """Refuse a LoRA config that does not fit the model or the rollout backend (module docstring). ``model``: an
+    ``nn.Module`` to check against (default: a meta-device skeleton from ``actor_rollout_ref.model.path`` when that
+    is a local checkpoint). Returns the checked paths (empty when LoRA is off)."""
+    arr = cfg.actor_rollout_ref
+    mcfg = arr.model
+    strategy = str(_get(arr.actor, "strategy", "fsdp"))
+    megatron_rank = _get(_get(mcfg, "lora", {}), "rank", 0) or 0
+    raw_rank = _get(mcfg, "lora_rank", 0)
+    if strategy.startswith("fsdp") and megatron_rank and not raw_rank:
+        raise ValueError(
+            f"actor_rollout_ref.model.lora.rank={megatron_rank} is Megatron's LoRA key; the FSDP actor "
+            f"(actor.strategy={strategy}) would build no adapter while verl's trainer computes the reference as the "
+            "actor with its adapter disabled. Fix: actor_rollout_ref.model.lora_rank=<rank> (LORA_RANK=<rank> in the "
+            "launchers) and leave model.lora.rank at 0"
+        )
+    if raw_rank in (None, 0) and _get(mcfg, "lora_adapter_path", None) is None:
+        return []
+    if isinstance(raw_rank, bool) or not isinstance(raw_rank, int) or raw_rank < 0:
+        raise ValueError(
+            f"actor_rollout_ref.model.lora_rank={raw_rank!r}: the LoRA rank must be a positive integer "
+            "(LORA_RANK=8, 16, 32 ...), or 0 for full fine-tuning"
+        )
+    alpha = _get(mcfg, "lora_alpha", 16)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
+        raise ValueError(f"actor_rollout_ref.model.lora_alpha={alpha!r} must be a positive number (LORA_ALPHA)")
+    merge = bool(_get(_get(mcfg, "lora", {}), "merge", False))
+    rollout = arr.rollout
+    name = str(_get(rollout, "name", ""))
+    if name not in ADAPTER_ROLLOUTS:
+        raise ValueError(
+            f"actor_rollout_ref.rollout.name={name!r} cannot take LoRA weights from verl's trainer; the backends that "
+            f"can are {ADAPTER_ROLLOUTS}. Fix: actor_rollout_ref.rollout.name=sglang or vllm on GPU (ROLLOUT=...), "
+            "hfcpu on CPU, or LORA_RANK=0 / actor_rollout_ref.model.lora_rank=0"
+        )
+    target_modules = _plain(_get(mcfg, "target_modules", "all-linear"))
+    if not merge:  # adapter mode: each engine's own LoRA support serves the adapter
+        if name == "hfcpu":
+            load_format = str(_get(rollout, "load_format", "dummy"))
+            if "dummy" not in load_format:
+                raise ValueError(
+                    f"actor_rollout_ref.rollout.load_format={load_format!r} with LoRA in adapter mode on hfcpu: verl "
+                    "would never send the base weights that hfcpu merges each adapter into. Fix: "
+                    "actor_rollout_ref.rollout.load_format=dummy (the default)"
+                )
+            if _get(rollout, "layered_summon", False):
+                raise ValueError(
+                    "actor_rollout_ref.rollout.layered_summon=True needs a base model preloaded by the rollout; hfcpu "
+                    "takes it from the actor. Fix: actor_rollout_ref.rollout.layered_summon=False"
+                )
+        elif name == "sglang" and isinstance(target_modules, str) and target_modules != "all-linear":
+            raise ValueError(
+                f"actor_rollout_ref.model.target_modules={target_modules!r}: SGLang serves LoRA on all linear layers "
+                "or on a list of module names, not a regex. Fix: target_modules=all-linear or a list "
+                "([q_proj,v_proj,...])"
+            )
+        elif name == "vllm" and raw_rank > VLLM_MAX_LORA_RANK:
+            raise ValueError(
+                f"actor_rollout_ref.model.lora_rank={raw_rank}: vLLM serves LoRA ranks up to {VLLM_MAX_LORA_RANK}. "
+                "Fix: a smaller LORA_RANK, or actor_rollout_ref.model.lora.merge=True"
+            )
+    if raw_rank == 0:  # a pre-trained adapter (lora_adapter_path) brings its own rank and targets
+        return ["actor_rollout_ref.model.lora_adapter_path"]
+    if model is None:
+        model = _meta_model(str(_get(mcfg, "path", "")))
+    if model is not None:
+        from verl_score.cpu.lora import lora_spec
+
+        lora_spec(model, model_lora_config(mcfg))  # rank vs layer shapes, names, Linear only, no tied weight
+        return ["actor_rollout_ref.model.lora_rank", "actor_rollout_ref.model.target_modules"]
+    return ["actor_rollout_ref.model.lora_rank"]
+
+
+def _meta_model(path: str):
+    """The model's module tree on the meta device, from ``config.json`` alone (no weights read); None, with a note on
+    stderr, when ``path`` is not a local checkpoint (a hub id on a machine without the hub)."""
+    if not (Path(path) / "config.json").is_file():
+        print(
+            f"config_check: LoRA target modules not checked against the model: {path!r} is not a local checkpoint "
+            "(the rollout and verl's peft check them at start-up)",
+            file=sys.stderr,
+        )
+        return None
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(path)
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(config)
