@@ -31,8 +31,9 @@ sys.path.insert(0, str(REPO))
 from benchmarks.cpu_rollout import _pss_bytes, _tree, _used_memory_bytes, load_avg  # noqa: E402
 
 
-def run_main_job(repo: pathlib.Path, precision: str, log_path: pathlib.Path) -> dict[str, float]:
-    """``bash scripts/quickstart.sh`` in ``repo`` with ``VERL_SCORE_CPU_PRECISION=precision``."""
+def run_main_job(repo: pathlib.Path, precision: str, log_path: pathlib.Path,
+                 overrides: list[str] | None = None) -> dict[str, float]:
+    """``bash scripts/quickstart.sh [overrides]`` in ``repo`` with ``VERL_SCORE_CPU_PRECISION=precision``."""
     baseline = _used_memory_bytes()
     peak = {"pss": 0, "system": baseline}
     done = threading.Event()
@@ -50,7 +51,7 @@ def run_main_job(repo: pathlib.Path, precision: str, log_path: pathlib.Path) -> 
     env = {**os.environ, "VERL_SCORE_CPU_PRECISION": precision, "CI": "true"}
     start = time.perf_counter()
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(["bash", "scripts/quickstart.sh"], cwd=repo, env=env, stdout=log,
+        proc = subprocess.Popen(["bash", "scripts/quickstart.sh", *(overrides or [])], cwd=repo, env=env, stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         holder.append(proc)
         rc = proc.wait()
@@ -121,11 +122,14 @@ def main() -> None:
     ap.add_argument("--repo", type=pathlib.Path, default=REPO, help="checkout to run in (set up already)")
     ap.add_argument("--precisions", default="auto", help="VERL_SCORE_CPU_PRECISION per run, comma-separated")
     ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("/tmp/main_job"), help="logs go here")
+    ap.add_argument("overrides", nargs="*", help="hydra overrides passed to every run (e.g. "
+                    "actor_rollout_ref.model.enable_gradient_checkpointing=False)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.repo, capture_output=True,
                             text=True).stdout.strip()
-    print(f"main job: bash scripts/quickstart.sh in {args.repo} (commit {commit}); load at start {load_avg()}")
+    print(f"main job: bash scripts/quickstart.sh {' '.join(args.overrides)} in {args.repo} (commit {commit}); "
+          f"load at start {load_avg()}")
     runs: dict[str, list[dict]] = {}
     print("| precision | exit | wall | output lines | peak PSS sum | peak system used - idle |\n|---|---|---|---|---|---|")
     for i, precision in enumerate(args.precisions.split(",")):
@@ -133,7 +137,7 @@ def main() -> None:
         # the run-to-run noise the precisions' difference is judged against
         name = precision if precision not in runs else f"{precision}#{i + 1}"
         log = args.out / f"quickstart_{name}.log"
-        r = run_main_job(args.repo, precision, log)
+        r = run_main_job(args.repo, precision, log, args.overrides)
         chosen = next((x for x in log.read_text().splitlines() if x.startswith("[cpu] precision")), "?")
         print(f"| {name}: {chosen} | {r['rc']} | {r['wall_s'] // 60:.0f} min {r['wall_s'] % 60:.0f} s | {r['lines']} | "
               f"{r['peak_pss_gb']} GB | {r['peak_system_delta_gb']} GB |", flush=True)
