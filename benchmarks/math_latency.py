@@ -52,7 +52,7 @@ def main() -> None:
     from verl_score.rewards.registry import build_reward
 
     # the corpus and the pathological inputs always come from THIS repo (the same cases for every tree)
-    corpus = _load("_math_corpus", HERE / "tests/rewards/math_corpus.py")
+    corpus = _load("_math_corpus", HERE / "testkit/math_corpus.py")
     pathological = _load("_bench_rewards", HERE / "benchmarks/rewards.py").PATHOLOGICAL
 
     print(f"verl_score from {Path(inspect.getfile(MathReward)).parents[2]}, {args.busy} busy loops")

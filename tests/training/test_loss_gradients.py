@@ -19,7 +19,7 @@ from verl.utils import tensordict_utils as tu
 
 from verl_score.training.config import ScoreConfig
 from verl_score.training.loss import ATTEMPT_INDEX_KEY, STAGE_KEY, score_loss, score_loss_terms
-from tests.training.helpers import BETA1, actor_config
+from testkit.actor import BETA1, actor_config
 
 torch.set_num_threads(1)
 

@@ -48,7 +48,7 @@ logger.setLevel(os.getenv("VERL_LOGGING_LEVEL", "WARN"))
 
 __all__ = ["STEP_JOIN", "ScorePrefixRolloutAgentLoop", "StopReason"]
 
-#: Separator of consecutive steps inside one assistant message (``verl_score.teacher.mps_schema.steps_to_messages``).
+#: Separator of consecutive steps inside one assistant message (``verl_score.contracts.steps.steps_to_messages``).
 STEP_JOIN = "\n\n"
 
 

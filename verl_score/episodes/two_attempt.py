@@ -29,7 +29,8 @@ from verl.utils.rollout_trace import rollout_trace_op
 from verl.utils.tokenizer.continuous_token import MergeResult
 
 from verl_score.episodes.budget import AttemptBudget
-from verl_score.episodes.guidance import Guidance, GuidanceProvider, build_guidance_provider
+from verl_score.contracts.guidance import Guidance, GuidanceProvider
+from verl_score.episodes.guidance import build_guidance_provider
 from verl_score.episodes.output import ScoreAgentLoopOutput, episode_extra_fields
 from verl_score.prompts import SELF_CORRECTION_INSTRUCTIONS
 

@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 from verl_score.episodes.codeact import parse_turn, render_observation
 from verl_score.eval.data import EvalSample, to_plain
 from verl_score.eval.engines import Sampling, episode_seed
-from verl_score.teacher.mps_schema import MPS_SYSTEM
+from verl_score.contracts.steps import MPS_SYSTEM
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import contextvars
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence
 
-from verl_score.episodes.guidance import Guidance, GuidanceProvider
+from verl_score.contracts.guidance import Guidance, GuidanceProvider
 from verl_score.eval.data import EvalSample
 from verl_score.prompts import SELF_CORRECTION_INSTRUCTIONS
 

@@ -40,7 +40,8 @@ from typing import Any, Mapping
 from verl_score.llm import LLMCallError, LLMClient
 from verl_score.teacher.config import client_config_for_role, load_yaml_section
 from verl_score.teacher.mps import MentoredSolver, MPSConfig, Problem, _Counts, load_problems, run_datagen
-from verl_score.teacher.mps_schema import Step, parse_student_step
+from verl_score.contracts.steps import Step
+from verl_score.teacher.mps_schema import parse_student_step
 
 logger = logging.getLogger(__name__)
 

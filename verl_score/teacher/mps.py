@@ -33,16 +33,13 @@ from typing import Any, Iterable, Mapping
 from verl_score.llm import LLMCallError, LLMClient
 from verl_score.teacher.config import client_config_for_role, load_yaml_section
 from verl_score.teacher.jsonl_writer import ResumableJsonlWriter
+from verl_score.contracts.steps import MPS_SYSTEM, Step, render_step, steps_to_messages
 from verl_score.teacher.mps_schema import (
-    MPS_SYSTEM,
     SCHEMA_NAME,
-    Step,
     TeacherVerdict,
     VerdictError,
     parse_student_step,
     parse_verdict,
-    render_step,
-    steps_to_messages,
     validate_record,
 )
 
