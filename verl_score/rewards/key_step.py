@@ -35,6 +35,7 @@ import string
 import time
 from typing import Any, Callable, Mapping, Sequence
 
+from verl_score.contracts.keys import FINAL_ANSWER_TEXT, STEP_TEXTS
 from verl_score.rewards.base import RewardResult
 from verl_score.rewards.registry import build_reward, register_reward
 from verl_score.rewards.step_match import _MATCHERS, StepMatch, register_step_matcher
@@ -125,7 +126,7 @@ class RuleStepMatcher:
 # ---------------------------------------------------------------------------------------------------- the reward
 def first_step(solution: str, extra_info: Mapping[str, Any], delimiters: Sequence[str]) -> str:
     """The first step the policy generated after the prefix (see the module docstring for the rules)."""
-    steps = extra_info.get("step_texts") if extra_info else None
+    steps = extra_info.get(STEP_TEXTS) if extra_info else None
     if steps is not None and len(steps) > 0:
         return str(steps[0])
     ends = []
@@ -150,8 +151,8 @@ def committed_answer_text(solution: str, extra_info: Mapping[str, Any] | None) -
     """What the answer check may see: the loop's committed ``final_answer_text`` (as ``\\boxed{…}``; None = no
     answer), else the response without code cells and observations. See the module docstring for why."""
     info = extra_info or {}
-    if "final_answer_text" in info:
-        committed = info["final_answer_text"]
+    if FINAL_ANSWER_TEXT in info:
+        committed = info[FINAL_ANSWER_TEXT]
         if committed is None or not str(committed).strip():
             return None
         return "\\boxed{" + str(committed).strip() + "}"

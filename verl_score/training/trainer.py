@@ -39,6 +39,16 @@ from verl.trainer.ppo.v1 import PPOTrainerSync, register_trainer
 from verl.utils.config import omega_conf_to_dataclass
 from verl.workers.utils.padding import response_to_nested
 
+from verl_score.contracts.keys import (
+    ANSWER_CHANGED,
+    EPISODE_ATTEMPT_INDEX,
+    LOSS_ATTEMPT_INDEX,
+    REWARD_EXTRA_INFO,
+    REWARD_FAILED,
+    STAGE,
+    failed_t,
+    score_t,
+)
 from verl_score.llm.failure_monitor import FailureRateExceeded, FailureRateMonitor, MonitorConfig
 from verl_score.metrics import (
     attempt_failed_from_reward_info,
@@ -50,20 +60,16 @@ from verl_score.metrics import (
     val_guidance_sources,
 )
 from verl_score.training.credit import attempt_masks, compute_score_advantages, resolve_estimator, trainable_rows
-from verl_score.training.loss import ATTEMPT_INDEX_KEY, STAGE_KEY, score_loss
+from verl_score.training.loss import score_loss
 from verl_score.training.resume_log import ResumedMetricsLogMixin
 from verl_score.training.run_length import check_run_length
 from verl_score.training.schedule import stage_at
 from verl_score.training.validate import validate_score
 
-__all__ = ["ATTEMPT_INDEX_SOURCE", "ScoreTrainerSync", "resolve_estimator"]
+__all__ = ["ScoreTrainerSync", "resolve_estimator"]
 
 logger = logging.getLogger(__name__)
 logger.setLevel(os.getenv("VERL_LOGGING_LEVEL", "INFO"))
-
-#: per-token field written by the two-attempt agent loop through ``AgentLoopOutput.as_dict()``
-ATTEMPT_INDEX_SOURCE = "attempt_index"
-
 
 def per_attempt_mean(values: torch.Tensor, masks: torch.Tensor) -> list[float | None]:
     """Mean of ``values`` ``[B, T]`` over each attempt's tokens (``masks`` ``[K, B, T]``); None for an attempt with no
@@ -172,7 +178,7 @@ class ScoreTrainerSync(ResumedMetricsLogMixin, PPOTrainerSync):
         return metrics
 
     def _update_actor(self, batch: KVBatchMeta, metrics: dict) -> KVBatchMeta:
-        batch.extra_info[STAGE_KEY] = int(self.score_stage)
+        batch.extra_info[STAGE] = int(self.score_stage)
         return super()._update_actor(batch, metrics)
 
     # ------------------------------------------------------------------ per-attempt credit
@@ -193,16 +199,16 @@ class ScoreTrainerSync(ResumedMetricsLogMixin, PPOTrainerSync):
             "uid",
             "response_mask",
             "extra_fields",
-            ATTEMPT_INDEX_SOURCE,
+            EPISODE_ATTEMPT_INDEX,
             "rollout_log_probs",
             "old_log_probs",
             "ref_log_prob",
             "values",
         ]
         data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
-        if ATTEMPT_INDEX_SOURCE not in data.keys():
+        if EPISODE_ATTEMPT_INDEX not in data.keys():
             raise KeyError(
-                f"no per-token '{ATTEMPT_INDEX_SOURCE}' in TransferQueue: use the score_two_attempt agent loop "
+                f"no per-token '{EPISODE_ATTEMPT_INDEX}' in TransferQueue: use the score_two_attempt agent loop "
                 "(rollout.agent.default_agent_loop=score_two_attempt)"
             )
         response_mask_nested = _as_nested(data["response_mask"])
@@ -213,12 +219,12 @@ class ScoreTrainerSync(ResumedMetricsLogMixin, PPOTrainerSync):
 
         response_mask = response_mask_nested.to_padded_tensor(padding=0)
         attempt_index = torch.zeros((n_rows, width), dtype=torch.int64)
-        for i, row in enumerate(_rows(data[ATTEMPT_INDEX_SOURCE])):
+        for i, row in enumerate(_rows(data[EPISODE_ATTEMPT_INDEX])):
             if is_padding[i]:
                 continue  # verl's synthetic padding rows copy fields from a real sample; they train nothing
             if row.numel() != resp_lens[i]:
                 raise ValueError(
-                    f"{ATTEMPT_INDEX_SOURCE} of {batch.keys[i]} has {row.numel()} tokens, response has {resp_lens[i]}"
+                    f"{EPISODE_ATTEMPT_INDEX} of {batch.keys[i]} has {row.numel()} tokens, response has {resp_lens[i]}"
                 )
             attempt_index[i, : resp_lens[i]] = row.to(torch.int64)
         attempt_index = attempt_index * (response_mask > 0)
@@ -230,7 +236,7 @@ class ScoreTrainerSync(ResumedMetricsLogMixin, PPOTrainerSync):
         for i, ef in enumerate(extra_fields):
             if is_padding[i]:
                 continue
-            info = (ef or {}).get("reward_extra_info") or {}
+            info = (ef or {}).get(REWARD_EXTRA_INFO) or {}
             scores = attempt_scores_from_reward_info(info)
             if len(scores) != k_att:
                 raise ValueError(
@@ -242,9 +248,9 @@ class ScoreTrainerSync(ResumedMetricsLogMixin, PPOTrainerSync):
             failed[i] = torch.tensor(attempt_failed_from_reward_info(info, k_att))
         if attempt_index.numel() and int(attempt_index.max()) > k_att:
             raise ValueError(
-                f"attempt_index reaches {int(attempt_index.max())} > score.num_attempts={k_att}: tokens of extra "
-                "attempts would keep their loss mask and KL with no advantage; make the agent loop's num_attempts "
-                "equal score.num_attempts"
+                f"{EPISODE_ATTEMPT_INDEX} reaches {int(attempt_index.max())} > score.num_attempts={k_att}: tokens of "
+                "extra attempts would keep their loss mask and KL with no advantage; make the agent loop's "
+                "num_attempts equal score.num_attempts"
             )
 
         # verl's rollout correction (IS weights / rejection) exactly as PPOTrainer._compute_advantage does it.
@@ -297,7 +303,7 @@ class ScoreTrainerSync(ResumedMetricsLogMixin, PPOTrainerSync):
             )
             adv[sel], ret[sel], shaped[sel] = adv_r, ret_r, shaped_r
 
-        write_back.update({"advantages": adv, "returns": ret, ATTEMPT_INDEX_KEY: attempt_index})
+        write_back.update({"advantages": adv, "returns": ret, LOSS_ATTEMPT_INDEX: attempt_index})
         output = TensorDict(
             {k: response_to_nested(v, response_mask_nested) for k, v in write_back.items()}, batch_size=n_rows
         )
@@ -341,7 +347,7 @@ class ScoreTrainerSync(ResumedMetricsLogMixin, PPOTrainerSync):
             )
         try:
             for flag in ok:
-                monitor.record(flag, kind="reward_failed")
+                monitor.record(flag, kind=REWARD_FAILED)
         except FailureRateExceeded:
             raise RuntimeError(
                 f"SCoRe: {monitor.rate():.1%} of the last episodes had a failed reward check "
@@ -372,15 +378,15 @@ class ScoreTrainerSync(ResumedMetricsLogMixin, PPOTrainerSync):
             data_sources, sample_uids, reward_extra_infos_dict, sample_turns, expected_acc_counts=expected_acc_counts
         )
         k_att = self.score_cfg.num_attempts
-        cols = [reward_extra_infos_dict.get(f"score_t{k}") for k in range(1, k_att + 1)]
+        cols = [reward_extra_infos_dict.get(score_t(k)) for k in range(1, k_att + 1)]
         if any(not c for c in cols):
             return metric_dict
         n = len(cols[1])
-        fail_cols = [reward_extra_infos_dict.get(f"failed_t{k}") for k in range(1, k_att + 1)]
+        fail_cols = [reward_extra_infos_dict.get(failed_t(k)) for k in range(1, k_att + 1)]
         if all(f is None for f in fail_cols):  # no per-attempt flags: "any attempt failed" marks them all, as training
-            fail_cols = [reward_extra_infos_dict.get("reward_failed")] * k_att
+            fail_cols = [reward_extra_infos_dict.get(REWARD_FAILED)] * k_att
         sources = val_guidance_sources(reward_extra_infos_dict, n)
-        changed = reward_extra_infos_dict.get("answer_changed")
+        changed = reward_extra_infos_dict.get(ANSWER_CHANGED)
         by_source: dict[str, list[int]] = defaultdict(list)
         for i, ds in enumerate(data_sources):
             if all(i < len(c) and c[i] is not None for c in cols):
