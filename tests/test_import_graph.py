@@ -6,8 +6,10 @@ What counts as an import (decided here, issue #26 "no cycle"): every ``import`` 
 anywhere in a module -- at module level, inside a function, under ``if TYPE_CHECKING:`` -- and every
 ``importlib.import_module("literal")``. A function-level import is still a dependency: making it lazy hides a cycle
 from the interpreter, not from a reader, and a lazy import that closes a cycle is the first one to break when
-somebody hoists it. What cannot be seen is a module name built at run time (an f-string, such as the reward registry's
-list of built-in modules, imported on the first lookup: the plug-ins depend on the registry, not the reverse).
+somebody hoists it. What cannot be seen, and is not an edge, is a module name held as data: the registries' ``builtins``
+(``verl_score.registry``), modules imported on the first lookup of a name not registered yet. That is plug-in
+discovery at lookup time, never at import time, and the plug-ins depend on the registry, not the reverse;
+``tests/test_registry.py::test_registry_builtins_exist`` keeps those names true instead.
 
 Read statically (``ast``), so nothing is imported and the test takes well under a second.
 """

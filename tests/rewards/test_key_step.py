@@ -9,10 +9,9 @@ import pytest
 from verl_score.rewards.key_step import (
     DEFAULT_STEP_DELIMITERS,
     first_step,
-    get_step_matcher_cls,
     step_similarity,
 )
-from verl_score.rewards.step_match import StepMatch, register_step_matcher
+from verl_score.rewards.step_match import StepMatch, get_step_matcher_cls, register_step_matcher
 from verl_score.rewards.registry import build_reward
 
 EXTRA = {

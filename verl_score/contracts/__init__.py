@@ -4,6 +4,8 @@
 converter and the key-step reward). ``guidance``: what an instruction provider returns and the registry the agent
 loop picks providers from (the static provider lives in ``episodes``, SMART in ``teacher``).
 
-Nothing here imports another verl_score sub-package except ``verl_score.prompts`` and ``verl_score.registry``
-(leaves). ``tests/test_import_graph.py`` keeps it that way.
+``keys``: the string keys that cross the episode -> reward -> trainer boundary.
+
+Nothing here imports another part of verl_score except the leaf ``verl_score.registry``; ``tests/test_import_graph.py``
+keeps the layers acyclic.
 """

@@ -1,5 +1,6 @@
 """What a guidance provider is: the instruction turn it writes (``Guidance``), its protocol and the registry the
-agent loop picks providers from by name.
+agent loop picks providers from by name (the built-in ones, ``static`` and ``smart``, are imported on the first
+lookup of a name not registered yet).
 
 Why a contract module: the agent loop (``episodes``) looks providers up and the SMART provider (``teacher``)
 registers itself; both depend on this module and neither on the other.
@@ -13,7 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
+from verl_score.registry import Registry
+
 __all__ = [
+    "GUIDANCE_PROVIDERS",
     "Guidance",
     "GuidanceProvider",
     "get_guidance_provider_cls",
@@ -62,29 +66,21 @@ class GuidanceProvider(Protocol):
     ) -> Guidance: ...
 
 
-_GUIDANCE_REGISTRY: dict[str, Callable[..., GuidanceProvider]] = {}
+GUIDANCE_PROVIDERS: Registry[Callable[..., GuidanceProvider]] = Registry(
+    "guidance provider",
+    builtins=("verl_score.episodes.guidance", "verl_score.teacher.guidance"),
+    hint="is the module that registers it imported, e.g. through verl_score.register?",
+)
+
+
 def register_guidance(name: str) -> Callable[[Callable[..., GuidanceProvider]], Callable[..., GuidanceProvider]]:
     """Register a provider class (or factory) under ``name``, the value of the loop's ``guidance`` kwarg."""
-
-    def decorator(factory: Callable[..., GuidanceProvider]) -> Callable[..., GuidanceProvider]:
-        existing = _GUIDANCE_REGISTRY.get(name)
-        if existing is not None and existing is not factory:
-            raise ValueError(f"guidance provider {name!r} is already registered ({existing!r})")
-        _GUIDANCE_REGISTRY[name] = factory
-        return factory
-
-    return decorator
+    return GUIDANCE_PROVIDERS.register(name)
 
 
 def list_guidance_providers() -> list[str]:
-    return sorted(_GUIDANCE_REGISTRY)
+    return GUIDANCE_PROVIDERS.names()
 
 
 def get_guidance_provider_cls(name: str) -> Callable[..., GuidanceProvider]:
-    try:
-        return _GUIDANCE_REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown guidance provider {name!r}; registered: {list_guidance_providers()} "
-            "(is the module that registers it imported, e.g. through verl_score.register?)"
-        ) from None
+    return GUIDANCE_PROVIDERS.get(name)

@@ -29,7 +29,6 @@ Reviewers' caveat (ICLR 2026): "differs from the mistake" can still be wrong; 0.
 from __future__ import annotations
 
 import ast
-import importlib
 import re
 import string
 import time
@@ -38,7 +37,7 @@ from typing import Any, Callable, Mapping, Sequence
 from verl_score.contracts.keys import FINAL_ANSWER_TEXT, STEP_TEXTS
 from verl_score.rewards.base import RewardResult
 from verl_score.rewards.registry import build_reward, register_reward
-from verl_score.rewards.step_match import _MATCHERS, StepMatch, register_step_matcher
+from verl_score.rewards.step_match import StepMatch, get_step_matcher_cls, register_step_matcher
 
 #: Where the first step ends; the EARLIEST end among these wins. Matches the MPS rendering
 #: (``data_preprocess/sources/mps.py:render_step``: "Thought: ...\nCode:\n```python\n...\n```", steps joined by a
@@ -50,15 +49,6 @@ DEFAULT_STEP_DELIMITERS = (
     r"(?=\n[ \t]*Thought\s*:)",  # before the next step
     r"\n[ \t]*\n",  # a blank line
 )
-
-
-def get_step_matcher_cls(name: str) -> type:
-    if name not in _MATCHERS:
-        importlib.import_module("verl_score.rewards.llm_judge")  # the judge-backed matcher registers itself there
-    try:
-        return _MATCHERS[name]
-    except KeyError:
-        raise KeyError(f"unknown step matcher {name!r}; registered: {sorted(_MATCHERS)}") from None
 
 
 # ---------------------------------------------------------------------------------------------------- rule matcher

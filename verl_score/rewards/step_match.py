@@ -2,7 +2,8 @@
 register.
 
 Why its own module: ``key_step`` looks matchers up and ``llm_judge`` registers one; both depend on this module, so
-neither imports the other at import time.
+neither imports the other at import time. The built-in matchers (``rule`` in ``key_step``, ``llm_judge`` in the judge
+module) are imported on the first lookup of a name not registered yet.
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
-__all__ = ["StepMatch", "register_step_matcher"]
+from verl_score.registry import Registry
+
+__all__ = ["STEP_MATCHERS", "StepMatch", "get_step_matcher_cls", "register_step_matcher"]
 
 T = TypeVar("T", bound=type)
 
-_MATCHERS: dict[str, type] = {}
+STEP_MATCHERS: Registry[type] = Registry(
+    "step matcher", builtins=("verl_score.rewards.key_step", "verl_score.rewards.llm_judge")
+)
 
 
 @dataclass
@@ -32,12 +37,8 @@ class StepMatch:
 
 def register_step_matcher(name: str) -> Callable[[T], T]:
     """Class decorator: make a step matcher selectable as ``key_step``'s ``matcher: name``."""
+    return STEP_MATCHERS.register(name)
 
-    def decorator(cls: T) -> T:
-        existing = _MATCHERS.get(name)
-        if existing is not None and existing is not cls:
-            raise ValueError(f"step matcher {name!r} already registered to {existing.__qualname__}")
-        _MATCHERS[name] = cls
-        return cls
 
-    return decorator
+def get_step_matcher_cls(name: str) -> type:
+    return STEP_MATCHERS.get(name)
