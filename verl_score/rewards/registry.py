@@ -19,7 +19,7 @@ T = TypeVar("T", bound=type)
 REWARDS: Registry[type] = Registry(
     "reward module",
     builtins=(
-        "verl_score.rewards.math",
+        "verl_score.rewards.math_equiv",
         "verl_score.rewards.exact_match",
         "verl_score.rewards.code_tests",
         "verl_score.rewards.llm_judge",

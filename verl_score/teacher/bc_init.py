@@ -12,7 +12,7 @@ Why it is built on ``verl_score.teacher.mps`` instead of beside it:
 * Output, resume, progress bar and failure accounting are ``run_datagen`` + ``ResumableJsonlWriter``: append-only,
   fsync per line, partial tail repaired on restart, finished ids skipped.
 * The teacher does NOT see the ground truth: a trajectory written knowing the answer would teach the student to
-  rationalise towards it. The reference answer is used only by the verifier (``verl_score.rewards.math``) after the
+  rationalise towards it. The reference answer is used only by the verifier (``verl_score.rewards.math_equiv``) after the
   trajectory ends; a wrong or missing final answer is written with ``kept: false`` (``drop_reason``) and never
   reaches the SFT data.
 * A reply that breaks the tool protocol (empty, cut on length, an unclosed or second code block, an invented
