@@ -48,7 +48,7 @@ def _start_server(latency_s: float, workers: int) -> tuple[list[subprocess.Popen
     port = 0
     for _ in range(workers):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.servers.fault_server", "--latency", str(latency_s), "--port", str(port)],
+            [sys.executable, "-m", "testkit.fault_server", "--latency", str(latency_s), "--port", str(port)],
             cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True,
         )  # fmt: skip
         procs.append(proc)

@@ -48,11 +48,11 @@ def main() -> None:
     ap.add_argument("--tree", default=str(HERE), help="the checkout whose verl_score is measured")
     args = ap.parse_args()
     sys.path.insert(0, args.tree)
-    from verl_score.rewards.math import MathReward  # first: benchmarks/rewards.py puts this repo on sys.path
+    from verl_score.rewards.math_equiv import MathReward  # first: benchmarks/rewards.py puts this repo on sys.path
     from verl_score.rewards.registry import build_reward
 
     # the corpus and the pathological inputs always come from THIS repo (the same cases for every tree)
-    corpus = _load("_math_corpus", HERE / "tests/rewards/math_corpus.py")
+    corpus = _load("_math_corpus", HERE / "testkit/math_corpus.py")
     pathological = _load("_bench_rewards", HERE / "benchmarks/rewards.py").PATHOLOGICAL
 
     print(f"verl_score from {Path(inspect.getfile(MathReward)).parents[2]}, {args.busy} busy loops")

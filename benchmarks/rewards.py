@@ -8,10 +8,10 @@
    ProcessPoolExecutor, one future per check). Same (response, gold) rows, sequential, interleaved calls; the
    agreement of both with the intended label is printed too. The latex set is run with our verdict cache (4 rows
    per (gold, answer) pair, like a GRPO group) and without it; the "corpus" set is the labelled real-text corpus of
-   ``tests/rewards/math_corpus.py`` (CHAMP / SmolLM2 / GSM8K texts). Target: >= 5x. Then the wall-clock latency of
+   ``testkit/math_corpus.py`` (CHAMP / SmolLM2 / GSM8K texts). Target: >= 5x. Then the wall-clock latency of
    ``MathReward.score`` on pathological inputs (power towers, 10^{10^{100}} - 10^{10^{100}}, deep nesting, a 1 MB
    response, unclosed boxes), p50 / p99 / max from call to return. Target: p99 <= the configured timeout + 0.5 s.
-   Then, per corpus class and split (dev / held-out, ``tests/rewards/math_corpus.py``): accuracy of ours and of
+   Then, per corpus class and split (dev / held-out, ``testkit/math_corpus.py``): accuracy of ours and of
    plain math-verify (``verify(parse(gold), parse(response))``) against the hand labels, and their agreement.
    Then latency from call to return, quiet and with ``--load N`` busy-loop processes on the cores: every corpus case
    one at a time (p50 / p90 / p99 / max, timeouts), and the whole corpus plus the pathological inputs awaited at
@@ -80,7 +80,7 @@ def math_rows(quick: bool) -> dict[str, list[tuple[str, str, float]]]:
 
 def corpus_rows() -> list[tuple[str, str, float]]:
     """The labelled corpus's real-text rows (string response and gold, a 0/1 label, policy math_verify)."""
-    from tests.rewards.math_corpus import cases
+    from testkit.math_corpus import cases
 
     return [(c.response, c.gold, c.expected) for c in cases()
             if not c.pathological and c.policy == "math_verify" and c.cls in ("champ", "smollm2", "gsm8k", "last_wins")]
@@ -120,8 +120,8 @@ def bench_math_pathological(timeout_s: float, repeats: int) -> dict:
 
 def bench_math_classes() -> list[dict]:
     """Per (split, class): n, ours / plain math-verify accuracy against the labels, agreement ours == plain."""
-    from tests.rewards.math_corpus import cases
-    from tests.rewards.test_math_corpus import plain_math_verify, verdict
+    from testkit.math_corpus import cases
+    from testkit.math_corpus import plain_math_verify, verdict
     from verl_score.rewards.registry import build_reward
 
     rewards = {p: build_reward("math", workers=2, timeout_s=30.0, policy=p) for p in ("math_verify", "anchored")}
@@ -154,7 +154,7 @@ def _quantiles(times: list[float]) -> str:
 
 def bench_math_latency(load: int, timeout_s: float) -> dict:
     """Latency from call to return with ``load`` busy loops running (see the module docstring)."""
-    from tests.rewards.math_corpus import cases
+    from testkit.math_corpus import cases
     from verl_score.rewards.registry import build_reward
 
     ordinary = [c for c in cases() if not c.pathological and isinstance(c.response, str)]

@@ -1,7 +1,7 @@
 """Why SCoRe's Stage I cannot be *shown* on the tiny random CPU model: its two attempts are coupled.
 
 Offline (no Ray, no ``main_ppo``), the Stage I objective on the tiny random Qwen2 with the first-token stand-in reward
-of ``tests/training/test_score_behaviour.py`` (``tests/training/fixtures/first_token_reward.py``, same shapes: 8
+of ``tests/training/test_score_behaviour.py`` (``testkit/first_token_reward.py``, same shapes: 8
 prompts x 4 samples of the bundled GSM8K sample, 4-token attempts, ``top_k`` 20, AdamW lr 1e-3, grad clip 1.0).
 The PG and KL terms are verl-score's own :func:`verl_score.training.loss.score_loss_terms` (PG on attempt-2 tokens,
 RLOO advantage of r2; β1 KL on all policy tokens, β2 KL on attempt-1 tokens, ``low_var_kl+``, token-mean over all
@@ -25,7 +25,7 @@ change that raises attempt 2's rewarded tokens raises attempt 1's, and the KL te
     PYTHONPATH=$PWD python benchmarks/stage1_coupling.py --beta2 0 1 --steps 8
 
 The contrast, with ``--model`` pointing at the tiny CHAT model of the Stage I behaviour test
-(``python -m tests.training.fixtures.tiny_chat_model /tmp/tiny_chat``: the same tiny Qwen2 after a minute of
+(``python -m testkit.tiny_chat_model /tmp/tiny_chat``: the same tiny Qwen2 after a minute of
 next-token training to open a first and a second attempt with different words) and one-token attempts
 (``--tokens 1 --lr 3e-3``), 2026-11-27, seed 0: at β2 = 0.1 attempt 2 goes 0.50 -> 0.91-0.94 by step 3 while attempt
 1 stays at 0.28-0.53 (its exact untrained rate is 0.43; SE of one step's rate 0.09) and the attempt-1 KL term stays
@@ -67,9 +67,9 @@ def run(beta2: float, steps: int, seed: int, lr: float, prompts: int = 8, sample
     import pandas as pd
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tests.training.fixtures.first_token_reward import first_token_reward
-    from tests.training.fixtures.tiny_chat_model import gsm8k_chats, instruction_turn, prompt_ids
-    from tests.training.helpers import actor_config
+    from testkit.first_token_reward import first_token_reward
+    from testkit.tiny_chat_model import gsm8k_chats, instruction_turn, prompt_ids
+    from testkit.actor import actor_config
     from verl_score.assets import asset_path
     from verl_score.training.loss import score_loss_terms
 

@@ -1,6 +1,6 @@
 """Teacher-in-the-loop throughput against loopback servers: teacher verdicts/s and MPS trajectories/min.
 
-The student and teacher are the scripted fault server of ``tests/teacher/scripted.py`` in its own process (so the
+The student and teacher are the scripted fault server of ``testkit/scripted_teacher.py`` in its own process (so the
 server does not share the client's GIL), answering after a fixed latency. Figures therefore measure our side:
 the async client, strict verdict parsing, the sandboxed code replay (bubblewrap, one fresh interpreter per code
 step) and the fsync'ed jsonl writer -- not model speed.
@@ -40,15 +40,15 @@ if str(REPO_ROOT) not in sys.path:
 
 from verl_score.llm import LLMClient  # noqa: E402
 from verl_score.teacher.mps import MentoredSolver, MPSConfig, Problem, run_datagen  # noqa: E402
-from verl_score.teacher.mps_schema import Step  # noqa: E402
+from verl_score.contracts.steps import Step  # noqa: E402
 
 
 def _serve(latency: float) -> None:
     """Child: the scripted server, prints ``PORT n`` and serves until killed."""
-    from tests.servers.fault_server import FaultServer, Ok
-    from tests.teacher import scripted
+    from testkit.fault_server import FaultServer, Ok
+    from testkit import scripted_teacher
 
-    srv = FaultServer(default=Ok(content_fn=scripted.reply, latency_s=latency)).start()
+    srv = FaultServer(default=Ok(content_fn=scripted_teacher.reply, latency_s=latency)).start()
     print(f"PORT {srv.port}", flush=True)
     while True:
         time.sleep(3600)
@@ -71,9 +71,9 @@ def _solver(url: str, concurrency: int, client_concurrency: int) -> MentoredSolv
 
 
 async def _teacher_calls(solver: MentoredSolver, n: int, concurrency: int) -> float:
-    from tests.teacher import scripted
+    from testkit import scripted_teacher
 
-    problem = Problem("bench", scripted.ARITH, "11")
+    problem = Problem("bench", scripted_teacher.ARITH, "11")
     steps = [Step("a"), Step("b", "a = 4 * 2", "8\n"), Step("c", "b = 3 * a", "24\n"), Step("d")]
     sem = asyncio.Semaphore(concurrency)
 
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.serve:
         _serve(args.latency)
         return
-    from tests.teacher import scripted
+    from testkit import scripted_teacher
 
     proc, url = _start(args.latency)
     try:
@@ -111,14 +111,14 @@ def main(argv: list[str] | None = None) -> None:
         results = {"latency_s": args.latency, "teacher_calls_per_s": round(calls_per_s, 1),
                    "teacher_call_concurrency": args.call_concurrency}
         with tempfile.TemporaryDirectory() as tmp:
-            arith = [Problem(f"arith-{i}", scripted.ARITH, "11", "bench") for i in range(args.problems)]
+            arith = [Problem(f"arith-{i}", scripted_teacher.ARITH, "11", "bench") for i in range(args.problems)]
             s = asyncio.run(run_datagen(arith, Path(tmp) / "arith.jsonl", _solver(url, args.concurrency, 64),
                                         progress=False))
             assert s["kept"] == args.problems, s
             results["arith_trajectories_per_min"] = s["trajectories_per_min"]
             results["arith_seconds_per_trajectory_at_concurrency"] = round(s["elapsed_s"] / args.problems, 3)
             easy = [Problem(p["id"], p["problem"], p["ground_truth"], "bench")
-                    for p in scripted.easy_problems(args.problems * 4)]
+                    for p in scripted_teacher.easy_problems(args.problems * 4)]
             s = asyncio.run(run_datagen(easy, Path(tmp) / "easy.jsonl", _solver(url, args.concurrency, 64),
                                         progress=False))
             assert s["kept"] == len(easy), s

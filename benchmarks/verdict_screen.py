@@ -5,7 +5,7 @@
     python -m benchmarks.verdict_screen --classifier smollm2  # + the YES/NO classifier, SmolLM2-135M via xllamacpp
     python -m benchmarks.verdict_screen --classifier http://host:port/v1 [--model NAME]   # + any endpoint
 
-Corpus: tests/teacher/verdict_corpus.py (must-reject texts: verdicts in many phrasings, praise, hedges, partial
+Corpus: testkit/verdict_corpus.py (must-reject texts: verdicts in many phrasings, praise, hedges, partial
 verdicts, other languages, real SmolLM2 guide replies; must-pass texts: re-check hints). Each split is reported on
 its own: ``dev`` was written before/while the rules were tuned, each ``heldout`` split after a rules version froze
 and never tuned on at that version. The screen is ``LeakageFilter.check_format`` (the reference-free rules, which is
@@ -29,7 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.teacher.verdict_corpus import PASS, REJECT, Item  # noqa: E402
+from testkit.verdict_corpus import PASS, REJECT, Item  # noqa: E402
 from verl_score.teacher.leakage import LeakageFilter  # noqa: E402
 
 
@@ -122,7 +122,7 @@ def classifier(target: str, model: str | None, rules_rejected: dict[str, bool], 
     server = None
     api_key = None
     if target == "smollm2":
-        from tests.servers.llamacpp_server import LlamaCppServer
+        from testkit.llamacpp_server import LlamaCppServer
 
         server = LlamaCppServer(Path(tempfile.mkdtemp()) / "llamacpp.log", threads=1, n_parallel=2).start()
         target, model, api_key = server.base_url, server.model, server.api_key

@@ -148,3 +148,12 @@ def test_plugin_import_with_an_old_torch_fails_with_the_message(tmp_path):
     assert proc.returncode != 0
     assert "UnsupportedEnvironment: verl-score does not support this environment" in proc.stderr
     assert "torch 2.10.0: supported torch>=2.11" in proc.stderr
+
+
+def test_pyproject_names_only_files_that_exist():
+    """Its comments point a reader at files (the start-up check, the CI resolver, ...): each must be there (issue #26
+    found two that were not)."""
+    text = (REPO / "pyproject.toml").read_text()
+    cited = set(re.findall(r"[A-Za-z0-9_][A-Za-z0-9_./-]*\.(?:py|txt|lock|sh|md|toml)\b", text))
+    assert "verl_score/versions.py" in cited
+    assert sorted(p for p in cited if not (REPO / p).exists()) == []

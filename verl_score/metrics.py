@@ -46,6 +46,8 @@ from typing import Any
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
+from verl_score.contracts import keys
+
 __all__ = [
     "CORRECT_THRESHOLD",
     "GUIDANCE_BUCKETS",
@@ -266,15 +268,15 @@ def attempt_scores_from_reward_info(reward_extra_info: Mapping[str, Any]) -> lis
     Raises KeyError when ``score_t1`` is missing: without per-attempt scores there is nothing to credit or measure,
     and a silent 0 would train / report garbage.
     """
-    if "score_t1" not in reward_extra_info:
+    if keys.score_t(1) not in reward_extra_info:
         raise KeyError(
             "reward_extra_info has no 'score_t1': the reward function must score each attempt "
             "(verl_score/rewards/score_fn.py with extra_info['attempt_texts'])"
         )
     scores = []
     k = 1
-    while f"score_t{k}" in reward_extra_info:
-        scores.append(float(reward_extra_info[f"score_t{k}"]))
+    while keys.score_t(k) in reward_extra_info:
+        scores.append(float(reward_extra_info[keys.score_t(k)]))
         k += 1
     return scores
 
@@ -285,9 +287,9 @@ def attempt_failed_from_reward_info(reward_extra_info: Mapping[str, Any], num_at
     Without per-attempt flags, ``reward_failed`` (any attempt failed) marks every attempt failed — the episode is
     excluded either way. A reward function that reports neither is taken as never failing.
     """
-    if any(f"failed_t{k}" in reward_extra_info for k in range(1, num_attempts + 1)):
-        return [bool(float(reward_extra_info.get(f"failed_t{k}", 0.0) or 0.0)) for k in range(1, num_attempts + 1)]
-    any_failed = bool(float(reward_extra_info.get("reward_failed", 0.0) or 0.0))
+    if any(keys.failed_t(k) in reward_extra_info for k in range(1, num_attempts + 1)):
+        return [bool(float(reward_extra_info.get(keys.failed_t(k), 0.0) or 0.0)) for k in range(1, num_attempts + 1)]
+    any_failed = bool(float(reward_extra_info.get(keys.REWARD_FAILED, 0.0) or 0.0))
     return [any_failed] * num_attempts
 
 
@@ -360,10 +362,10 @@ def guidance_split_metrics(
 def val_guidance_sources(reward_extra_infos: Mapping[str, Sequence[Any]], n: int) -> list[str] | None:
     """Per-sample attempt-2 guidance source from ``score_fn``'s one-hot ``guidance_t2_{bucket}`` columns (the only
     per-sample data verl's validation keeps); None when the reward function did not emit them."""
-    cols = {b: reward_extra_infos.get(f"guidance_t2_{b}") for b in GUIDANCE_BUCKETS}
+    cols = {b: reward_extra_infos.get(keys.guidance_t2(b)) for b in GUIDANCE_BUCKETS}
     if all(c is None for c in cols.values()):
         return None
-    why = {r: reward_extra_infos.get(f"guidance_t2_rejected_{r}") for r in GUIDANCE_REJECTION_REASONS}
+    why = {r: reward_extra_infos.get(keys.guidance_t2_rejected(r)) for r in GUIDANCE_REJECTION_REASONS}
 
     def first(columns: Mapping[str, Any], i: int) -> str | None:
         hit = [k for k, c in columns.items() if c is not None and i < len(c) and c[i] is not None and float(c[i]) > 0]
@@ -388,26 +390,26 @@ def metrics_from_extra_fields(
     texts, changed, sources = [], [], []
     have_texts, have_changed, have_sources = True, True, True
     for ef in extra_fields:
-        info = (ef or {}).get("reward_extra_info") or {}
-        if "score_t2" not in info:
+        info = (ef or {}).get(keys.REWARD_EXTRA_INFO) or {}
+        if keys.score_t(2) not in info:
             continue
         scores = attempt_scores_from_reward_info(info)
         per_attempt.append(scores)
         failed.append(attempt_failed_from_reward_info(info, len(scores)))
-        attempt_texts = (ef or {}).get("attempt_texts")
+        attempt_texts = (ef or {}).get(keys.ATTEMPT_TEXTS)
         if attempt_texts is not None and len(attempt_texts) >= 2:
             texts.append([str(attempt_texts[0]), str(attempt_texts[1])])
         else:
             have_texts = False
-        guidance = (ef or {}).get("guidance")
+        guidance = (ef or {}).get(keys.GUIDANCE)
         if guidance is not None and len(guidance) >= 1:
-            reasons = (ef or {}).get("guidance_reasons")
+            reasons = (ef or {}).get(keys.GUIDANCE_REASONS)
             sources.append(guidance_source_with_reason(guidance[0], reasons[0] if reasons is not None and len(reasons)
                                                        else None))
         else:
             have_sources = False
-        if "answer_changed" in info and info["answer_changed"] is not None:
-            changed.append(float(info["answer_changed"]))
+        if keys.ANSWER_CHANGED in info and info[keys.ANSWER_CHANGED] is not None:
+            changed.append(float(info[keys.ANSWER_CHANGED]))
         else:
             have_changed = False
     if not per_attempt:

@@ -60,7 +60,7 @@ TASKS = ("math", "qa")
 
 # The step rendering is defined once, next to the datagen that prompts the student with it: the SFT/RL rows made
 # here, the student's prompt during Mentored Problem Solving and the key-step reward must all see the same text.
-from verl_score.teacher.mps_schema import MPS_SYSTEM, render_step, steps_to_messages  # noqa: E402,F401
+from verl_score.contracts.steps import MPS_SYSTEM, render_step, steps_to_messages  # noqa: E402,F401
 
 
 def trajectory_messages(problem: str, steps: list[dict[str, str]], final_answer: str) -> list[dict[str, str]]:

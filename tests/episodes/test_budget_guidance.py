@@ -13,7 +13,8 @@ from omegaconf import OmegaConf
 from verl.experimental.agent_loop.agent_loop import DictConfigWrap, ToolListWrap, _agent_loop_registry
 
 from verl_score.episodes.budget import AttemptBudget, BudgetError
-from verl_score.episodes.guidance import Guidance, StaticGuidance, build_guidance_provider, register_guidance
+from verl_score.contracts.guidance import Guidance, register_guidance
+from verl_score.episodes.guidance import StaticGuidance, build_guidance_provider
 from verl_score.episodes.output import ScoreAgentLoopOutput
 from verl_score.episodes.two_attempt import ScoreTwoAttemptAgentLoop, resolve_task
 from verl_score.prompts import MATH_SELF_CORRECTION

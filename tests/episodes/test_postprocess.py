@@ -10,7 +10,7 @@ import verl.trainer.ppo.v1.agent_loop_tq as agent_loop_tq
 from verl.trainer.ppo.v1.agent_loop_tq import AgentLoopWorkerTQ
 from verl.utils.tensordict_utils import list_of_dict_to_tensordict
 
-from verl_score.episodes.output import ATTEMPT_INDEX_KEY
+from verl_score.contracts.keys import EPISODE_ATTEMPT_INDEX
 
 from tests.episodes.conftest import GREEDY, PROBLEM, CannedServerManager
 
@@ -49,7 +49,7 @@ async def test_attempt_index_reaches_the_trainer_batch(tokenizer, loop_factory, 
 
     async def capture_put(*, keys, fields, tags: list, partition_id):
         put_tags.extend(tags)
-        assert ATTEMPT_INDEX_KEY in fields.keys()
+        assert EPISODE_ATTEMPT_INDEX in fields.keys()
 
     monkeypatch.setattr(agent_loop_tq, "list_of_dict_to_tensordict", capture_rows)
     monkeypatch.setattr(agent_loop_tq.tq, "async_kv_batch_put", capture_put)
@@ -61,14 +61,14 @@ async def test_attempt_index_reaches_the_trainer_batch(tokenizer, loop_factory, 
 
     # What TransferQueue hands the trainer for these keys: verl's own list-of-dicts -> TensorDict (jagged when ragged)
     batch = list_of_dict_to_tensordict(rows)
-    assert batch[ATTEMPT_INDEX_KEY].is_nested and batch["response_mask"].is_nested
-    assert batch[ATTEMPT_INDEX_KEY].dtype == torch.int64
-    lengths = batch[ATTEMPT_INDEX_KEY].offsets().diff().tolist()
+    assert batch[EPISODE_ATTEMPT_INDEX].is_nested and batch["response_mask"].is_nested
+    assert batch[EPISODE_ATTEMPT_INDEX].dtype == torch.int64
+    lengths = batch[EPISODE_ATTEMPT_INDEX].offsets().diff().tolist()
     assert lengths == batch["response_mask"].offsets().diff().tolist()
     assert lengths == [len(full.response_ids), len(short.response_ids)]
 
     padded = batch.to_padded_tensor()  # what the v1 trainer does (e.g. _compute_advantage, _compute_metrics)
-    index, mask = padded[ATTEMPT_INDEX_KEY], padded["response_mask"]
+    index, mask = padded[EPISODE_ATTEMPT_INDEX], padded["response_mask"]
     assert index.shape == mask.shape == (2, RESPONSE_LENGTH)
     assert torch.equal((index > 0).long(), mask)  # padded with 0 exactly where response_mask is padded
     assert index[1, len(short.response_ids):].eq(0).all()

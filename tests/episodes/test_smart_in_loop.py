@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.episodes.conftest import CannedServerManager, make_loop
-from tests.servers.fault_server import Ok, Status
+from testkit.fault_server import Ok, Status
 from tests.teacher.guide_replies import guide_reply, is_classifier_request
 import verl_score.teacher.guidance  # noqa: F401  registers "smart" (verl_score.register does this in workers)
 from verl_score.prompts import MATH_SELF_CORRECTION

@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.servers.fault_server import Ok, Status
+from testkit.fault_server import Ok, Status
 from verl_score.eval.cli import main
-from verl_score.teacher.mps_schema import MPS_SYSTEM
+from verl_score.contracts.steps import MPS_SYSTEM
 
 PROBLEMS = [  # (data_source, question, gold)
     ("src_a", "What is 3 + 4 * 2?", "11"),  # two tool calls, right

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from verl_score.episodes.guidance import Guidance, register_guidance
+from verl_score.contracts.guidance import Guidance, register_guidance
 from verl_score.eval.cli import main
 from verl_score.eval.data import load_samples
 from verl_score.prompts import MATH_SELF_CORRECTION
 from verl_score.rewards.base import RewardResult
 from verl_score.rewards.registry import register_reward
 
-from tests.servers.fault_server import Ok, Status
+from testkit.fault_server import Ok, Status
 
 
 def answer(value: str) -> str:

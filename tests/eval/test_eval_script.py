@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.llamacpp_server import free_port
+from testkit.llamacpp_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

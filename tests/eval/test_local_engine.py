@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from verl_score.episodes.guidance import Guidance, register_guidance
+from verl_score.contracts.guidance import Guidance, register_guidance
 from verl_score.eval.data import load_samples
 from verl_score.eval.engines import LocalEngine, Sampling
 from verl_score.eval.runner import RunConfig, evaluate

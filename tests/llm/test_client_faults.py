@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.servers.fault_server import FaultServer, Hang, Malformed, Ok, Status
+from testkit.fault_server import FaultServer, Hang, Malformed, Ok, Status
 from verl_score.llm import LLMCallError, LLMClient, LLMClientConfig, LLMConfigError
 from verl_score.llm.retry import backoff_delay, parse_retry_after
 

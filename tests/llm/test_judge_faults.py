@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.servers.fault_server import FaultServer, Hang, Malformed, Ok, Status
+from testkit.fault_server import FaultServer, Hang, Malformed, Ok, Status
 from verl_score.llm.failure_monitor import FailureRateExceeded, get_monitor, reset_monitors
 from verl_score.rewards.llm_judge import JudgeError, LLMJudgeReward, VerdictError, parse_verdict
 from verl_score.rewards.registry import build_reward, registered_rewards

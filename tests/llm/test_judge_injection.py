@@ -9,8 +9,8 @@ from typing import Iterator
 
 import pytest
 
-from tests.rewards.math_corpus import cases as math_cases
-from tests.servers.fault_server import FaultServer, Ok
+from testkit.math_corpus import cases as math_cases
+from testkit.fault_server import FaultServer, Ok
 from verl_score.llm.failure_monitor import reset_monitors
 from verl_score.rewards.llm_judge import LLMJudgeReward, extract_judge_answer, injection_signals, normalise_for_scan
 from verl_score.rewards.registry import build_reward

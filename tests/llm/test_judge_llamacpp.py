@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.servers.llamacpp_server import LlamaCppServer
+from testkit.llamacpp_server import LlamaCppServer
 from verl_score.llm import LLMCallError, LLMClient
 from verl_score.llm.failure_monitor import reset_monitors
 from verl_score.rewards.llm_judge import LLMJudgeReward

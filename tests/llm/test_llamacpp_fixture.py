@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.llamacpp_server import LlamaCppServer
+from testkit.llamacpp_server import LlamaCppServer
 
 
 def test_bad_model_fails_fast_with_log_tail(tmp_path: Path) -> None:

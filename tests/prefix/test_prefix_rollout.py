@@ -166,7 +166,7 @@ async def test_prefix_ending_in_assistant_message_is_continued_like_the_sft_data
     assert prompt.count("<|im_start|>assistant") == 1
     # the text of the SFT rendering of prefix + this step (steps_to_messages joins them with "\n\n"). Only the
     # token split at the seam can differ: BPE merges "`\n\n" / ".\n\n" when the whole message is tokenized at once.
-    from verl_score.teacher.mps_schema import steps_to_messages
+    from verl_score.contracts.steps import steps_to_messages
 
     steps = [dict(s) for s in row["extra_info"]["prefix_steps"]]
     steps.append({"thought": "Add them with Python.", "code": "print(sum(xs))", "observation": "108"})

@@ -47,7 +47,7 @@ def test_surd_quotient_never_factors_the_product(monkeypatch):
 
 def test_review_response_is_settled_in_process_at_once():
     """The review's call: ``MathReward(timeout_s=2)`` returned after 11.6 s (blocking every other reward call)."""
-    from verl_score.rewards.math import MathReward
+    from verl_score.rewards.math_equiv import MathReward
 
     reward = MathReward(workers=1, timeout_s=2.0)
     try:

@@ -8,12 +8,10 @@ import pytest
 
 from verl_score.rewards.key_step import (
     DEFAULT_STEP_DELIMITERS,
-    StepMatch,
     first_step,
-    get_step_matcher_cls,
-    register_step_matcher,
     step_similarity,
 )
+from verl_score.rewards.step_match import StepMatch, get_step_matcher_cls, register_step_matcher
 from verl_score.rewards.registry import build_reward
 
 EXTRA = {
@@ -86,7 +84,7 @@ def test_missing_schema_fields_are_clear_errors(reward):
 
 def test_mps_rendered_steps():
     """The MPS data's rendering (render_step): fenced code, steps joined by blank lines, observations as turns."""
-    from verl_score.teacher.mps_schema import render_step
+    from verl_score.contracts.steps import render_step
 
     teacher = render_step({"thought": "Divide 84 by 7 with Python to be exact.", "code": "print(84 / 7)"})
     mistake = render_step({"thought": "84 / 7 is 14.", "code": ""})

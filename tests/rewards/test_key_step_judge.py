@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from tests.servers.fault_server import Ok, Status
+from testkit.fault_server import Ok, Status
 from verl_score.rewards.registry import build_reward
 
 EXTRA = {

@@ -9,14 +9,12 @@ so "never below math-verify" means: wherever plain math-verify is right, so are 
 
 from __future__ import annotations
 
-import logging
-import re
 import time
 from collections import Counter
 
 import pytest
 
-from tests.rewards.math_corpus import cases
+from testkit.math_corpus import cases, plain_math_verify, verdict
 from verl_score.rewards.registry import build_reward
 
 # Scheduling slack over the configured deadline for timed asserts on the shared, overloaded CI machine (load 14 seen);
@@ -111,28 +109,6 @@ def rewards():
     yield built
     for r in built.values():
         r.pool.close()
-
-
-def verdict(reward, case) -> float | str:
-    result = reward.score(case.response, case.gold)
-    return f"failed:{result.extra['reason']}" if result.failed else result.score
-
-
-def plain_gold_text(gold: str) -> str:
-    """The gold as math-verify's own docs and tests pass it: in ``$...$`` unless it has delimiters already (a bare
-    latex gold such as ``\\sqrt{3}`` is otherwise read as prose and yields nothing or a stray number, which would
-    make plain math-verify look worse than it is)."""
-    delimited = re.search(r"(?<!\\)\$", gold) or any(d in gold for d in ("\\boxed", "\\(", "\\["))
-    return gold if delimited else f"${gold}$"  # an escaped \\$ (MATH's dollar amounts) is not a delimiter
-
-
-def plain_math_verify(case) -> float:
-    from math_verify import parse, verify
-
-    logging.getLogger("math_verify").setLevel(logging.ERROR)
-    gold = parse(plain_gold_text(case.gold), parsing_timeout=5)
-    pred = parse(case.response, parsing_timeout=5)
-    return float(verify(gold, pred, timeout_seconds=5))
 
 
 def test_corpus_size_and_coverage():

@@ -10,10 +10,10 @@ from fractions import Fraction
 
 import pytest
 
-from tests.rewards.math_corpus import REVIEW2, REVIEW2_FIX
+from testkit.math_corpus import REVIEW2, REVIEW2_FIX
 from verl_score.rewards.dressed import compare_plain
 from verl_score.rewards.extract import extract_math_answer
-from verl_score.rewards.math import is_risky
+from verl_score.rewards.math_equiv import is_risky
 from verl_score.rewards.registry import build_reward
 
 CASES = [c for c in REVIEW2 + REVIEW2_FIX if not c.pathological]

@@ -11,8 +11,8 @@ from typing import Iterator
 
 import pytest
 
-from tests.servers.fault_server import FaultServer
-from tests.servers.llamacpp_server import LlamaCppServer
+from testkit.fault_server import FaultServer
+from testkit.llamacpp_server import LlamaCppServer
 
 
 @pytest.fixture

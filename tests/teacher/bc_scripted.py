@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from verl_score.contracts.steps import MPS_SYSTEM
 from verl_score.teacher.bc_init import REASK
-from verl_score.teacher.mps_schema import MPS_SYSTEM
 
 ARITH = "What is 3 + 4 * 2?"
 WRONG = "What is 2 + 4 * 3?"

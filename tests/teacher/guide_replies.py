@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.servers.fault_server import Ok
+from testkit.fault_server import Ok
 from verl_score.teacher.verdict_classifier import CLASSIFIER_SYSTEM
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from tests.servers.fault_server import Ok, Status
-from tests.teacher import bc_scripted, scripted
+from testkit import scripted_teacher as scripted
+from testkit.fault_server import Ok, Status
+from tests.teacher import bc_scripted
 from verl_score.llm import LLMClient
 from verl_score.teacher.bc_init import BCConfig, BCSolver, protocol_error
 from verl_score.teacher.mps import Problem, run_datagen

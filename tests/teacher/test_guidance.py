@@ -9,9 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.servers.fault_server import Hang, Ok, Status
+from testkit.fault_server import Hang, Ok, Status
 from tests.teacher.guide_replies import guide_reply
-from verl_score.episodes.guidance import Guidance, GuidanceProvider, build_guidance_provider
+from verl_score.contracts.guidance import Guidance, GuidanceProvider
+from verl_score.episodes.guidance import build_guidance_provider
 from verl_score.prompts import MATH_SELF_CORRECTION
 from verl_score.teacher.guidance import SmartGuidance, guide_messages
 

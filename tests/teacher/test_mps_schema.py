@@ -7,15 +7,8 @@ import json
 import pytest
 
 from verl_score.teacher.jsonl_writer import CorruptOutputError, ResumableJsonlWriter
-from verl_score.teacher.mps_schema import (
-    Step,
-    VerdictError,
-    parse_student_step,
-    parse_verdict,
-    render_step,
-    steps_to_messages,
-    validate_record,
-)
+from verl_score.contracts.steps import Step, render_step, steps_to_messages
+from verl_score.teacher.mps_schema import VerdictError, parse_student_step, parse_verdict, validate_record
 
 GOOD = {"first_error_step": 1, "corrected_step": {"thought": "Divide.", "code": "print(84 / 7)"}, "reason": "r"}
 
@@ -71,7 +64,7 @@ def test_rendering_matches_the_converter():
     assert steps_to_messages(steps) == conv.steps_to_messages(steps)
     assert all(render_step(s) == conv.render_step(s) for s in steps)
     assert conv.REQUIRED <= set(_record())
-    from verl_score.teacher.mps_schema import MPS_SYSTEM
+    from verl_score.contracts.steps import MPS_SYSTEM
 
     assert MPS_SYSTEM == conv.MPS_SYSTEM
 

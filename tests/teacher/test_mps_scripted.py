@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.teacher import scripted
-from tests.servers.fault_server import Hang, Ok
+from testkit import scripted_teacher as scripted
+from testkit.fault_server import Hang, Ok
 from verl_score.llm import LLMClient
 from verl_score.teacher.mps import MentoredSolver, MPSConfig, Problem, load_problems, run_datagen
 from verl_score.teacher.mps_schema import validate_record
@@ -108,7 +108,7 @@ def test_malformed_then_valid_verdict_succeeds(fault_server):
 
 
 def test_teacher_timeout_is_a_counted_failure(fault_server):
-    from tests.servers.fault_server import FaultServer
+    from testkit.fault_server import FaultServer
 
     fault_server.set_default(Ok(content_fn=scripted.reply))
     with FaultServer(default=Hang(10.0)) as slow_teacher:
@@ -199,7 +199,7 @@ def test_launcher_script_end_to_end(fault_server, tmp_path):
 
 
 def test_student_outage_is_not_written_and_retried_on_restart(fault_server, tmp_path):
-    from tests.servers.fault_server import Status
+    from testkit.fault_server import Status
 
     problems = [Problem(p["id"], p["problem"], p["ground_truth"]) for p in scripted.easy_problems(2)]
     out = tmp_path / "o.jsonl"

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.servers.fault_server import Hang, Malformed, Ok, Status
+from testkit.fault_server import Hang, Malformed, Ok, Status
 from tests.teacher.guide_replies import guide_reply, is_classifier_request
 from tests.teacher.test_guidance import ATTEMPT, GOLD, PROBLEM, _instruction, _provider
 from verl_score.prompts import MATH_SELF_CORRECTION
@@ -99,7 +99,7 @@ def test_rules_run_first_and_a_rule_rejection_costs_no_classifier_call(fault_ser
 
 def test_separate_classifier_endpoint(fault_server):
     """``client`` points the check at another server; here a second real loopback server that says YES."""
-    from tests.servers.fault_server import FaultServer
+    from testkit.fault_server import FaultServer
 
     fault_server.set_default(Ok(HINT))
     with FaultServer(default=Ok("YES")) as judge:

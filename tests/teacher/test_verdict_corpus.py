@@ -1,4 +1,4 @@
-"""The verdict screen on its corpus (tests/teacher/verdict_corpus.py): every text that says or implies whether the
+"""The verdict screen on its corpus (testkit/verdict_corpus.py): every text that says or implies whether the
 attempt is right -- in any phrasing, any language -- is rejected; every genuine re-check hint passes.
 
 Budget: zero errors on the dev split. The held-out splits (each written after a rules version froze) may only fail on
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.teacher.verdict_corpus import HELDOUT_KNOWN_MISSES, PASS, REJECT, Item
+from testkit.verdict_corpus import HELDOUT_KNOWN_MISSES, PASS, REJECT, Item
 from verl_score.teacher.leakage import LeakageFilter
 
 FILTER = LeakageFilter({"use_math_verify": False})

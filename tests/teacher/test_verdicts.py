@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.servers.fault_server import Ok
+from testkit.fault_server import Ok
 from tests.teacher.test_guidance import _instruction, _provider
 from verl_score.prompts import MATH_SELF_CORRECTION
 from verl_score.teacher.guidance import GUIDE_SYSTEM

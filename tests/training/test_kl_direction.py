@@ -11,7 +11,7 @@ from verl.trainer.ppo.core_algos import kl_penalty
 
 from verl_score.training.config import UNBIASED_KL_GRAD_TYPES, ScoreConfig
 from verl_score.training.loss import check_loss_config
-from tests.training.helpers import actor_config
+from testkit.actor import actor_config
 
 torch.set_num_threads(1)
 

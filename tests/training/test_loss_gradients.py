@@ -18,8 +18,9 @@ from tensordict import TensorDict
 from verl.utils import tensordict_utils as tu
 
 from verl_score.training.config import ScoreConfig
-from verl_score.training.loss import ATTEMPT_INDEX_KEY, STAGE_KEY, score_loss, score_loss_terms
-from tests.training.helpers import BETA1, actor_config
+from verl_score.contracts.keys import LOSS_ATTEMPT_INDEX, STAGE
+from verl_score.training.loss import score_loss, score_loss_terms
+from testkit.actor import BETA1, actor_config
 
 torch.set_num_threads(1)
 
@@ -150,13 +151,13 @@ def verl_batch(rows, resp, leaf, att, mask, ref_lp, adv, stage):
             "old_log_probs": nested([log_probs_of(leaf, resp).detach()[b, :n] for b, n in enumerate(lens)]),
             "ref_log_prob": nested([ref_lp[b, :n] for b, n in enumerate(lens)]),
             "advantages": nested([adv[b, :n] for b, n in enumerate(lens)]),
-            ATTEMPT_INDEX_KEY: nested([att[b, :n] for b, n in enumerate(lens)]),
+            LOSS_ATTEMPT_INDEX: nested([att[b, :n] for b, n in enumerate(lens)]),
         },
         batch_size=len(rows),
     )
     tu.assign_non_tensor(td, dp_size=1, batch_num_tokens=int(mask.sum()), global_batch_size=len(rows))
     if stage is not None:
-        tu.assign_non_tensor_data(td, STAGE_KEY, stage)
+        tu.assign_non_tensor_data(td, STAGE, stage)
     # model output in verl's no-padding layout: flat over [prompt | response] with a one-token left shift
     lp = log_probs_of(leaf, resp)
     flat = []

@@ -43,11 +43,11 @@ import pytest
 import yaml
 
 from tests.cpu.run_utils import REPO, read_metrics, run_launcher, tail
-from tests.training.fixtures import tiny_chat_model
+from testkit import tiny_chat_model
 
 pytestmark = pytest.mark.integration
 
-STAND_IN = REPO / "tests/training/fixtures/first_token_reward.py"
+STAND_IN = REPO / "testkit/first_token_reward.py"
 PROMPTS, SAMPLES = 8, 4  # 32 episodes a step: a per-step rate has SE <= 0.09, a 3-step mean <= 0.05
 ATTEMPT_TOKENS = 1
 STAGE1_STEPS = 5

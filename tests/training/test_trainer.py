@@ -20,7 +20,7 @@ from verl.utils.tensordict_utils import list_of_dict_to_tensordict
 from verl_score.episodes.output import ScoreAgentLoopOutput
 from verl_score.training import trainer as trainer_mod
 from verl_score.training.config import ScoreConfig, ShapingConfig
-from verl_score.training.loss import ATTEMPT_INDEX_KEY, STAGE_KEY
+from verl_score.contracts.keys import LOSS_ATTEMPT_INDEX, STAGE
 from verl_score.training.trainer import ScoreTrainerSync
 
 torch.set_num_threads(1)
@@ -121,7 +121,7 @@ def test_compute_advantage_writes_per_attempt_credit(setup, stage):
     for key, att in zip(batch.keys, ATTS, strict=True):
         row = fake.rows[key]
         att_t = torch.tensor(att)
-        assert torch.equal(row[ATTEMPT_INDEX_KEY], att_t)
+        assert torch.equal(row[LOSS_ATTEMPT_INDEX], att_t)
         adv = row["advantages"]
         assert adv.shape == att_t.shape and torch.all(adv[att_t == 0] == 0)
         # one value per attempt
@@ -215,7 +215,7 @@ def test_stage_key_is_stamped_on_the_actor_batch(monkeypatch):
     tr = ScoreTrainerSync.__new__(ScoreTrainerSync)
     tr.score_stage = 1
     tr._update_actor(KVBatchMeta(keys=[], tags=[], partition_id="train"), {})
-    assert seen[STAGE_KEY] == 1
+    assert seen[STAGE] == 1
 
 
 def test_multi_output_trajectories_are_refused(setup):

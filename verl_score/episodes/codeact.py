@@ -1,6 +1,6 @@
 """Parse and render the CodeAct ``Thought / Code / Observation`` turns of a SCoRe-RL (SCoRe-B) prefix rollout.
 
-The step format is defined once, in ``verl_score.teacher.mps_schema`` (``render_step`` / ``steps_to_messages``): the
+The step format is defined once, in ``verl_score.contracts.steps`` (``render_step`` / ``steps_to_messages``): the
 Mentored-Problem-Solving datagen prompts the student with it, the MPS converter renders the SFT data and the RL
 prompt's verified prefix with it, and the key-step reward's ``teacher_step`` / ``student_mistake_step`` texts are
 ``render_step`` output. This module only *reads* policy text in that format (steps, code cells, the final answer)
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from verl_score.rewards.extract import extract_math_answer
-from verl_score.teacher.mps_schema import steps_to_messages
+from verl_score.contracts.steps import steps_to_messages
 
 __all__ = [
     "EMPTY_OBSERVATION",

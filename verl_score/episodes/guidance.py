@@ -3,100 +3,27 @@
 SCoRe (Kumar et al. 2024) puts one fixed instruction between attempts (``verl_score.prompts``). SMART-SCoRe lets a
 model write the hint instead and falls back to the fixed text when the hint is rejected (it leaks an answer) or the
 call fails. The agent loop only knows the ``GuidanceProvider`` protocol and picks a provider by name (the loop's
-``guidance`` kwarg), so a new provider registers itself here and needs no change to the loop.
-
-Leakage rule for every provider: it sees the problem and the previous attempts only -- never the ground truth, the
-reward, or ``extra_info`` (datasets such as GSM8K keep the answer there). SCoRe measures *intrinsic* self-correction.
+``guidance`` kwarg), so a new provider registers itself (``verl_score.contracts.guidance.register_guidance``) and
+needs no change to the loop. This module holds the loop's side: the static provider and the per-process cache.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Mapping, Sequence
 
+from verl_score.contracts.guidance import (
+    Guidance,
+    GuidanceProvider,
+    get_guidance_provider_cls,
+    register_guidance,
+)
 from verl_score.prompts import self_correction_instruction
 
-__all__ = [
-    "Guidance",
-    "GuidanceProvider",
-    "StaticGuidance",
-    "build_guidance_provider",
-    "get_guidance_provider_cls",
-    "list_guidance_providers",
-    "register_guidance",
-]
+__all__ = ["StaticGuidance", "build_guidance_provider"]
 
 
-@dataclass(frozen=True)
-class Guidance:
-    """The text of one instruction turn and where it came from.
-
-    ``source`` ends up in the episode's ``extra_fields["guidance"]`` so metrics can split guided from static
-    attempts: ``"static"``, ``"smart"``, ``"smart_rejected"`` or ``"smart_failed"``. ``reason`` says why a turn fell
-    back (a rejection reason such as ``"verdict"`` / ``"classifier_failed"``, or a failure kind such as
-    ``"timeout"``; ``""`` otherwise) and goes to ``extra_fields["guidance_reasons"]``. It is bookkeeping, so two
-    ``Guidance`` with the same text and source compare equal whatever their reasons.
-    """
-
-    text: str
-    source: str
-    reason: str = field(default="", compare=False)
-
-
-@runtime_checkable
-class GuidanceProvider(Protocol):
-    """Writes the user turn that precedes attempt ``attempt`` (>= 2; attempt 1 has no instruction).
-
-    ``max_text_tokens`` is the provider's promise on the length of ``Guidance.text`` in tokens (``None``: it only
-    ever returns the static paper instructions). The agent loop reserves that much of ``rollout.response_length``
-    per instruction at construction; a longer text at run time is replaced by the static instruction and its source
-    gets a ``_rejected`` suffix, so the last attempt is never starved of budget.
-    """
-
-    name: str
-    max_text_tokens: int | None
-
-    async def instruction(
-        self,
-        problem_messages: Sequence[Mapping[str, Any]],
-        previous_attempt_text: str,
-        task: str,
-        *,
-        attempt: int,
-        previous_attempts: Sequence[str],
-    ) -> Guidance: ...
-
-
-_GUIDANCE_REGISTRY: dict[str, Callable[..., GuidanceProvider]] = {}
 _PROVIDER_CACHE: dict[tuple[str, str], GuidanceProvider] = {}
-
-
-def register_guidance(name: str) -> Callable[[Callable[..., GuidanceProvider]], Callable[..., GuidanceProvider]]:
-    """Register a provider class (or factory) under ``name``, the value of the loop's ``guidance`` kwarg."""
-
-    def decorator(factory: Callable[..., GuidanceProvider]) -> Callable[..., GuidanceProvider]:
-        existing = _GUIDANCE_REGISTRY.get(name)
-        if existing is not None and existing is not factory:
-            raise ValueError(f"guidance provider {name!r} is already registered ({existing!r})")
-        _GUIDANCE_REGISTRY[name] = factory
-        return factory
-
-    return decorator
-
-
-def list_guidance_providers() -> list[str]:
-    return sorted(_GUIDANCE_REGISTRY)
-
-
-def get_guidance_provider_cls(name: str) -> Callable[..., GuidanceProvider]:
-    try:
-        return _GUIDANCE_REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown guidance provider {name!r}; registered: {list_guidance_providers()} "
-            "(is the module that registers it imported, e.g. through verl_score.register?)"
-        ) from None
 
 
 def build_guidance_provider(name: str, **kwargs: Any) -> GuidanceProvider:

@@ -20,10 +20,9 @@ from pydantic import model_validator
 
 from verl.experimental.agent_loop.agent_loop import AgentLoopOutput
 
-__all__ = ["ATTEMPT_INDEX_KEY", "ScoreAgentLoopOutput"]
+from verl_score.contracts.keys import EPISODE_ATTEMPT_INDEX
 
-#: Field name of the per-token int64 attempt index in the trainer batch (0 = injected token, k = attempt k).
-ATTEMPT_INDEX_KEY = "attempt_index"
+__all__ = ["ScoreAgentLoopOutput"]
 
 
 class ScoreAgentLoopOutput(AgentLoopOutput):
@@ -47,10 +46,10 @@ class ScoreAgentLoopOutput(AgentLoopOutput):
     def as_dict(self) -> dict[str, Any]:
         """verl's dict plus ``attempt_index`` as an int64 tensor shaped like ``response_mask``."""
         output = super().as_dict()
-        attempt_index = output.pop(ATTEMPT_INDEX_KEY, None)
+        attempt_index = output.pop(EPISODE_ATTEMPT_INDEX, None)
         if attempt_index is None:
             attempt_index = self.attempt_index
-        output[ATTEMPT_INDEX_KEY] = torch.tensor(attempt_index, dtype=torch.int64)
+        output[EPISODE_ATTEMPT_INDEX] = torch.tensor(attempt_index, dtype=torch.int64)
         return output
 
 

@@ -38,6 +38,7 @@ from verl.utils.rollout_trace import rollout_trace_op
 from verl.utils.tokenizer.chat_template import apply_chat_template
 from verl.utils.tokenizer.tokenizer import normalize_token_ids
 
+from verl_score.contracts import keys
 from verl_score.episodes.codeact import parse_turn, prefix_code_cells, render_observation
 from verl_score.episodes.output import episode_extra_fields
 from verl_score.episodes.two_attempt import turn_end_token_id
@@ -48,7 +49,7 @@ logger.setLevel(os.getenv("VERL_LOGGING_LEVEL", "WARN"))
 
 __all__ = ["STEP_JOIN", "ScorePrefixRolloutAgentLoop", "StopReason"]
 
-#: Separator of consecutive steps inside one assistant message (``verl_score.teacher.mps_schema.steps_to_messages``).
+#: Separator of consecutive steps inside one assistant message (``verl_score.contracts.steps.steps_to_messages``).
 STEP_JOIN = "\n\n"
 
 
@@ -257,12 +258,14 @@ class ScorePrefixRolloutAgentLoop(AgentLoopBase):
         extra_fields = episode_extra_fields(
             ep.server_extras,
             # what verl_score.rewards.key_step reads: step_texts[0] is the first step after the prefix
-            step_texts=list(ep.step_texts),
-            final_answer_text=ep.final_answer,
-            stop_reason=ep.stop_reason,
-            num_tool_calls=ep.tool_calls,
-            num_tool_errors=ep.tool_errors,  # cells that raised, timed out or were killed in the sandbox
-            num_assistant_turns=ep.turns,
+            **{
+                keys.STEP_TEXTS: list(ep.step_texts),
+                keys.FINAL_ANSWER_TEXT: ep.final_answer,
+                keys.STOP_REASON: ep.stop_reason,
+                keys.NUM_TOOL_CALLS: ep.tool_calls,
+                keys.NUM_TOOL_ERRORS: ep.tool_errors,  # cells that raised, timed out or were killed in the sandbox
+                keys.NUM_ASSISTANT_TURNS: ep.turns,
+            },
         )
         ep.metrics["num_preempted"] = ep.num_preempted
         return AgentLoopOutput(

@@ -28,8 +28,10 @@ from verl.utils.profiler import simple_timer
 from verl.utils.rollout_trace import rollout_trace_op
 from verl.utils.tokenizer.continuous_token import MergeResult
 
+from verl_score.contracts import keys
+from verl_score.contracts.guidance import Guidance, GuidanceProvider
 from verl_score.episodes.budget import AttemptBudget
-from verl_score.episodes.guidance import Guidance, GuidanceProvider, build_guidance_provider
+from verl_score.episodes.guidance import build_guidance_provider
 from verl_score.episodes.output import ScoreAgentLoopOutput, episode_extra_fields
 from verl_score.prompts import SELF_CORRECTION_INSTRUCTIONS
 
@@ -334,11 +336,13 @@ class ScoreTwoAttemptAgentLoop(AgentLoopBase):
 
         extra_fields = episode_extra_fields(
             ep.server_extras,  # weight-version tags: attempt 1 (min) and the last attempt (max)
-            attempt_texts=attempt_texts,
-            num_attempts=self.num_attempts,
-            guidance=list(ep.guidance),
-            guidance_reasons=list(ep.guidance_reasons),
-            attempt_truncated=truncated,
+            **{
+                keys.ATTEMPT_TEXTS: attempt_texts,
+                keys.NUM_ATTEMPTS: self.num_attempts,
+                keys.GUIDANCE: list(ep.guidance),
+                keys.GUIDANCE_REASONS: list(ep.guidance_reasons),
+                keys.ATTEMPT_TRUNCATED: truncated,
+            },
         )
         ep.metrics["num_preempted"] = ep.num_preempted
         return ScoreAgentLoopOutput(

@@ -132,8 +132,9 @@ def load_guidance_plugins() -> None:
 
 
 def build_guidance(name: str, kwargs: dict[str, Any]):
-    """The provider from the registry shared with the agent loop (``verl_score.episodes.guidance``)."""
-    from verl_score.episodes.guidance import build_guidance_provider, list_guidance_providers
+    """The provider from the registry shared with the agent loop (``verl_score.contracts.guidance``)."""
+    from verl_score.contracts.guidance import list_guidance_providers
+    from verl_score.episodes.guidance import build_guidance_provider
 
     if name not in list_guidance_providers():
         load_guidance_plugins()

@@ -28,10 +28,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from verl_score.contracts import keys
+from verl_score.contracts.steps import MPS_SYSTEM
 from verl_score.episodes.codeact import parse_turn, render_observation
 from verl_score.eval.data import EvalSample, to_plain
 from verl_score.eval.engines import Sampling, episode_seed
-from verl_score.teacher.mps_schema import MPS_SYSTEM
 
 logger = logging.getLogger(__name__)
 
@@ -188,9 +189,9 @@ class LocalCodeActEngine:
         row = {"raw_prompt": codeact_prompt(sample), "extra_info": {}, "data_source": sample.data_source}
         out = await self._agent_loop().run(params, **row)
         f = out.extra_fields
-        return CodeActEpisode(steps=list(f["step_texts"]), final_answer=f["final_answer_text"],
-                              tool_calls=int(f["num_tool_calls"]), sandbox_errors=int(f["num_tool_errors"]),
-                              turns=int(f["num_assistant_turns"]), stop_reason=str(f["stop_reason"]))
+        return CodeActEpisode(steps=list(f[keys.STEP_TEXTS]), final_answer=f[keys.FINAL_ANSWER_TEXT],
+                              tool_calls=int(f[keys.NUM_TOOL_CALLS]), sandbox_errors=int(f[keys.NUM_TOOL_ERRORS]),
+                              turns=int(f[keys.NUM_ASSISTANT_TURNS]), stop_reason=str(f[keys.STOP_REASON]))
 
     async def aclose(self) -> None:
         return None

@@ -19,7 +19,8 @@ import contextvars
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence
 
-from verl_score.episodes.guidance import Guidance, GuidanceProvider
+from verl_score.contracts import keys
+from verl_score.contracts.guidance import Guidance, GuidanceProvider
 from verl_score.eval.data import EvalSample
 from verl_score.prompts import SELF_CORRECTION_INSTRUCTIONS
 
@@ -217,8 +218,8 @@ class LocalEngine:
             out = await loop.run(params, **sample.row())
         finally:
             _GUIDANCE_LOG.reset(token)
-        texts = list(out.extra_fields["attempt_texts"])
-        sources = list(out.extra_fields["guidance"])  # the loop's record (includes "_rejected" overrides)
+        texts = list(out.extra_fields[keys.ATTEMPT_TEXTS])
+        sources = list(out.extra_fields[keys.GUIDANCE])  # the loop's record (includes "_rejected" overrides)
         used: list[str] = []
         for g, source in zip(log, sources):
             # The loop swaps in the static text (and suffixes the source) when guidance overruns its token reserve.
@@ -228,7 +229,7 @@ class LocalEngine:
             if k > 0:
                 conversation.append({"role": "user", "content": used[k - 1]})
             conversation.append({"role": "assistant", "content": text})
-        truncated = [bool(t) for t in out.extra_fields.get("attempt_truncated", [])]
+        truncated = [bool(t) for t in out.extra_fields.get(keys.ATTEMPT_TRUNCATED, [])]
         return Episode(texts, sources, used, conversation, None, ["length" if t else "stop" for t in truncated],
                        truncated)
 

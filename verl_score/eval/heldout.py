@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from verl_score.contracts.keys import ANSWER_FOUND, SCORE_T_PREFIX, failed_t, score_t
 from verl_score.metrics import CORRECT_THRESHOLD, is_correct, scored_episodes
 
 #: (row title, key of :func:`heldout_metrics`)
@@ -67,14 +68,14 @@ def heldout_metrics(records: Sequence[Mapping[str, Any]], threshold: float = COR
     (:func:`verl_score.metrics.scored_episodes`, the rule training and evaluation use)."""
     if not records:
         raise ValueError("no validation records")
-    ks = sorted(int(k[len("score_t") :]) for k in records[0] if re.fullmatch(r"score_t\d+", k))
+    ks = sorted(int(k[len(SCORE_T_PREFIX) :]) for k in records[0] if re.fullmatch(rf"{SCORE_T_PREFIX}\d+", k))
     if len(ks) < 2 or ks[:2] != [1, 2]:
         raise ValueError(
             "validation records carry no score_t1, score_t2, ... (the two-attempt reward fills them: "
             "reward.custom_reward_function.path=verl_score/rewards/score_fn.py)"
         )
-    scores = np.array([[float(r[f"score_t{k}"]) for k in ks] for r in records], dtype=np.float64)
-    failed = np.array([[float(r.get(f"failed_t{k}") or 0.0) > 0 for k in ks] for r in records], dtype=bool)
+    scores = np.array([[float(r[score_t(k)]) for k in ks] for r in records], dtype=np.float64)
+    failed = np.array([[float(r.get(failed_t(k)) or 0.0) > 0 for k in ks] for r in records], dtype=bool)
     kept, keep = scored_episodes(scores, failed)
     if not len(kept):
         raise ValueError(f"all {len(records)} validation records had a failed reward check (failed_t1..failed_tK)")
@@ -94,8 +95,8 @@ def heldout_metrics(records: Sequence[Mapping[str, Any]], threshold: float = COR
         out["acc@tK"] = _mean_se(ck)
         out["delta_t1_tK"] = _mean_se(ck - c1)
     kept_records = [r for r, ok in zip(records, keep, strict=True) if ok]
-    if all("answer_found" in r and r["answer_found"] is not None for r in kept_records):
-        out["no_answer_last"] = _mean_se(np.array([1.0 - float(r["answer_found"]) for r in kept_records]))
+    if all(ANSWER_FOUND in r and r[ANSWER_FOUND] is not None for r in kept_records):
+        out["no_answer_last"] = _mean_se(np.array([1.0 - float(r[ANSWER_FOUND]) for r in kept_records]))
     return out
 
 

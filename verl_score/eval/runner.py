@@ -48,9 +48,10 @@ def transition(correct_first: bool, correct_last: bool) -> str:
 async def score_episode(sample: EvalSample, texts: Sequence[str], reward_kwargs: Mapping[str, Any] | None,
                         threshold: float) -> tuple[list[dict[str, Any]], bool]:
     """Per-attempt ``{reward, correct, answer, reason, reward_failed}`` and whether any check failed."""
+    from verl_score.contracts.keys import ATTEMPT_TEXTS
     from verl_score.rewards.score_fn import score_attempts
 
-    extra = {**sample.extra_info, "attempt_texts": list(texts)}
+    extra = {**sample.extra_info, ATTEMPT_TEXTS: list(texts)}
     results = await score_attempts(sample.data_source, texts[-1], sample.ground_truth, extra,
                                    **dict(reward_kwargs or {}))
     out = []

@@ -29,7 +29,7 @@ logging.disable(logging.WARNING)  # math-verify warns on every call that its tim
 
 
 def _load_math_parse():
-    """``math_parse.py`` by path: ``-I`` keeps this directory (with our ``math.py``) and PYTHONPATH off sys.path."""
+    """``math_parse.py`` by path: ``-I`` keeps this directory and PYTHONPATH off sys.path (no package import here)."""
     spec = importlib.util.spec_from_file_location("_verl_score_math_parse", Path(__file__).with_name("math_parse.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

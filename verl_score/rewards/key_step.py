@@ -22,26 +22,22 @@ Row schema (``extra_info``; the agent loop's ``extra_fields`` are merged in by v
 Matching is pluggable (``matcher: rule | llm_judge``) through a small registry: ``rule`` is the deterministic
 default (normalised text / AST-equal code / rapidfuzz ratio >= ``threshold``); ``llm_judge`` is registered by the
 judge module (``verl_score.rewards.llm_judge``) with ``@register_step_matcher("llm_judge")``. A matcher is
-``async __call__(step, teacher_step, mistake_step, extra_info) -> StepMatch``.
+``async __call__(step, teacher_step, mistake_step, extra_info) -> StepMatch`` (both in ``step_match``).
 Reviewers' caveat (ICLR 2026): "differs from the mistake" can still be wrong; 0.1 is deliberately small.
 """
 
 from __future__ import annotations
 
 import ast
-import importlib
 import re
 import string
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Mapping, Sequence
 
+from verl_score.contracts.keys import FINAL_ANSWER_TEXT, STEP_TEXTS
 from verl_score.rewards.base import RewardResult
 from verl_score.rewards.registry import build_reward, register_reward
-
-T = TypeVar("T", bound=type)
-
-_MATCHERS: dict[str, type] = {}
+from verl_score.rewards.step_match import StepMatch, get_step_matcher_cls, register_step_matcher
 
 #: Where the first step ends; the EARLIEST end among these wins. Matches the MPS rendering
 #: (``data_preprocess/sources/mps.py:render_step``: "Thought: ...\nCode:\n```python\n...\n```", steps joined by a
@@ -53,41 +49,6 @@ DEFAULT_STEP_DELIMITERS = (
     r"(?=\n[ \t]*Thought\s*:)",  # before the next step
     r"\n[ \t]*\n",  # a blank line
 )
-
-
-@dataclass
-class StepMatch:
-    """``label``: ``teacher`` (matches the correction), ``mistake`` (repeats the error) or ``neither``."""
-
-    label: str
-    failed: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.label not in ("teacher", "mistake", "neither"):
-            raise ValueError(f"StepMatch.label must be teacher/mistake/neither, got {self.label!r}")
-
-
-def register_step_matcher(name: str) -> Callable[[T], T]:
-    """Class decorator: make a step matcher selectable as ``key_step``'s ``matcher: name``."""
-
-    def decorator(cls: T) -> T:
-        existing = _MATCHERS.get(name)
-        if existing is not None and existing is not cls:
-            raise ValueError(f"step matcher {name!r} already registered to {existing.__qualname__}")
-        _MATCHERS[name] = cls
-        return cls
-
-    return decorator
-
-
-def get_step_matcher_cls(name: str) -> type:
-    if name not in _MATCHERS:
-        importlib.import_module("verl_score.rewards.llm_judge")  # the judge-backed matcher registers itself there
-    try:
-        return _MATCHERS[name]
-    except KeyError:
-        raise KeyError(f"unknown step matcher {name!r}; registered: {sorted(_MATCHERS)}") from None
 
 
 # ---------------------------------------------------------------------------------------------------- rule matcher
@@ -155,7 +116,7 @@ class RuleStepMatcher:
 # ---------------------------------------------------------------------------------------------------- the reward
 def first_step(solution: str, extra_info: Mapping[str, Any], delimiters: Sequence[str]) -> str:
     """The first step the policy generated after the prefix (see the module docstring for the rules)."""
-    steps = extra_info.get("step_texts") if extra_info else None
+    steps = extra_info.get(STEP_TEXTS) if extra_info else None
     if steps is not None and len(steps) > 0:
         return str(steps[0])
     ends = []
@@ -180,8 +141,8 @@ def committed_answer_text(solution: str, extra_info: Mapping[str, Any] | None) -
     """What the answer check may see: the loop's committed ``final_answer_text`` (as ``\\boxed{…}``; None = no
     answer), else the response without code cells and observations. See the module docstring for why."""
     info = extra_info or {}
-    if "final_answer_text" in info:
-        committed = info["final_answer_text"]
+    if FINAL_ANSWER_TEXT in info:
+        committed = info[FINAL_ANSWER_TEXT]
         if committed is None or not str(committed).strip():
             return None
         return "\\boxed{" + str(committed).strip() + "}"

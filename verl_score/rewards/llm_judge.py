@@ -41,7 +41,7 @@ from verl_score.llm.json_extract import JSONExtractError, extract_json_object
 from verl_score.llm.stats import CallStats
 from verl_score.rewards.base import RewardResult
 from verl_score.rewards.extract import clean_answer, extract_math_answer
-from verl_score.rewards.key_step import StepMatch, register_step_matcher
+from verl_score.rewards.step_match import StepMatch, register_step_matcher
 from verl_score.rewards.registry import build_reward, register_reward
 
 logger = logging.getLogger(__name__)

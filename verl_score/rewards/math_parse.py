@@ -7,8 +7,8 @@ worker read them differently, so a MATH gold ``\\$18.90`` converted (``$\\$18.90
 (the worker saw the ``$`` of ``\\$``, took the gold for delimited text, found nothing: ``gold_unparseable`` and the
 episode left out of training). Now a gold that converts is a gold that scores.
 
-This file imports nothing from ``verl_score``: the worker runs with ``python -I`` (our ``math.py`` would shadow the
-standard library's) and loads it by path.
+This file imports nothing from ``verl_score``: the worker runs with ``python -I`` (its directory and PYTHONPATH off
+``sys.path``, so it imports only the standard library and math-verify) and loads it by path.
 """
 
 from __future__ import annotations

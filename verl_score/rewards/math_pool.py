@@ -257,7 +257,7 @@ class _Worker:
         if forked is not None:
             return forked
         return subprocess.Popen(
-            # -I keeps the script's own directory (which holds our ``math.py``) off sys.path
+            # -I keeps the script's own directory and PYTHONPATH off sys.path: standard library and math-verify only
             [self.python, "-I", "-u", _WORKER],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

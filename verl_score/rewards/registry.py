@@ -1,40 +1,41 @@
 """Name → reward-module class registry, in the style of verl's ``register_adv_est`` / ``register_policy_loss``.
 
 Modules register with ``@register_reward("name")``; YAML picks them by name (``reward_kwargs.routes``), so swapping a
-verifier is a one-line config change and adding one never touches an if-chain.
+verifier is a one-line config change and adding one never touches an if-chain. The built-in modules are imported on
+the first lookup of a name not registered yet (keeps ``import verl_score.rewards`` cheap).
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
+from verl_score.registry import Registry
 from verl_score.rewards.base import RewardModule
 
-_REWARDS: dict[str, type] = {}
+__all__ = ["REWARDS", "build_reward", "get_reward_cls", "register_reward", "registered_rewards"]
 
 T = TypeVar("T", bound=type)
+
+REWARDS: Registry[type] = Registry(
+    "reward module",
+    builtins=(
+        "verl_score.rewards.math_equiv",
+        "verl_score.rewards.exact_match",
+        "verl_score.rewards.code_tests",
+        "verl_score.rewards.llm_judge",
+        "verl_score.rewards.key_step",
+    ),
+)
 
 
 def register_reward(name: str) -> Callable[[T], T]:
     """Class decorator: make the reward module available under ``name``."""
-
-    def decorator(cls: T) -> T:
-        existing = _REWARDS.get(name)
-        if existing is not None and existing is not cls:
-            raise ValueError(f"reward module {name!r} already registered to {existing.__qualname__}")
-        _REWARDS[name] = cls
-        return cls
-
-    return decorator
+    return REWARDS.register(name)
 
 
 def get_reward_cls(name: str) -> type:
-    """Look up a registered module class; an unknown name lists the known ones."""
-    _import_builtin_modules()
-    try:
-        return _REWARDS[name]
-    except KeyError:
-        raise KeyError(f"unknown reward module {name!r}; registered: {sorted(_REWARDS)}") from None
+    """Look up a registered module class; an unknown name lists the known ones (``UnknownPluginError``)."""
+    return REWARDS.get(name)
 
 
 def build_reward(name: str, **kwargs: Any) -> RewardModule:
@@ -43,13 +44,4 @@ def build_reward(name: str, **kwargs: Any) -> RewardModule:
 
 
 def registered_rewards() -> list[str]:
-    _import_builtin_modules()
-    return sorted(_REWARDS)
-
-
-def _import_builtin_modules() -> None:
-    """Import the built-in modules so their ``@register_reward`` decorators run (lazy: keeps import cheap)."""
-    import importlib
-
-    for mod in ("math", "exact_match", "code_tests", "llm_judge", "key_step"):
-        importlib.import_module(f"verl_score.rewards.{mod}")
+    return REWARDS.names()

@@ -46,6 +46,7 @@ import json
 import threading
 from typing import Any, Mapping, Sequence
 
+from verl_score.contracts import keys
 from verl_score.metrics import GUIDANCE_BUCKETS, GUIDANCE_REJECTION_REASONS, guidance_bucket
 from verl_score.rewards.base import RewardModule, RewardResult
 from verl_score.rewards.registry import build_reward
@@ -67,9 +68,9 @@ async def compute_score(
         reward_kwargs.pop(injected, None)
     extra_info = dict(extra_info or {})
     results = await score_attempts(data_source, solution_str, ground_truth, extra_info, **reward_kwargs)
-    per_attempt = "attempt_texts" in extra_info and extra_info["attempt_texts"] is not None
-    return summarize(results, per_attempt=per_attempt, guidance=extra_info.get("guidance"),
-                     guidance_reasons=extra_info.get("guidance_reasons"))
+    per_attempt = keys.ATTEMPT_TEXTS in extra_info and extra_info[keys.ATTEMPT_TEXTS] is not None
+    return summarize(results, per_attempt=per_attempt, guidance=extra_info.get(keys.GUIDANCE),
+                     guidance_reasons=extra_info.get(keys.GUIDANCE_REASONS))
 
 
 async def score_attempts(
@@ -82,7 +83,7 @@ async def score_attempts(
     """The module's full ``RewardResult`` per attempt (one for a single response); text details included."""
     extra_info = dict(extra_info or {})
     module = get_module(data_source, reward_kwargs)
-    attempts = extra_info.get("attempt_texts")
+    attempts = extra_info.get(keys.ATTEMPT_TEXTS)
     texts = [solution_str] if attempts is None else _attempt_list(attempts)
     return list(await asyncio.gather(*(module(text, ground_truth, extra_info) for text in texts)))
 
@@ -95,27 +96,27 @@ def summarize(results: Sequence[RewardResult], per_attempt: bool, guidance: Any 
     ``guidance_reasons``: why each of those turns fell back (``extra_fields["guidance_reasons"]``)."""
     final = results[-1]
     out = {
-        "score": float(final.score),
-        "acc": _correct(final),
-        "reward_failed": float(any(r.failed for r in results)),
+        keys.SCORE: float(final.score),
+        keys.ACC: _correct(final),
+        keys.REWARD_FAILED: float(any(r.failed for r in results)),
         # modules that do not extract (the judge reads the whole response) count as "found" unless they failed
-        "answer_found": float(final.extra.get("answer_found", float(not final.failed))),
+        keys.ANSWER_FOUND: float(final.extra.get("answer_found", float(not final.failed))),
     }
     if per_attempt:
         for k, r in enumerate(results, start=1):
-            out[f"score_t{k}"] = float(r.score)
-            out[f"acc_t{k}"] = _correct(r)
-            out[f"failed_t{k}"] = float(bool(r.failed))
+            out[keys.score_t(k)] = float(r.score)
+            out[keys.acc_t(k)] = _correct(r)
+            out[keys.failed_t(k)] = float(bool(r.failed))
         if len(results) >= 2:
             first = list(guidance)[0] if guidance is not None and len(guidance) else "static"
             bucket = guidance_bucket(first)
             for b in GUIDANCE_BUCKETS:
-                out[f"guidance_t2_{b}"] = float(b == bucket)
+                out[keys.guidance_t2(b)] = float(b == bucket)
             reason = list(guidance_reasons)[0] if guidance_reasons is not None and len(guidance_reasons) else ""
             if bucket == "smart_rejected" and reason not in GUIDANCE_REJECTION_REASONS:
                 reason = "other"
             for r in GUIDANCE_REJECTION_REASONS:
-                out[f"guidance_t2_rejected_{r}"] = float(bucket == "smart_rejected" and r == reason)
+                out[keys.guidance_t2_rejected(r)] = float(bucket == "smart_rejected" and r == reason)
     return out
 
 

@@ -12,7 +12,7 @@ Why it is built on ``verl_score.teacher.mps`` instead of beside it:
 * Output, resume, progress bar and failure accounting are ``run_datagen`` + ``ResumableJsonlWriter``: append-only,
   fsync per line, partial tail repaired on restart, finished ids skipped.
 * The teacher does NOT see the ground truth: a trajectory written knowing the answer would teach the student to
-  rationalise towards it. The reference answer is used only by the verifier (``verl_score.rewards.math``) after the
+  rationalise towards it. The reference answer is used only by the verifier (``verl_score.rewards.math_equiv``) after the
   trajectory ends; a wrong or missing final answer is written with ``kept: false`` (``drop_reason``) and never
   reaches the SFT data.
 * A reply that breaks the tool protocol (empty, cut on length, an unclosed or second code block, an invented
@@ -40,7 +40,8 @@ from typing import Any, Mapping
 from verl_score.llm import LLMCallError, LLMClient
 from verl_score.teacher.config import client_config_for_role, load_yaml_section
 from verl_score.teacher.mps import MentoredSolver, MPSConfig, Problem, _Counts, load_problems, run_datagen
-from verl_score.teacher.mps_schema import Step, parse_student_step
+from verl_score.contracts.steps import Step
+from verl_score.teacher.mps_schema import parse_student_step
 
 logger = logging.getLogger(__name__)
 

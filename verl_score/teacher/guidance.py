@@ -28,7 +28,7 @@ import threading
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
-from verl_score.episodes.guidance import Guidance, register_guidance
+from verl_score.contracts.guidance import Guidance, register_guidance
 from verl_score.llm import LLMClientConfig, LLMConfigError
 from verl_score.prompts import self_correction_instruction
 from verl_score.teacher.backends import ChatBackend, EndpointBackend, PolicyBackend, TokenGenerator

@@ -9,7 +9,7 @@ Why it is built this way:
 * The teacher answers in strict JSON (``mps_schema.parse_verdict``); malformed replies are re-asked
   ``teacher_attempts`` times, then the problem is counted as a teacher failure -- never guessed.
 * A trajectory is ``kept`` when the teacher's last review found no error AND the final answer is correct under the
-  project's math verifier (``verl_score.rewards.math``). Not-kept problems are still written (with
+  project's math verifier (``verl_score.rewards.math_equiv``). Not-kept problems are still written (with
   ``drop_reason``), so a restart does not redo them and the failure rates are visible in the output itself.
 * Output is one jsonl line per problem via ``ResumableJsonlWriter`` (flush + fsync, partial-tail repair, skip ids
   already written): kill it, restart it, nothing is lost or duplicated.
@@ -33,16 +33,13 @@ from typing import Any, Iterable, Mapping
 from verl_score.llm import LLMCallError, LLMClient
 from verl_score.teacher.config import client_config_for_role, load_yaml_section
 from verl_score.teacher.jsonl_writer import ResumableJsonlWriter
+from verl_score.contracts.steps import MPS_SYSTEM, Step, render_step, steps_to_messages
 from verl_score.teacher.mps_schema import (
-    MPS_SYSTEM,
     SCHEMA_NAME,
-    Step,
     TeacherVerdict,
     VerdictError,
     parse_student_step,
     parse_verdict,
-    render_step,
-    steps_to_messages,
     validate_record,
 )
 
@@ -126,7 +123,7 @@ class MentoredSolver:
             sandbox = Sandbox(self.config.sandbox or None)
         self.sandbox = sandbox
         if verifier is None:
-            from verl_score.rewards.math import MathReward
+            from verl_score.rewards.math_equiv import MathReward
 
             verifier = MathReward(workers=1)
         self.verifier = verifier

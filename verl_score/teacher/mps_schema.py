@@ -1,4 +1,4 @@
-"""The data shapes of Mentored Problem Solving: a CodeAct step, the teacher's verdict, the trajectory record.
+"""The data shapes of Mentored Problem Solving: the student step parser, the teacher's verdict, the trajectory record.
 
 Record format = what ``data_preprocess/sources/mps.py`` (schema ``mps_trajectory_v1``) reads: required keys
 ``id, problem, ground_truth, data_source, steps, verified_prefix_len, teacher_step, student_mistake_step,
@@ -7,8 +7,8 @@ for no code / no observation); when a correction exists, ``steps[verified_prefix
 add bookkeeping keys the converter ignores: ``correct``, ``drop_reason``, ``interventions``, ``teacher_failures``,
 ``teacher_failure_kinds``, ``student_calls``, ``teacher_calls``, ``schema``.
 
-The step rendering (``render_step``/``steps_to_messages``) must be byte-identical to the converter's, because the
-SFT/RL data is rendered there and the student here must have seen the same format; a test pins that.
+The step itself (``Step``, ``render_step``, ``steps_to_messages``, ``MPS_SYSTEM``) is a contract shared with the
+agent loop and the converter: ``verl_score.contracts.steps``.
 
 The teacher's verdict is strict JSON, ``{"first_error_step": int|null, "corrected_step": {"thought": str, "code":
 str|null}|null, "reason": str}``: wrong types, unknown keys, an index outside the steps still open to review, or a
@@ -22,74 +22,19 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from verl_score.contracts.steps import Step
 from verl_score.llm import JSONExtractError, extract_json_object
 
 __all__ = [
-    "MPS_SYSTEM",
     "SCHEMA_NAME",
-    "Step",
     "TeacherVerdict",
     "VerdictError",
     "parse_student_step",
     "parse_verdict",
-    "render_step",
-    "steps_to_messages",
     "validate_record",
 ]
 
 SCHEMA_NAME = "mps_trajectory_v1"
-
-# Project text (SCoRe-B's own agent prompt is not public), the one definition: the converter renders SFT/RL data
-# with it (data_preprocess/sources/mps.py imports it), so the student is prompted exactly as its data is rendered.
-MPS_SYSTEM = (
-    "You solve problems step by step with a Python interpreter. In each step write your reasoning after "
-    "'Thought:' and, when you need to compute something, Python code in a ```python block after 'Code:'. The "
-    "interpreter's output comes back as 'Observation:'. When you know the answer, write 'Final Answer: <answer>'."
-)
-
-
-@dataclass
-class Step:
-    """One CodeAct step. ``code``/``observation`` are ``""`` when absent (the converter's convention)."""
-
-    thought: str
-    code: str = ""
-    observation: str = ""
-
-    def to_dict(self) -> dict[str, str]:
-        return {"thought": self.thought, "code": self.code, "observation": self.observation}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Step":
-        return cls(str(d.get("thought") or ""), str(d.get("code") or ""), str(d.get("observation") or ""))
-
-
-def render_step(step: Mapping[str, str]) -> str:
-    """The assistant text of one step (used by the datagen, the converter and the key-step reward)."""
-    text = f"Thought: {step['thought'].strip()}"
-    if step.get("code", "").strip():
-        text += f"\nCode:\n```python\n{step['code'].strip()}\n```"
-    return text
-
-
-def steps_to_messages(steps: list[Mapping[str, str]]) -> list[dict[str, str]]:
-    """One assistant turn per run of steps up to an observation, then the observation as a user turn.
-
-    Observations are user turns so verl's MultiTurnSFTDataset puts no loss on them; consecutive steps without an
-    observation share one assistant turn (roles must alternate for LLaMA-Factory's sharegpt).
-    """
-    out: list[dict[str, str]] = []
-    for step in steps:
-        text = render_step(step)
-        if out and out[-1]["role"] == "assistant":
-            out[-1] = {"role": "assistant", "content": f"{out[-1]['content']}\n\n{text}"}
-        else:
-            out.append({"role": "assistant", "content": text})
-        obs = step.get("observation", "")
-        if obs.strip():
-            out.append({"role": "user", "content": f"Observation:\n{obs.rstrip()}"})
-    return out
-
 
 # ---------------------------------------------------------------------------------------------- student steps
 _CODE_BLOCK = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from verl.trainer.ppo import core_algos
 
+from verl_score.registry import Registry, UnknownPluginError
 from verl_score.training.config import ScoreConfig
 from verl_score.training.schedule import STAGE_I
 from verl_score.training.shaping import get_shaping_fn
@@ -33,24 +34,26 @@ __all__ = [
     "check_shaping_survives",
     "compute_score_advantages",
     "get_score_adv_estimator",
+    "has_group_baseline",
     "place_outcome_rewards",
     "register_score_adv_est",
     "resolve_estimator",
     "shape_attempt_rewards",
+    "std_normalises",
     "trainable_rows",
 ]
 
 #: fn(rewards [B,K], attempt_index [B,T], response_mask [B,T], index [B], *, values, gamma, lam,
 #:    norm_adv_by_std_in_grpo, algo_config) -> (advantages [B,T], returns [B,T])
 ScoreAdvFn = Callable[..., tuple[torch.Tensor, torch.Tensor]]
-SCORE_ADV_ESTIMATORS: dict[str, ScoreAdvFn] = {}
-#: name -> fn(norm_adv_by_std_in_grpo) -> True when the estimator divides attempt k's advantage by a std of the
-#: (shaped) rewards of other samples. Such a division is scale-invariant, so it undoes most of α (see
-#: :func:`check_shaping_survives`).
-STD_NORMALISING: dict[str, Callable[[bool], bool]] = {}
-#: estimators whose baseline comes from the other samples of the prompt's group (RLOO, GRPO): a group left with one
-#: valid sample has no baseline there (see :func:`trainable_rows`)
-GROUP_BASELINE: set[str] = set()
+#: name -> estimator, each with its metadata ``divides_by_std`` (fn(norm_adv_by_std_in_grpo) -> True when the
+#: estimator divides attempt k's advantage by a std of the (shaped) rewards of other samples; such a division is
+#: scale-invariant, so it undoes most of α: :func:`check_shaping_survives`) and ``group_baseline`` (the baseline comes
+#: from the other samples of the prompt's group, as in RLOO and GRPO: a group left with one valid sample has no
+#: baseline there, :func:`trainable_rows`)
+SCORE_ADV_ESTIMATORS: Registry[ScoreAdvFn] = Registry(
+    "SCoRe advantage estimator", hint="set score.adv_estimator, or algorithm.adv_estimator to one of them"
+)
 
 
 def register_score_adv_est(
@@ -67,17 +70,17 @@ def register_score_adv_est(
     (then shaping needs ``score.allow_std_normalised_shaping``). ``group_baseline`` declares that its baseline is
     computed from the prompt's other samples (then a sample alone in its group trains nothing: :func:`trainable_rows`).
     """
+    return SCORE_ADV_ESTIMATORS.register(name, divides_by_std=divides_by_std, group_baseline=group_baseline)
 
-    def decorator(fn: ScoreAdvFn) -> ScoreAdvFn:
-        if name in SCORE_ADV_ESTIMATORS and SCORE_ADV_ESTIMATORS[name] is not fn:
-            raise ValueError(f"score advantage estimator {name!r} is already registered")
-        SCORE_ADV_ESTIMATORS[name] = fn
-        STD_NORMALISING[name] = divides_by_std
-        if group_baseline:
-            GROUP_BASELINE.add(name)
-        return fn
 
-    return decorator
+def std_normalises(estimator: str, norm_adv_by_std_in_grpo: bool) -> bool:
+    """Whether ``estimator`` (a registered name) divides each attempt's advantage by a std of the rewards."""
+    return bool(SCORE_ADV_ESTIMATORS.meta(estimator)["divides_by_std"](bool(norm_adv_by_std_in_grpo)))
+
+
+def has_group_baseline(estimator: str) -> bool:
+    """Whether ``estimator``'s baseline comes from the prompt's other samples (False for an unknown name)."""
+    return estimator in SCORE_ADV_ESTIMATORS and bool(SCORE_ADV_ESTIMATORS.meta(estimator)["group_baseline"])
 
 
 def check_shaping_survives(cfg: ScoreConfig, estimator: str, norm_adv_by_std_in_grpo: bool = True) -> None:
@@ -92,7 +95,7 @@ def check_shaping_survives(cfg: ScoreConfig, estimator: str, norm_adv_by_std_in_
     get_shaping_fn(cfg.shaping.name)  # an unknown shaping name fails here, at start-up
     if not cfg.shaping.active or cfg.allow_std_normalised_shaping:
         return
-    if estimator in STD_NORMALISING and STD_NORMALISING[estimator](bool(norm_adv_by_std_in_grpo)):
+    if estimator in SCORE_ADV_ESTIMATORS and std_normalises(estimator, norm_adv_by_std_in_grpo):
         what = (
             "GRPO with algorithm.norm_adv_by_std_in_grpo=true divides"
             if estimator == "grpo"
@@ -122,13 +125,13 @@ def trainable_rows(index: np.ndarray, valid: torch.Tensor, estimator: str) -> to
     Args:
         index: ``[B]`` group ids (verl's ``uid``).
         valid: ``[B]`` bool, rows whose reward checks succeeded.
-        estimator: a registered name; only :data:`GROUP_BASELINE` estimators drop singletons.
+        estimator: a registered name; only group-baseline estimators (:func:`has_group_baseline`) drop singletons.
 
     Returns:
         ``[B]`` bool.
     """
     keep = valid.to(torch.bool).cpu().clone()
-    if estimator not in GROUP_BASELINE or not keep.any():
+    if not has_group_baseline(estimator) or not keep.any():
         return keep
     ids = np.asarray(index, dtype=object)
     kept_ids = ids[keep.numpy()]
@@ -143,9 +146,9 @@ def resolve_estimator(score_cfg: ScoreConfig, algorithm_adv_estimator: str) -> s
     """``score.adv_estimator`` if set, else verl's ``algorithm.adv_estimator`` — which must have a per-attempt form."""
     name = score_cfg.adv_estimator or str(algorithm_adv_estimator)
     if name not in SCORE_ADV_ESTIMATORS:
-        raise ValueError(
+        raise UnknownPluginError(
             f"advantage estimator {name!r} has no per-attempt (γ = 0) SCoRe form; use one of "
-            f"{sorted(SCORE_ADV_ESTIMATORS)} via score.adv_estimator or algorithm.adv_estimator"
+            f"{SCORE_ADV_ESTIMATORS.names()} via score.adv_estimator or algorithm.adv_estimator"
         )
     if name.startswith("gae") and str(algorithm_adv_estimator) != "gae":
         raise ValueError(
@@ -155,13 +158,7 @@ def resolve_estimator(score_cfg: ScoreConfig, algorithm_adv_estimator: str) -> s
 
 
 def get_score_adv_estimator(name: str) -> ScoreAdvFn:
-    try:
-        return SCORE_ADV_ESTIMATORS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown SCoRe advantage estimator {name!r}; registered: {sorted(SCORE_ADV_ESTIMATORS)} "
-            "(set score.adv_estimator, or algorithm.adv_estimator to one of them)"
-        ) from None
+    return SCORE_ADV_ESTIMATORS.get(name)
 
 
 def attempt_masks(attempt_index: torch.Tensor, response_mask: torch.Tensor, num_attempts: int) -> torch.Tensor:
@@ -408,7 +405,7 @@ def compute_score_advantages(
         attempt_index, response_mask: ``[B, T]``.
         index: ``[B]`` group ids.
         stage: 1 or 2.
-        estimator: a name in :data:`SCORE_ADV_ESTIMATORS`.
+        estimator: a name registered in :data:`SCORE_ADV_ESTIMATORS`.
 
     Returns:
         (advantages ``[B, T]``, returns ``[B, T]``, shaped rewards ``[B, K]``).

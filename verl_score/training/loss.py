@@ -36,22 +36,17 @@ from verl.utils.metric import AggregationType, Metric
 from verl.workers.config import ActorConfig
 from verl.workers.utils.padding import no_padding_2_padding
 
+from verl_score.contracts.keys import LOSS_ATTEMPT_INDEX, STAGE
 from verl_score.training.config import UNBIASED_KL_GRAD_TYPES, ScoreConfig
 from verl_score.training.schedule import STAGE_I, STAGE_II
 
 __all__ = [
-    "ATTEMPT_INDEX_KEY",
     "OBJECTIVE_PRESERVING_AGG_MODES",
-    "STAGE_KEY",
     "check_loss_config",
     "score_loss",
     "score_loss_terms",
 ]
 
-#: non-tensor meta field carrying the stage (1 or 2) into the worker
-STAGE_KEY = "score_stage"
-#: per-token attempt index aligned with ``response_mask`` (0 = injected/padding), written by the trainer
-ATTEMPT_INDEX_KEY = "score_attempt_index"
 
 
 #: verl ``loss_agg_mode`` values under which every SCoRe term (PG on the stage's attempts, β1 on all policy tokens,
@@ -165,10 +160,10 @@ def score_loss(
     Returns ``(loss, metrics)`` like ``ppo_loss``. Reads ``score_stage`` from ``data`` and raises if it is
     missing — a silent default stage would train the wrong objective.
     """
-    stage = tu.get_non_tensor_data(data=data, key=STAGE_KEY, default=None)
+    stage = tu.get_non_tensor_data(data=data, key=STAGE, default=None)
     if stage is None:
         raise KeyError(
-            f"batch has no '{STAGE_KEY}' meta field: the SCoRe loss needs trainer.v1.trainer_mode=score_sync"
+            f"batch has no '{STAGE}' meta field: the SCoRe loss needs trainer.v1.trainer_mode=score_sync"
         )
     stage = int(stage)
     beta1 = float(config.kl_loss_coef)
@@ -193,7 +188,7 @@ def score_loss(
     else:
         metric_aggregation = AggregationType.MEAN
 
-    fields = ["response_mask", "old_log_probs", "advantages", "ref_log_prob", ATTEMPT_INDEX_KEY]
+    fields = ["response_mask", "old_log_probs", "advantages", "ref_log_prob", LOSS_ATTEMPT_INDEX]
     if "rollout_is_weights" in data:
         fields.append("rollout_is_weights")
     missing = [f for f in fields if f not in data]
@@ -207,7 +202,7 @@ def score_loss(
         ref_log_prob=padded["ref_log_prob"],
         advantages=padded["advantages"],
         response_mask=padded["response_mask"],
-        attempt_index=padded[ATTEMPT_INDEX_KEY],
+        attempt_index=padded[LOSS_ATTEMPT_INDEX],
         stage=stage,
         config=config,
         rollout_is_weights=padded.get("rollout_is_weights", None),

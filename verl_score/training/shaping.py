@@ -10,32 +10,23 @@ from collections.abc import Callable
 
 import torch
 
+from verl_score.registry import Registry
 from verl_score.training.config import ShapingConfig
 
-__all__ = ["SHAPING_REGISTRY", "get_shaping_fn", "register_shaping"]
+__all__ = ["SHAPINGS", "get_shaping_fn", "register_shaping"]
 
 #: fn(r_prev: [B], r_cur: [B], cfg: ShapingConfig, correct_threshold: float) -> shaped r_cur: [B]
 ShapingFn = Callable[[torch.Tensor, torch.Tensor, ShapingConfig, float], torch.Tensor]
-SHAPING_REGISTRY: dict[str, ShapingFn] = {}
+SHAPINGS: Registry[ShapingFn] = Registry("score.shaping.name")
 
 
 def register_shaping(name: str) -> Callable[[ShapingFn], ShapingFn]:
     """Register a shaping function under ``name`` (same idea as verl's ``register_adv_est``)."""
-
-    def decorator(fn: ShapingFn) -> ShapingFn:
-        if name in SHAPING_REGISTRY and SHAPING_REGISTRY[name] is not fn:
-            raise ValueError(f"shaping {name!r} is already registered")
-        SHAPING_REGISTRY[name] = fn
-        return fn
-
-    return decorator
+    return SHAPINGS.register(name)
 
 
 def get_shaping_fn(name: str) -> ShapingFn:
-    try:
-        return SHAPING_REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown score.shaping.name {name!r}; registered: {sorted(SHAPING_REGISTRY)}") from None
+    return SHAPINGS.get(name)
 
 
 @register_shaping("progress")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from collections import defaultdict
 from functools import partial
 
@@ -39,6 +40,16 @@ from verl.trainer.ppo.v1 import PPOTrainerSync, register_trainer
 from verl.utils.config import omega_conf_to_dataclass
 from verl.workers.utils.padding import response_to_nested
 
+from verl_score.contracts.keys import (
+    ANSWER_CHANGED,
+    EPISODE_ATTEMPT_INDEX,
+    LOSS_ATTEMPT_INDEX,
+    REWARD_EXTRA_INFO,
+    REWARD_FAILED,
+    STAGE,
+    failed_t,
+    score_t,
+)
 from verl_score.llm.failure_monitor import FailureRateExceeded, FailureRateMonitor, MonitorConfig
 from verl_score.metrics import (
     attempt_failed_from_reward_info,
@@ -50,20 +61,16 @@ from verl_score.metrics import (
     val_guidance_sources,
 )
 from verl_score.training.credit import attempt_masks, compute_score_advantages, resolve_estimator, trainable_rows
-from verl_score.training.loss import ATTEMPT_INDEX_KEY, STAGE_KEY, score_loss
+from verl_score.training.loss import score_loss
 from verl_score.training.resume_log import ResumedMetricsLogMixin
 from verl_score.training.run_length import check_run_length
 from verl_score.training.schedule import stage_at
 from verl_score.training.validate import validate_score
 
-__all__ = ["ATTEMPT_INDEX_SOURCE", "ScoreTrainerSync", "resolve_estimator"]
+__all__ = ["ScoreTrainerSync", "resolve_estimator"]
 
 logger = logging.getLogger(__name__)
 logger.setLevel(os.getenv("VERL_LOGGING_LEVEL", "INFO"))
-
-#: per-token field written by the two-attempt agent loop through ``AgentLoopOutput.as_dict()``
-ATTEMPT_INDEX_SOURCE = "attempt_index"
-
 
 def per_attempt_mean(values: torch.Tensor, masks: torch.Tensor) -> list[float | None]:
     """Mean of ``values`` ``[B, T]`` over each attempt's tokens (``masks`` ``[K, B, T]``); None for an attempt with no
@@ -118,6 +125,117 @@ def _as_list(values) -> list:
 def _as_nested(t: torch.Tensor) -> torch.Tensor:
     """TransferQueue returns jagged per-token fields; a stacked one (all rows equally long) is made jagged."""
     return t if t.is_nested else torch.nested.as_nested_tensor(list(t), layout=torch.jagged)
+
+
+@dataclass
+class _StepBatch:
+    """One training batch as the advantage step reads it from TransferQueue, checked and padded.
+
+    Shapes: B = ``n_rows`` (padding rows included), T = ``width`` (longest response), K = attempts."""
+
+    data: TensorDict  #: the fetched fields (``_FETCHED``)
+    response_mask_nested: torch.Tensor  #: jagged, as stored: the layout written-back fields must have
+    response_mask: torch.Tensor  #: ``[B, T]``; rollout correction may mask more tokens
+    attempt_index: torch.Tensor  #: ``[B, T]`` int64, 0 off policy tokens and on padding rows
+    raw: torch.Tensor  #: ``[B, K]`` per-attempt rewards as the reward function gave them
+    failed: torch.Tensor  #: ``[B, K]`` bool, that attempt's reward check failed
+    uids: np.ndarray  #: ``[B]`` group ids
+    is_padding: np.ndarray  #: ``[B]`` verl's synthetic padding rows (they train nothing)
+    width: int  #: T
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.is_padding)
+
+    @property
+    def real(self) -> np.ndarray:
+        """Indices of the rows that are episodes, not padding."""
+        return np.nonzero(~self.is_padding)[0]
+
+    @property
+    def excluded(self) -> torch.Tensor:
+        """``[B]`` episodes with a failed reward check: zero advantage, out of their group's statistics."""
+        return self.failed.any(dim=1) & torch.as_tensor(~self.is_padding)
+
+
+#: what the advantage step reads from TransferQueue
+_FETCHED = ["uid", "response_mask", "extra_fields", EPISODE_ATTEMPT_INDEX, "rollout_log_probs", "old_log_probs",
+            "ref_log_prob", "values"]
+
+
+def _refuse_multi_output(batch: KVBatchMeta) -> None:
+    """One ``AgentLoopOutput`` per trajectory (keys ``{uid}_{session}_0``): the attempts are one sequence."""
+    multi = [
+        key
+        for key, tag in zip(batch.keys, batch.tags, strict=True)
+        if not tag.get("is_padding", False) and key.rsplit("_", 2)[-1] != "0"
+    ]
+    if multi:
+        raise NotImplementedError(
+            f"score_sync expects one AgentLoopOutput per trajectory (both attempts in one sequence, keys "
+            f"'{{uid}}_{{session}}_0'); got multi-output keys such as {multi[0]!r}"
+        )
+
+
+def _fetch_attempts(batch: KVBatchMeta, k_att: int) -> _StepBatch:
+    """Fetch the batch and check it: the episode's attempt index has one entry per response token, every episode
+    has exactly ``k_att`` per-attempt rewards, and no token belongs to an attempt beyond ``k_att``."""
+    data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=_FETCHED)
+    if EPISODE_ATTEMPT_INDEX not in data.keys():
+        raise KeyError(
+            f"no per-token '{EPISODE_ATTEMPT_INDEX}' in TransferQueue: use the score_two_attempt agent loop "
+            "(rollout.agent.default_agent_loop=score_two_attempt)"
+        )
+    response_mask_nested = _as_nested(data["response_mask"])
+    resp_lens = response_mask_nested.offsets().diff().tolist()
+    n_rows = len(batch)
+    width = max(resp_lens) if resp_lens else 0
+    is_padding = np.array([bool(tag.get("is_padding", False)) for tag in batch.tags], dtype=bool)
+
+    response_mask = response_mask_nested.to_padded_tensor(padding=0)
+    attempt_index = torch.zeros((n_rows, width), dtype=torch.int64)
+    for i, row in enumerate(_rows(data[EPISODE_ATTEMPT_INDEX])):
+        if is_padding[i]:
+            continue  # verl's synthetic padding rows copy fields from a real sample; they train nothing
+        if row.numel() != resp_lens[i]:
+            raise ValueError(
+                f"{EPISODE_ATTEMPT_INDEX} of {batch.keys[i]} has {row.numel()} tokens, response has {resp_lens[i]}"
+            )
+        attempt_index[i, : resp_lens[i]] = row.to(torch.int64)
+    attempt_index = attempt_index * (response_mask > 0)
+
+    raw, failed = _attempt_rewards(_as_list(data["extra_fields"]), batch.keys, is_padding, k_att)
+    if attempt_index.numel() and int(attempt_index.max()) > k_att:
+        raise ValueError(
+            f"{EPISODE_ATTEMPT_INDEX} reaches {int(attempt_index.max())} > score.num_attempts={k_att}: tokens of "
+            "extra attempts would keep their loss mask and KL with no advantage; make the agent loop's "
+            "num_attempts equal score.num_attempts"
+        )
+    return _StepBatch(data, response_mask_nested, response_mask, attempt_index, raw, failed,
+                      np.array(_as_list(data["uid"]), dtype=object), is_padding, width)
+
+
+def _attempt_rewards(
+    extra_fields: list, keys: list[str], is_padding: np.ndarray, k_att: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-attempt rewards ``[B, K]`` and failed-check flags ``[B, K]`` from each episode's ``reward_extra_info``
+    (zeros on padding rows); an episode with another number of attempts is refused."""
+    raw = torch.zeros((len(extra_fields), k_att), dtype=torch.float32)
+    failed = torch.zeros((len(extra_fields), k_att), dtype=torch.bool)
+    for i, ef in enumerate(extra_fields):
+        if is_padding[i]:
+            continue
+        info = (ef or {}).get(REWARD_EXTRA_INFO) or {}
+        scores = attempt_scores_from_reward_info(info)
+        if len(scores) != k_att:
+            raise ValueError(
+                f"{keys[i]}: {len(scores)} per-attempt scores but score.num_attempts={k_att}; an episode "
+                "must have exactly score.num_attempts attempts (set the agent loop's num_attempts and "
+                "score.num_attempts to the same K)"
+            )
+        raw[i] = torch.tensor(scores)
+        failed[i] = torch.tensor(attempt_failed_from_reward_info(info, k_att))
+    return raw, failed
 
 
 @register_trainer("score_sync")
@@ -181,119 +299,86 @@ class ScoreTrainerSync(ResumedMetricsLogMixin, PPOTrainerSync):
         return metrics
 
     def _update_actor(self, batch: KVBatchMeta, metrics: dict) -> KVBatchMeta:
-        batch.extra_info[STAGE_KEY] = int(self.score_stage)
+        batch.extra_info[STAGE] = int(self.score_stage)
         return super()._update_actor(batch, metrics)
 
     # ------------------------------------------------------------------ per-attempt credit
     def _compute_advantage(self, batch: KVBatchMeta, metrics: dict) -> KVBatchMeta:
-        """Per-attempt advantages with γ = 0; replaces verl's single-scalar-per-trajectory advantage."""
+        """Per-attempt advantages with γ = 0; replaces verl's single-scalar-per-trajectory advantage.
+
+        The steps, in order: refuse multi-output episodes; fetch and check the batch (attempt index aligned with the
+        response, K rewards per episode: :func:`_fetch_attempts`); verl's rollout correction; per-attempt credit;
+        write the advantages and the loss's attempt index back to TransferQueue; count failed reward checks; metrics.
+        """
         k_att = self.score_cfg.num_attempts
-        multi = [
-            key
-            for key, tag in zip(batch.keys, batch.tags, strict=True)
-            if not tag.get("is_padding", False) and key.rsplit("_", 2)[-1] != "0"
-        ]
-        if multi:
-            raise NotImplementedError(
-                f"score_sync expects one AgentLoopOutput per trajectory (both attempts in one sequence, keys "
-                f"'{{uid}}_{{session}}_0'); got multi-output keys such as {multi[0]!r}"
+        _refuse_multi_output(batch)
+        step = _fetch_attempts(batch, k_att)
+        write_back = self._rollout_correction(step, metrics)
+        adv, ret, shaped, singleton = self._credit(step)
+        write_back.update({"advantages": adv, "returns": ret, LOSS_ATTEMPT_INDEX: step.attempt_index})
+        output = TensorDict(
+            {k: response_to_nested(v, step.response_mask_nested) for k, v in write_back.items()},
+            batch_size=step.n_rows,
+        )
+        batch = tq.kv_batch_put(keys=batch.keys, partition_id=batch.partition_id, fields=output)
+        if step.excluded.any():
+            logger.warning(
+                "SCoRe: %d/%d episodes had a failed reward check; they get zero advantage and are left out of the "
+                "group statistics",
+                int(step.excluded.sum()),
+                len(step.real),
             )
-        fields = [
-            "uid",
-            "response_mask",
-            "extra_fields",
-            ATTEMPT_INDEX_SOURCE,
-            "rollout_log_probs",
-            "old_log_probs",
-            "ref_log_prob",
-            "values",
-        ]
-        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
-        if ATTEMPT_INDEX_SOURCE not in data.keys():
-            raise KeyError(
-                f"no per-token '{ATTEMPT_INDEX_SOURCE}' in TransferQueue: use the score_two_attempt agent loop "
-                "(rollout.agent.default_agent_loop=score_two_attempt)"
-            )
-        response_mask_nested = _as_nested(data["response_mask"])
-        resp_lens = response_mask_nested.offsets().diff().tolist()
-        n_rows = len(batch)
-        width = max(resp_lens) if resp_lens else 0
-        is_padding = np.array([bool(tag.get("is_padding", False)) for tag in batch.tags], dtype=bool)
+        self._record_reward_failures([not bool(step.excluded[i]) for i in step.real])
+        metrics.update(self._advantage_metrics(step, adv, shaped, singleton))
+        return batch
 
-        response_mask = response_mask_nested.to_padded_tensor(padding=0)
-        attempt_index = torch.zeros((n_rows, width), dtype=torch.int64)
-        for i, row in enumerate(_rows(data[ATTEMPT_INDEX_SOURCE])):
-            if is_padding[i]:
-                continue  # verl's synthetic padding rows copy fields from a real sample; they train nothing
-            if row.numel() != resp_lens[i]:
-                raise ValueError(
-                    f"{ATTEMPT_INDEX_SOURCE} of {batch.keys[i]} has {row.numel()} tokens, response has {resp_lens[i]}"
-                )
-            attempt_index[i, : resp_lens[i]] = row.to(torch.int64)
-        attempt_index = attempt_index * (response_mask > 0)
+    def _rollout_correction(self, step: "_StepBatch", metrics: dict) -> dict[str, torch.Tensor]:
+        """verl's rollout correction (IS weights / rejection) exactly as ``PPOTrainer._compute_advantage`` does it.
 
-        extra_fields = _as_list(data["extra_fields"])
-        uids = np.array(_as_list(data["uid"]), dtype=object)
-        raw = torch.zeros((n_rows, k_att), dtype=torch.float32)
-        failed = torch.zeros((n_rows, k_att), dtype=torch.bool)
-        for i, ef in enumerate(extra_fields):
-            if is_padding[i]:
-                continue
-            info = (ef or {}).get("reward_extra_info") or {}
-            scores = attempt_scores_from_reward_info(info)
-            if len(scores) != k_att:
-                raise ValueError(
-                    f"{batch.keys[i]}: {len(scores)} per-attempt scores but score.num_attempts={k_att}; an episode "
-                    "must have exactly score.num_attempts attempts (set the agent loop's num_attempts and "
-                    "score.num_attempts to the same K)"
-                )
-            raw[i] = torch.tensor(scores)
-            failed[i] = torch.tensor(attempt_failed_from_reward_info(info, k_att))
-        if attempt_index.numel() and int(attempt_index.max()) > k_att:
-            raise ValueError(
-                f"attempt_index reaches {int(attempt_index.max())} > score.num_attempts={k_att}: tokens of extra "
-                "attempts would keep their loss mask and KL with no advantage; make the agent loop's num_attempts "
-                "equal score.num_attempts"
-            )
-
-        # verl's rollout correction (IS weights / rejection) exactly as PPOTrainer._compute_advantage does it.
+        Updates ``step.response_mask`` when rejection masks tokens, adds verl's IS metrics to ``metrics``, and returns
+        the fields to write back (the corrected mask, the IS weights); ``{}`` when the correction is off."""
         rc_cfg = self.config.algorithm.get("rollout_correction", None)
         bypass = rc_cfg and rc_cfg.get("bypass_mode", False)
-        rollout_correction = rc_cfg is not None and "rollout_log_probs" in data.keys() and not bypass
-        write_back: dict[str, torch.Tensor] = {}
-        if rollout_correction:
-            rc = DataProto(
-                batch=TensorDict(
-                    {
-                        "old_log_probs": data["old_log_probs"].to_padded_tensor(padding=0.0),
-                        "rollout_log_probs": data["rollout_log_probs"].to_padded_tensor(padding=0.0),
-                        "response_mask": response_mask,
-                    },
-                    batch_size=n_rows,
-                )
+        data = step.data
+        if rc_cfg is None or "rollout_log_probs" not in data.keys() or bypass:
+            return {}
+        rc = DataProto(
+            batch=TensorDict(
+                {
+                    "old_log_probs": data["old_log_probs"].to_padded_tensor(padding=0.0),
+                    "rollout_log_probs": data["rollout_log_probs"].to_padded_tensor(padding=0.0),
+                    "response_mask": step.response_mask,
+                },
+                batch_size=step.n_rows,
             )
-            rc, is_metrics = compute_rollout_correction_and_add_to_batch(rc, rc_cfg)
-            metrics.update(is_metrics)
-            response_mask = rc.batch["response_mask"]
-            write_back["response_mask"] = response_mask
-            if "rollout_is_weights" in rc.batch.keys():
-                write_back["rollout_is_weights"] = rc.batch["rollout_is_weights"]
+        )
+        rc, is_metrics = compute_rollout_correction_and_add_to_batch(rc, rc_cfg)
+        metrics.update(is_metrics)
+        step.response_mask = rc.batch["response_mask"]
+        write_back = {"response_mask": step.response_mask}
+        if "rollout_is_weights" in rc.batch.keys():
+            write_back["rollout_is_weights"] = rc.batch["rollout_is_weights"]
+        return write_back
 
+    def _credit(self, step: "_StepBatch") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-attempt advantages and returns ``[B, T]``, shaped rewards ``[B, K]`` and the valid samples left alone
+        in their group ``[B]`` (:func:`~verl_score.training.credit.trainable_rows`). Padding rows and episodes with a
+        failed check get zero advantage."""
+        data, real = step.data, step.real
         values = data["values"].to_padded_tensor(padding=0.0) if "values" in data.keys() else None
-        real = np.nonzero(~is_padding)[0]
-        adv = torch.zeros((n_rows, width), dtype=torch.float32)
+        adv = torch.zeros((step.n_rows, step.width), dtype=torch.float32)
         ret = torch.zeros_like(adv)
-        shaped = raw.clone()
-        excluded = failed.any(dim=1) & torch.as_tensor(~is_padding)
-        singleton = torch.zeros(n_rows, dtype=torch.bool)
+        shaped = step.raw.clone()
+        excluded = step.excluded
+        singleton = torch.zeros(step.n_rows, dtype=torch.bool)
         if len(real):
             sel = torch.as_tensor(real)
-            singleton[sel] = ~excluded[sel] & ~trainable_rows(uids[real], ~excluded[sel], self.score_estimator)
+            singleton[sel] = ~excluded[sel] & ~trainable_rows(step.uids[real], ~excluded[sel], self.score_estimator)
             adv_r, ret_r, shaped_r = compute_score_advantages(
-                raw[sel],
-                attempt_index[sel],
-                response_mask[sel],
-                uids[real],
+                step.raw[sel],
+                step.attempt_index[sel],
+                step.response_mask[sel],
+                step.uids[real],
                 stage=self.score_stage,
                 cfg=self.score_cfg,
                 estimator=self.score_estimator,
@@ -305,40 +390,34 @@ class ScoreTrainerSync(ResumedMetricsLogMixin, PPOTrainerSync):
                 valid=~excluded[sel],
             )
             adv[sel], ret[sel], shaped[sel] = adv_r, ret_r, shaped_r
+        return adv, ret, shaped, singleton
 
-        write_back.update({"advantages": adv, "returns": ret, ATTEMPT_INDEX_KEY: attempt_index})
-        output = TensorDict(
-            {k: response_to_nested(v, response_mask_nested) for k, v in write_back.items()}, batch_size=n_rows
-        )
-        batch = tq.kv_batch_put(keys=batch.keys, partition_id=batch.partition_id, fields=output)
-        if excluded.any():
-            logger.warning(
-                "SCoRe: %d/%d episodes had a failed reward check; they get zero advantage and are left out of the "
-                "group statistics",
-                int(excluded.sum()),
-                len(real),
-            )
-        self._record_reward_failures([not bool(excluded[i]) for i in real])
-
-        # step metrics: stage, per-attempt rewards (raw and shaped), per-attempt token counts
-        metrics["score/stage"] = float(self.score_stage)
-        if len(real):
-            sel = torch.as_tensor(real)
-            masks = attempt_masks(attempt_index[sel], response_mask[sel], k_att)
-            metrics["score/reward_failed_rate"] = failed[sel].any(dim=1).float().mean().item()
-            metrics["score/excluded_episodes"] = float(excluded.sum().item())
-            # valid samples left alone in their group by those exclusions: no baseline, so no update (credit.py)
-            metrics["score/singleton_dropped"] = float(singleton.sum().item())
-            for k in range(k_att):
-                metrics[f"score/reward_failed_rate_t{k + 1}"] = failed[sel, k].float().mean().item()
-                metrics[f"score/reward_t{k + 1}/mean"] = raw[sel, k].mean().item()
-                metrics[f"score/shaped_reward_t{k + 1}/mean"] = shaped[sel, k].mean().item()
-                metrics[f"score/attempt{k + 1}_tokens/mean"] = masks[k].sum(dim=1).float().mean().item()
-            # which attempts the update credits: Stage I must leave attempt 1 at exactly 0
-            for k, v in enumerate(per_attempt_mean(adv[sel].abs(), masks), start=1):
-                metrics[f"score/advantage_abs_t{k}/mean"] = 0.0 if v is None else v
-            metrics.update(attempt_kl_metrics(data, sel, masks))
-        return batch
+    def _advantage_metrics(
+        self, step: "_StepBatch", adv: torch.Tensor, shaped: torch.Tensor, singleton: torch.Tensor
+    ) -> dict[str, float]:
+        """Step metrics: stage, per-attempt rewards (raw and shaped), failure rates, token counts, advantage sizes and
+        the per-attempt KL to the reference."""
+        k_att = self.score_cfg.num_attempts
+        metrics = {"score/stage": float(self.score_stage)}
+        if not len(step.real):
+            return metrics
+        sel = torch.as_tensor(step.real)
+        raw, failed = step.raw, step.failed
+        masks = attempt_masks(step.attempt_index[sel], step.response_mask[sel], k_att)
+        metrics["score/reward_failed_rate"] = failed[sel].any(dim=1).float().mean().item()
+        metrics["score/excluded_episodes"] = float(step.excluded.sum().item())
+        # valid samples left alone in their group by those exclusions: no baseline, so no update (credit.py)
+        metrics["score/singleton_dropped"] = float(singleton.sum().item())
+        for k in range(k_att):
+            metrics[f"score/reward_failed_rate_t{k + 1}"] = failed[sel, k].float().mean().item()
+            metrics[f"score/reward_t{k + 1}/mean"] = raw[sel, k].mean().item()
+            metrics[f"score/shaped_reward_t{k + 1}/mean"] = shaped[sel, k].mean().item()
+            metrics[f"score/attempt{k + 1}_tokens/mean"] = masks[k].sum(dim=1).float().mean().item()
+        # which attempts the update credits: Stage I must leave attempt 1 at exactly 0
+        for k, v in enumerate(per_attempt_mean(adv[sel].abs(), masks), start=1):
+            metrics[f"score/advantage_abs_t{k}/mean"] = 0.0 if v is None else v
+        metrics.update(attempt_kl_metrics(step.data, sel, masks))
+        return metrics
 
     def _record_reward_failures(self, ok: list[bool]) -> None:
         """Feed the episode outcomes to the failure monitor; stop the run past ``score.reward_failure.max_rate``."""
@@ -350,7 +429,7 @@ class ScoreTrainerSync(ResumedMetricsLogMixin, PPOTrainerSync):
             )
         try:
             for flag in ok:
-                monitor.record(flag, kind="reward_failed")
+                monitor.record(flag, kind=REWARD_FAILED)
         except FailureRateExceeded:
             raise RuntimeError(
                 f"SCoRe: {monitor.rate():.1%} of the last episodes had a failed reward check "
@@ -381,15 +460,15 @@ class ScoreTrainerSync(ResumedMetricsLogMixin, PPOTrainerSync):
             data_sources, sample_uids, reward_extra_infos_dict, sample_turns, expected_acc_counts=expected_acc_counts
         )
         k_att = self.score_cfg.num_attempts
-        cols = [reward_extra_infos_dict.get(f"score_t{k}") for k in range(1, k_att + 1)]
+        cols = [reward_extra_infos_dict.get(score_t(k)) for k in range(1, k_att + 1)]
         if any(not c for c in cols):
             return metric_dict
         n = len(cols[1])
-        fail_cols = [reward_extra_infos_dict.get(f"failed_t{k}") for k in range(1, k_att + 1)]
+        fail_cols = [reward_extra_infos_dict.get(failed_t(k)) for k in range(1, k_att + 1)]
         if all(f is None for f in fail_cols):  # no per-attempt flags: "any attempt failed" marks them all, as training
-            fail_cols = [reward_extra_infos_dict.get("reward_failed")] * k_att
+            fail_cols = [reward_extra_infos_dict.get(REWARD_FAILED)] * k_att
         sources = val_guidance_sources(reward_extra_infos_dict, n)
-        changed = reward_extra_infos_dict.get("answer_changed")
+        changed = reward_extra_infos_dict.get(ANSWER_CHANGED)
         by_source: dict[str, list[int]] = defaultdict(list)
         for i, ds in enumerate(data_sources):
             if all(i < len(c) and c[i] is not None for c in cols):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from verl_score.training.config import ScoreConfig
-from verl_score.training.credit import GROUP_BASELINE, check_shaping_survives, resolve_estimator
+from verl_score.training.credit import check_shaping_survives, has_group_baseline, resolve_estimator
 from verl_score.training.lora import check_lora
 from verl_score.training.loss import check_loss_config
 from verl_score.training.node_shape import check_node_shape
@@ -40,7 +40,7 @@ def validate_score(cfg: Any) -> tuple[ScoreConfig, str]:
             "set algorithm.use_kl_in_reward=False"
         )
     n = int(cfg.actor_rollout_ref.rollout.n)
-    if estimator in GROUP_BASELINE and n < 2:
+    if has_group_baseline(estimator) and n < 2:
         raise ValueError(
             f"advantage estimator {estimator!r} takes its baseline from the prompt's other samples, but "
             f"actor_rollout_ref.rollout.n={n}: every sample would be alone in its group and train nothing. Fix: "

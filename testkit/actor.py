@@ -1,4 +1,4 @@
-"""Shared test helpers for tests/training."""
+"""verl's actor config as the worker builds it, for loss tests and the Stage I coupling benchmark."""
 
 from verl.workers.config import FSDPActorConfig
 
