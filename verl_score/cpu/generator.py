@@ -37,7 +37,7 @@ import torch
 from verl.workers.rollout.replica import TokenOutput
 
 from verl_score.cpu.kv_cache import SlotCache
-from verl_score.cpu.lora import LoraSpec, adapter_tensor_key, base_tensor_key, lora_spec
+from verl_score.contracts.lora import LoraSpec, adapter_tensor_key, base_tensor_key, lora_spec
 from verl_score.cpu.sampling import SamplingSpec, choose_tokens, parse_sampling_params
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class HFGenerator:
         self._mask: Optional[torch.Tensor] = None  # [rows, columns] 1 = real token
         self._step_lock = threading.Lock()  # one forward at a time; weight loads wait for the step boundary
         self._update_names: Optional[set[str]] = None  # names loaded since begin_weight_update (None: no update)
-        self._update_mode: str = "full"  # "full" | "base" | "adapter" (LoRA, verl_score.cpu.lora)
+        self._update_mode: str = "full"  # "full" | "base" | "adapter" (LoRA, verl_score.contracts.lora)
         self._update_spec: Optional[LoraSpec] = None
         self._pending_base: dict[str, torch.Tensor] = {}
         self._pending_adapter: dict[str, dict[str, torch.Tensor]] = {}
@@ -348,7 +348,7 @@ class HFGenerator:
         The actor streams its weights in chunks (``HFCpuServerAdapter.update_weights``) so that no process holds a
         second full copy of the model at once; the engine must not decode with a model that is half old, half new.
 
-        Three kinds of update, as verl sends them (``verl_score.cpu.lora``):
+        Three kinds of update, as verl sends them (``verl_score.contracts.lora``):
 
         * ``peft_config=None``: full weights (full fine-tuning, or LoRA with ``model.lora.merge=True``);
         * ``peft_config`` and ``base_sync_done=False``: LoRA **base sync**, every base tensor once (targeted layers'

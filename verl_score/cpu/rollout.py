@@ -11,7 +11,7 @@ It is the CPU counterpart of verl's SGLang backend and has the same three parts,
 * ``HFCpuServerAdapter(BaseRollout)`` — lives in the actor worker (hybrid engine) and pushes the actor's new weights
   to the server after every step, through verl's default ``naive`` checkpoint engine: full weights, or with LoRA
   (``actor_rollout_ref.model.lora_rank``) verl's adapter mode — the base once, then only ``lora_A`` / ``lora_B``,
-  which the server merges exactly into its fp32 copy of the base (``verl_score.cpu.lora``).
+  which the server merges exactly into its fp32 copy of the base (``verl_score.contracts.lora``).
 
 Limits, on purpose: one server per replica, tensor parallel 1; only the ``sync`` trainer mode is tested (aborts
 return partial tokens with ``stop_reason="aborted"``, but partial-rollout resume is not exercised). This backend
@@ -33,7 +33,7 @@ from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica, TokenOutput
 
 from verl_score.cpu.generator import HFGenerator
-from verl_score.cpu.lora import lora_spec
+from verl_score.contracts.lora import lora_rank_of, lora_spec, model_lora_config
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ class HFCpuServerAdapter(BaseRollout):
         **kwargs: Any,
     ) -> None:
         """Full weights (``peft_config=None``), or verl's LoRA adapter mode: the base once (``base_sync_done=False``),
-        then only ``lora_A`` / ``lora_B`` every step, which the server merges exactly (``verl_score.cpu.lora``)."""
+        then only ``lora_A`` / ``lora_B`` every step, which the server merges exactly (``verl_score.contracts.lora``)."""
         if wire_format != "named_tensors":
             raise NotImplementedError(f"hfcpu accepts full named tensors only, not {wire_format!r}")
         # Streamed in chunks of WEIGHT_CHUNK_BYTES: the old way (one dict of every tensor) held three extra copies of
@@ -251,8 +251,6 @@ def check_rollout_lora(model: torch.nn.Module, config: RolloutConfig, model_conf
     """Start-up check of a LoRA run on the hfcpu rollout, against the model it really serves (every trainer mode
     passes here): the rank and target modules fit the model, and in adapter mode the actor will send the base
     weights (``rollout.load_format=dummy``, no ``layered_summon``). Returns the :class:`LoraSpec` or None."""
-    from verl_score.training.lora import lora_rank_of, model_lora_config
-
     rank = lora_rank_of(model_config)
     if rank <= 0:
         return None

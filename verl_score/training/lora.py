@@ -24,46 +24,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from verl_score.contracts.lora import _get, _plain, lora_rank_of, lora_spec, model_lora_config
+
 __all__ = ["ADAPTER_ROLLOUTS", "check_lora", "lora_rank_of", "model_lora_config"]
 
 #: rollout backends that serve a LoRA adapter (verl: sglang / vllm, each with its own adapter support; ours: hfcpu)
 ADAPTER_ROLLOUTS = ("hfcpu", "sglang", "vllm")
 #: vLLM's largest ``max_lora_rank`` (``verl.workers.rollout.vllm_rollout.utils.get_vllm_max_lora_rank``)
 VLLM_MAX_LORA_RANK = 512
-
-
-def _get(node: Any, key: str, default: Any = None) -> Any:
-    if node is None:
-        return default
-    if hasattr(node, "get") and not hasattr(node, "__dataclass_fields__"):
-        return node.get(key, default)
-    return getattr(node, key, default)
-
-
-def _plain(value: Any) -> Any:
-    from omegaconf import DictConfig, ListConfig, OmegaConf
-
-    return OmegaConf.to_container(value) if isinstance(value, (DictConfig, ListConfig)) else value
-
-
-def lora_rank_of(model_config: Any) -> int:
-    """The FSDP rank (``model.lora_rank``); 0 when LoRA is off."""
-    return int(_get(model_config, "lora_rank", 0) or 0)
-
-
-def model_lora_config(model_config: Any):
-    """The ``peft.LoraConfig`` verl's FSDP engine builds from ``actor_rollout_ref.model`` (same fields)."""
-    from peft import LoraConfig, TaskType
-
-    return LoraConfig(
-        task_type=TaskType.CAUSAL_LM,
-        r=lora_rank_of(model_config),
-        lora_alpha=_get(model_config, "lora_alpha", 16),
-        target_modules=_plain(_get(model_config, "target_modules", "all-linear")),
-        target_parameters=_plain(_get(model_config, "target_parameters", None)),
-        exclude_modules=_plain(_get(model_config, "exclude_modules", None)),
-        bias="none",
-    )
 
 
 def check_lora(cfg: Any, *, model: Any = None) -> list[str]:
@@ -132,8 +100,6 @@ def check_lora(cfg: Any, *, model: Any = None) -> list[str]:
     if model is None:
         model = _meta_model(str(_get(mcfg, "path", "")))
     if model is not None:
-        from verl_score.cpu.lora import lora_spec
-
         lora_spec(model, model_lora_config(mcfg))  # rank vs layer shapes, names, Linear only, no tied weight
         return ["actor_rollout_ref.model.lora_rank", "actor_rollout_ref.model.target_modules"]
     return ["actor_rollout_ref.model.lora_rank"]

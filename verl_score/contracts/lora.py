@@ -30,7 +30,15 @@ from typing import Any, Mapping
 
 import torch
 
-__all__ = ["LoraSpec", "adapter_tensor_key", "base_tensor_key", "lora_config_from", "lora_spec"]
+__all__ = [
+    "LoraSpec",
+    "adapter_tensor_key",
+    "base_tensor_key",
+    "lora_config_from",
+    "lora_rank_of",
+    "lora_spec",
+    "model_lora_config",
+]
 
 #: LoraConfig fields that make the layer something other than ``W0 + scaling * B @ A`` (or train tensors the adapter
 #: sync does not describe); a truthy value is refused, with the reason.
@@ -193,4 +201,39 @@ def adapter_tensor_key(name: str) -> tuple[str, str]:
     raise ValueError(
         f"adapter sync sent {name!r}, which is not a lora_A / lora_B weight: hfcpu applies plain LoRA only "
         "(no DoRA magnitude, LoRA bias, embedding adapter or trained extra module)"
+    )
+
+
+# ---------------------------------------------------------------- the adapter verl builds from the run config
+def _get(node: Any, key: str, default: Any = None) -> Any:
+    if node is None:
+        return default
+    if hasattr(node, "get") and not hasattr(node, "__dataclass_fields__"):
+        return node.get(key, default)
+    return getattr(node, key, default)
+
+
+def _plain(value: Any) -> Any:
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    return OmegaConf.to_container(value) if isinstance(value, (DictConfig, ListConfig)) else value
+
+
+def lora_rank_of(model_config: Any) -> int:
+    """The FSDP rank (``model.lora_rank``); 0 when LoRA is off."""
+    return int(_get(model_config, "lora_rank", 0) or 0)
+
+
+def model_lora_config(model_config: Any):
+    """The ``peft.LoraConfig`` verl's FSDP engine builds from ``actor_rollout_ref.model`` (same fields)."""
+    from peft import LoraConfig, TaskType
+
+    return LoraConfig(
+        task_type=TaskType.CAUSAL_LM,
+        r=lora_rank_of(model_config),
+        lora_alpha=_get(model_config, "lora_alpha", 16),
+        target_modules=_plain(_get(model_config, "target_modules", "all-linear")),
+        target_parameters=_plain(_get(model_config, "target_parameters", None)),
+        exclude_modules=_plain(_get(model_config, "exclude_modules", None)),
+        bias="none",
     )
