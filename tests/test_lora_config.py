@@ -63,17 +63,23 @@ def test_lora_env_and_explicit_overrides(tmp_path, assets):
     assert not [a for a in json.loads(plain.stdout.strip().splitlines()[-1]) if a.startswith("actor_rollout_ref.model.lora")]
 
 
-@pytest.mark.parametrize("script", ["run_smollm2_score_cpu.sh", "run_tiny_grpo_cpu.sh", "run_score_sft_cpu.sh"])
-def test_every_cpu_launcher_takes_lora_rank(script, tmp_path, assets):
+@pytest.mark.parametrize("script", ["run_smollm2_score_cpu.sh", "run_tiny_grpo_cpu.sh"])
+def test_every_cpu_main_ppo_launcher_takes_lora_rank(script, tmp_path, assets):
     proc = _run(script, tmp_path, {"LORA_RANK": "8"}, "args")
     assert proc.returncode == 0, proc.stderr[-3000:]
     entry, *args = json.loads(proc.stdout.strip().splitlines()[-1])
-    if entry == "main_ppo":
-        assert {"actor_rollout_ref.model.lora_rank=8", "actor_rollout_ref.model.lora_alpha=16",
-                "actor_rollout_ref.model.target_modules=all-linear", "actor_rollout_ref.model.lora.merge=False",
-                "actor_rollout_ref.rollout.name=hfcpu"} <= set(args)
-    else:
-        assert {"model.lora_rank=8", "model.lora_alpha=16", "model.target_modules=all-linear"} <= set(args)
+    assert entry == "main_ppo"
+    assert {"actor_rollout_ref.model.lora_rank=8", "actor_rollout_ref.model.lora_alpha=16",
+            "actor_rollout_ref.model.target_modules=all-linear", "actor_rollout_ref.model.lora.merge=False",
+            "actor_rollout_ref.rollout.name=hfcpu"} <= set(args)
+
+
+def test_sft_launcher_refuses_lora_rank(tmp_path):
+    """verl's SFT export would write the peft model's keys to huggingface/, which the next stage loads with random
+    base weights: refused at start-up with the fix, never exported wrong."""
+    proc = _run("run_score_sft_cpu.sh", tmp_path, {"LORA_RANK": "8"}, "args")
+    assert proc.returncode == 2
+    assert "LORA_RANK=8 with an SFT launcher" in proc.stderr and "Fix: unset LORA_RANK" in proc.stderr
 
 
 def test_smollm2_cpu_dry_run_with_lora_passes_the_model_checks(tmp_path):
@@ -118,6 +124,13 @@ def smollm2_lora_args(tmp_path_factory):
      "SGLang serves LoRA on all linear layers or on a list of module names, not a regex"),
     (["actor_rollout_ref.rollout.name=vllm", "actor_rollout_ref.model.lora_rank=1024"],
      "vLLM serves LoRA ranks up to 512"),
+    # verl's merged sync casts to bf16: an fp32 rollout in bypass mode would score old log-probs from other weights
+    (["actor_rollout_ref.model.lora.merge=True", "actor_rollout_ref.rollout.dtype=float32",
+      "algorithm.rollout_correction.bypass_mode=True"], "casts the merged weights to bf16 .* Fix: actor_rollout_ref.model.lora.merge=False"),
+    # a pre-trained adapter: the reference would be the base without it (rank > 0) or verl crashes (rank 0)
+    (["actor_rollout_ref.model.lora_adapter_path=/tmp/adapter"], "lora_adapter_path='/tmp/adapter'.* Fix: merge the adapter"),
+    (["actor_rollout_ref.model.lora_rank=0", "actor_rollout_ref.model.lora_adapter_path=/tmp/adapter"],
+     "crash on its first reference pass"),
 ])
 def test_check_lora_refusals(smollm2_lora_args, extra, message):
     entry, *args = smollm2_lora_args
@@ -130,7 +143,18 @@ def test_check_lora_passes_a_fitting_config_and_ignores_full_fine_tuning(smollm2
     assert check_lora(compose(entry, args)) == ["actor_rollout_ref.model.lora_rank", "actor_rollout_ref.model.target_modules"]
     # merged sync may use any rollout load_format; the module list form is checked by name
     assert check_lora(compose(entry, args + ["actor_rollout_ref.model.lora.merge=True",
+                                             "algorithm.rollout_correction.bypass_mode=False",
                                              "actor_rollout_ref.rollout.load_format=safetensors",
                                              "actor_rollout_ref.model.target_modules=[q_proj,down_proj]"]))
     full_ft = [a for a in args if not a.startswith(("actor_rollout_ref.model.lora", "actor_rollout_ref.model.target_"))]
     assert check_lora(compose(entry, full_ft)) == []
+
+
+def test_lora_overrides_go_after_hydra_flags_and_before_every_override():
+    """``_lora_first`` (verl_entry.sh): only hydra's value-taking flags consume the next argument; a lone flag (-m,
+    --resolve) must not swallow an override, or a user's override would land before the LoRA ones and lose to them."""
+    script = (f'source "{REPO}/scripts/lib/verl_entry.sh"; L=(L1=a L2=b); '
+              '_lora_first L --config-path=x a=1 -m b=2 --resolve --cfg job -cn score c=3; printf "%s\\n" "${WITH_LORA[@]}"')
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["--config-path=x", "-m", "--resolve", "--cfg", "job", "-cn", "score", "L1=a", "L2=b", "a=1", "b=2",
+                   "c=3"], out

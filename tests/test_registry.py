@@ -84,3 +84,33 @@ def test_registry_builtins_exist(kind):
 def test_unknown_estimator_is_the_same_error():
     with pytest.raises(UnknownPluginError, match=r"no per-attempt .* use one of \['gae'"):
         resolve_estimator(ScoreConfig(), "no_such_estimator")
+
+
+def test_a_lookup_during_another_threads_builtin_import_waits_for_it(tmp_path, monkeypatch):
+    """Two threads' first lookups: the second must wait for the first's import of the built-ins, not see a half-filled
+    registry and raise UnknownPluginError for a valid built-in name."""
+    import threading
+    import time
+
+    (tmp_path / "slow_builtin_mod.py").write_text(
+        "import time\nfrom tests.test_registry import SLOW\ntime.sleep(0.5)\nSLOW.add('slow', object())\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    results: list[object] = []
+
+    def look() -> None:
+        try:
+            results.append(SLOW.get("slow"))
+        except Exception as exc:  # noqa: BLE001 - the failure under test
+            results.append(exc)
+
+    threads = [threading.Thread(target=look) for _ in range(2)]
+    threads[0].start()
+    time.sleep(0.1)  # the first thread is inside the slow import
+    threads[1].start()
+    for t in threads:
+        t.join(10)
+    assert len(results) == 2 and not [r for r in results if isinstance(r, Exception)], results
+
+
+SLOW = Registry("slow plug-in", builtins=("slow_builtin_mod",))

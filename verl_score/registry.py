@@ -14,6 +14,7 @@ registry importing it at import time (``tests/test_import_graph.py`` explains wh
 from __future__ import annotations
 
 import importlib
+import threading
 from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar
 
 __all__ = ["DuplicatePluginError", "Registry", "UnknownPluginError"]
@@ -55,6 +56,7 @@ class Registry(Generic[T]):
         self._meta: dict[str, dict[str, Any]] = {}
         self._builtins_loaded = not self.builtins
         self._loading = False
+        self._lock = threading.RLock()
 
     def register(self, name: str, **meta: Any) -> Callable[[T], T]:
         """Decorator: register the decorated object under ``name`` (with optional metadata, see :meth:`meta`)."""
@@ -103,12 +105,18 @@ class Registry(Generic[T]):
         return iter(self.names())
 
     def _load_builtins(self) -> None:
-        if self._builtins_loaded or self._loading:  # a built-in module that looks a name up while importing: no loop
+        if self._builtins_loaded:
             return
-        self._loading = True
-        try:
-            for module in self.builtins:
-                importlib.import_module(module)
-        finally:
-            self._loading = False
-        self._builtins_loaded = True  # only once all imported: a failed import fails again, not silently
+        # One thread imports; another thread's lookup waits for it instead of seeing a half-filled registry (a valid
+        # built-in name would otherwise raise UnknownPluginError). Re-entrant: a built-in module that looks a name up
+        # while it is being imported returns here at once (the _loading flag), no loop.
+        with self._lock:
+            if self._builtins_loaded or self._loading:
+                return
+            self._loading = True
+            try:
+                for module in self.builtins:
+                    importlib.import_module(module)
+            finally:
+                self._loading = False
+            self._builtins_loaded = True  # only once all imported: a failed import fails again, not silently

@@ -43,8 +43,9 @@ unset _quiet
 #  - one fake GPU for Ray so verl places exactly one actor/ref/rollout worker ("device") on this node; no Ray
 #    dashboard (its ten processes hold ~1.2 GB);
 #  - num_cpus=16: verl's TransferQueue / agent-loop / reward actors each reserve CPUs and would deadlock on 2 real cores;
-#  - FSDP2 (FSDP1 insists on an accelerator), fp32 everywhere (bf16 mixed precision would make rollout and actor
-#    log-probs disagree), sdpa attention (no flash-attn on CPU), no remove-padding kernels;
+#  - FSDP2 (FSDP1 insists on an accelerator), precision chosen by the machine (below: bf16 mixed precision with fp32
+#    master weights where the processor has bf16 kernels, fp32 elsewhere), sdpa attention (no flash-attn on CPU), no
+#    remove-padding kernels;
 #  - hfcpu decodes up to max_num_seqs requests together (continuous batching; vLLM's knob, verl's default 1024 would
 #    let a 60-problem validation hold 60 KV caches at once);
 #  - verl's replay buffer polls TransferQueue every 2 s with no config key, which rounded every `gen` phase up to a

@@ -1,4 +1,5 @@
-# Sourced by scripts/lib/verl_entry.sh, so every launcher (CPU and GPU, main_ppo and SFT) takes LoRA the same way:
+# Sourced by scripts/lib/verl_entry.sh, so every main_ppo launcher (CPU and GPU) takes LoRA the same way (the SFT
+# launchers refuse it: verl's SFT export would hold the adapter's peft keys, see verl_sft_trainer):
 #   LORA_RANK=16 bash scripts/<launcher>.sh                 # LoRA of rank 16 on all linear layers, alpha 2 x rank
 #   LORA_ALPHA=32 LORA_TARGET_MODULES=q_proj,v_proj ...     # own alpha / module names (comma list, or all-linear)
 # Sets LORA_MAIN_PPO_ARGS / LORA_SFT_ARGS (empty when LORA_RANK is unset or 0); verl_entry.sh puts them BEFORE the

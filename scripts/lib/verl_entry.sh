@@ -29,7 +29,11 @@ _lora_first() {
   while (($#)); do
     if [[ "$1" == -* ]]; then
       flags+=("$1")
-      [[ "$1" == *=* || $# -lt 2 ]] || { shift; flags+=("$1"); }
+      # hydra's flags that take a value (as "--flag value"); every other flag (-m, --resolve, --info, -h ...) is alone
+      case "$1" in
+        -cp | --config-path | -cn | --config-name | -cd | --config-dir | -c | --cfg | -p | --package | --experimental-rerun)
+          (($# < 2)) || { shift; flags+=("$1"); } ;;
+      esac
     else
       rest+=("$1")
     fi
@@ -92,8 +96,13 @@ _torchrun_node_args() {
 }
 
 verl_sft_trainer() {
-  _lora_first LORA_SFT_ARGS "$@"
-  set -- "${WITH_LORA[@]}"
+  # LoRA SFT is refused, not silently exported wrong: verl's checkpoint manager writes huggingface/ from the peft
+  # model's state dict (base_model.model.*.base_layer.weight, lora_A/B), which the next stage would load as a model
+  # with every base weight missing (randomly initialised, a warning only). Train the SFT stages fully.
+  if ((${#LORA_SFT_ARGS[@]})); then
+    echo "error: LORA_RANK=$LORA_RANK with an SFT launcher: verl's SFT export (checkpoints/global_step_N/huggingface) would hold the adapter's peft keys, which the next stage loads as a model with random base weights. Fix: unset LORA_RANK for SFT (LoRA is for the main_ppo launchers)" >&2
+    exit 2
+  fi
   _verl_dry_run sft_trainer "$@"
   _torchrun_node_args
   torchrun "${TORCHRUN_NODE_ARGS[@]}" --nproc_per_node="${NPROC_PER_NODE:-1}" -m verl.trainer.sft_trainer "$@"

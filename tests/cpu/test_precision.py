@@ -10,10 +10,32 @@ import sys
 import pytest
 import torch
 
+from verl_score.cpu.platform import _Fp32LogitsMixin, register_cpu_engines
 from verl_score.cpu.precision import ENV, choose_precision, cpu_bf16_flags, hydra_overrides
 from verl_score.cpu.rollout import rollout_dtype
 
 REPO = __file__.rsplit("/tests/", 1)[0]
+
+
+def logprobs_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """verl's op (what the FSDP engine calls on the logits), imported late: it pulls in verl."""
+    from verl.utils.torch_functional import logprobs_from_logits as verl_logprobs
+
+    return verl_logprobs(logits, labels)
+
+
+def _hooked(model):
+    """``model`` with the CPU engine's fp32-logits hook, set the way the engine sets it (``initialize``)."""
+
+    class _Built:
+        def initialize(self) -> None:
+            self.module = model
+
+    class _Engine(_Fp32LogitsMixin, _Built):
+        pass
+
+    _Engine().initialize()
+    return model
 
 
 def _cpuinfo(tmp_path, flags: str):
@@ -42,7 +64,7 @@ def test_auto_falls_back_to_fp32_without_bf16_and_forcing_bf16_there_is_an_error
 
 def test_overrides_keep_fp32_master_weights_and_set_every_module():
     bf16 = hydra_overrides("bf16")
-    assert "actor_rollout_ref.actor.fsdp_config.dtype=float32" in bf16  # optimiser state stays fp32
+    assert "actor_rollout_ref.actor.fsdp_config.model_dtype=fp32" in bf16  # the model (master weights, Adam) stays fp32
     assert any("actor.fsdp_config.mixed_precision={param_dtype:bf16,reduce_dtype:fp32" in o for o in bf16)
     assert any("ref.fsdp_config.mixed_precision={param_dtype:bf16" in o for o in bf16)
     assert "actor_rollout_ref.rollout.dtype=bfloat16" in bf16
@@ -77,18 +99,46 @@ def test_bf16_rollout_logprobs_within_tolerance_of_the_actors_bf16_forward(asset
     torch.set_num_threads(1)
     path = assets["smollm2"]
     tok = AutoTokenizer.from_pretrained(path)
-    actor = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa").eval()
-    actor_bf16 = copy.deepcopy(actor).to(torch.bfloat16)  # what FSDP mixed precision computes with
-    gen = HFGenerator(model=copy.deepcopy(actor_bf16), prompt_length=128, response_length=32, num_threads=1)
+    actor = _hooked(AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa").eval())
+    rollout_model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa").eval()
+    gen = HFGenerator(model=rollout_model.to(torch.bfloat16), prompt_length=128, response_length=32, num_threads=1)
     diffs = []
     for i, q in enumerate(["What is 17 + 25?", "List three prime numbers."]):
         prompt = tok.encode(tok.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True,
                                                     tokenize=False), add_special_tokens=False)
         out = gen.generate_sync(prompt, {"temperature": 1.0, "max_tokens": 32, "seed": i, "ignore_eos": True})
-        with torch.no_grad():
-            logits = actor_bf16(torch.tensor([prompt + out.token_ids])).logits[0, len(prompt) - 1 : -1].float()
-        expected = torch.log_softmax(logits, -1).gather(-1, torch.tensor(out.token_ids)[:, None])[:, 0]
+        # the actor as verl's FSDP engine computes it: fp32 master weights under bf16 autocast, verl's log-prob op
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = actor(torch.tensor([prompt + out.token_ids])).logits[0, len(prompt) - 1 : -1]
+        expected = logprobs_from_logits(logits, torch.tensor(out.token_ids))
         diffs.append((torch.tensor(out.log_probs) - expected).abs())
     d = torch.cat(diffs)
     assert float(d.mean()) < 0.08 and float(d.max()) < 0.5, (float(d.mean()), float(d.max()))
     assert float(d.mean()) > 0  # really bf16: an exact match would mean the test compared fp32 to fp32
+
+
+def test_cpu_engine_takes_log_probs_from_fp32_logits_under_bf16_autocast(assets):
+    """Without the hook verl takes a bf16 log_softmax over the 49k-token vocabulary (its ``logprobs_from_logits`` keeps
+    bf16 logits in bf16): the log-probs round by ~1e-2, more than the per-token KL SCoRe constrains. With it the head's
+    matmul stays bf16 and everything after is fp32, exactly the fp32 log_softmax of the same bf16 logits."""
+    from transformers import AutoModelForCausalLM
+    from verl.workers.engine.base import EngineRegistry
+
+    register_cpu_engines()
+    assert issubclass(EngineRegistry._engines["language_model"]["fsdp2"]["cpu"], _Fp32LogitsMixin)
+    torch.set_num_threads(1)
+    load = lambda: AutoModelForCausalLM.from_pretrained(assets["smollm2"], dtype=torch.float32,  # noqa: E731
+                                                        attn_implementation="sdpa").eval()
+    plain, hooked = load(), _hooked(load())
+    ids = torch.randint(200, 40000, (2, 96), generator=torch.Generator().manual_seed(0))
+    labels = ids[:, 1:]
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        bf16_logits = plain(ids).logits[:, :-1]
+        fp32_logits = hooked(ids).logits[:, :-1]
+    assert bf16_logits.dtype == torch.bfloat16 and fp32_logits.dtype == torch.float32
+    exact = torch.log_softmax(bf16_logits.float(), -1).gather(-1, labels[..., None])[..., 0]
+    hooked_lp = logprobs_from_logits(fp32_logits, labels)
+    plain_lp = logprobs_from_logits(bf16_logits, labels).float()
+    assert torch.allclose(hooked_lp, exact, atol=1e-5)
+    rounding = (plain_lp - exact).abs()
+    assert float(rounding.mean()) > 1e-3, float(rounding.mean())  # what the hook removes

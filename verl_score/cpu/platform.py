@@ -190,12 +190,40 @@ class PlatformCPU(PlatformBase):
         return None
 
 
+def _fp32_logits(_module: Any, _inputs: Any, output: torch.Tensor) -> torch.Tensor:
+    return output.float()
+
+
+class _Fp32LogitsMixin:
+    """Log-probs from fp32 logits under bf16 mixed precision.
+
+    Why: under verl's bf16 autocast the LM head returns bf16 logits, and verl's ``logprobs_from_logits`` then takes a
+    bf16 ``log_softmax`` over the whole vocabulary: on SmolLM2 (49k tokens) that rounds each sampled token's log-prob
+    by ~0.01 on average, ten times the per-token KL to the reference SCoRe's Stage I constrains (~1e-3), and it makes
+    the actor's log-probs disagree with the ``hfcpu`` rollout's, which upcasts its logits before the softmax. A forward
+    hook on the output embedding upcasts the head's output: the matmul still runs in bf16 (where the speed is), the
+    softmax, log-probs, entropy and KL in fp32. In fp32 runs it is a no-op (``Tensor.float()`` returns the tensor).
+    Set on the actor and the reference engines alike (one engine class per role), LoRA models included (peft forwards
+    ``get_output_embeddings`` to the base model)."""
+
+    def initialize(self) -> None:  # type: ignore[override]
+        super().initialize()  # type: ignore[misc]
+        head = self.module.get_output_embeddings()  # type: ignore[attr-defined]
+        if head is None:
+            raise RuntimeError("verl-score CPU engine: the model has no output embedding to compute log-probs from")
+        head.register_forward_hook(_fp32_logits)
+
+
 def register_cpu_engines() -> None:
-    """Register verl's FSDP engines for ``device="cpu"`` in its ``EngineRegistry`` (idempotent)."""
+    """Register verl's FSDP engines for ``device="cpu"`` in its ``EngineRegistry`` (idempotent), with fp32 logits
+    (:class:`_Fp32LogitsMixin`)."""
     from verl.workers.engine.base import EngineRegistry
     from verl.workers.engine.fsdp.transformer_impl import FSDPEngineWithLMHead, FSDPEngineWithValueHead
 
-    for model_type, engine_cls in (("language_model", FSDPEngineWithLMHead), ("value_model", FSDPEngineWithValueHead)):
+    class CpuFSDPEngineWithLMHead(_Fp32LogitsMixin, FSDPEngineWithLMHead):
+        pass
+
+    for model_type, engine_cls in (("language_model", CpuFSDPEngineWithLMHead), ("value_model", FSDPEngineWithValueHead)):
         for backend in ("fsdp", "fsdp2"):
             if EngineRegistry._engines.get(model_type, {}).get(backend, {}).get(CPU_PLATFORM) is None:
                 EngineRegistry.register(model_type=model_type, backend=backend, device=CPU_PLATFORM)(engine_cls)

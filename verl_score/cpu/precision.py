@@ -72,8 +72,8 @@ def hydra_overrides(precision: str) -> list[str]:
     mp = f"{{param_dtype:{param},reduce_dtype:fp32,buffer_dtype:fp32}}"
     return [
         # fp32 master weights in both modes: the optimiser state and the reference stay exact
-        "actor_rollout_ref.actor.fsdp_config.dtype=float32",
-        "actor_rollout_ref.ref.fsdp_config.dtype=float32",
+        "actor_rollout_ref.actor.fsdp_config.model_dtype=fp32",
+        "actor_rollout_ref.ref.fsdp_config.model_dtype=fp32",
         f"+actor_rollout_ref.actor.fsdp_config.mixed_precision={mp}",
         f"+actor_rollout_ref.ref.fsdp_config.mixed_precision={mp}",
         f"actor_rollout_ref.rollout.dtype={'bfloat16' if precision == 'bf16' else 'float32'}",

@@ -50,7 +50,19 @@ def check_lora(cfg: Any, *, model: Any = None) -> list[str]:
             "actor with its adapter disabled. Fix: actor_rollout_ref.model.lora_rank=<rank> (LORA_RANK=<rank> in the "
             "launchers) and leave model.lora.rank at 0"
         )
-    if raw_rank in (None, 0) and _get(mcfg, "lora_adapter_path", None) is None:
+    adapter_path = _get(mcfg, "lora_adapter_path", None)
+    if adapter_path is not None:
+        # verl sets ref_in_actor for any adapter path. With lora_rank 0 its FSDP engine loads no adapter and the first
+        # reference pass calls disable_adapter() on a plain model (a crash after the first rollout); with a rank, the
+        # reference becomes the base model WITHOUT the pre-trained adapter while the policy starts with it, so SCoRe's
+        # KL terms would anchor to a model that is not the initial policy.
+        raise ValueError(
+            f"actor_rollout_ref.model.lora_adapter_path={adapter_path!r}: verl would compute the reference policy as "
+            "the base model without this adapter (lora_rank > 0) or crash on its first reference pass (lora_rank 0), "
+            "so the KL terms would not anchor to the initial policy. Fix: merge the adapter into the model "
+            "(peft merge_and_unload, save_pretrained) and pass that as actor_rollout_ref.model.path"
+        )
+    if raw_rank in (None, 0):
         return []
     if isinstance(raw_rank, bool) or not isinstance(raw_rank, int) or raw_rank < 0:
         raise ValueError(
@@ -70,6 +82,14 @@ def check_lora(cfg: Any, *, model: Any = None) -> list[str]:
             "hfcpu on CPU, or LORA_RANK=0 / actor_rollout_ref.model.lora_rank=0"
         )
     target_modules = _plain(_get(mcfg, "target_modules", "all-linear"))
+    bypass = bool(_get(_get(_get(cfg, "algorithm", None), "rollout_correction", None), "bypass_mode", False))
+    if merge and name == "hfcpu" and str(_get(rollout, "dtype", "bfloat16")) in ("float32", "fp32") and bypass:
+        raise ValueError(
+            "actor_rollout_ref.model.lora.merge=True on an fp32 hfcpu rollout with "
+            "algorithm.rollout_correction.bypass_mode=True: verl casts the merged weights to bf16 before the sync, so "
+            "the rollout's log-probs (used as the PPO old log-probs in bypass mode) would come from other weights than "
+            "the actor's. Fix: actor_rollout_ref.model.lora.merge=False (adapter mode, exact; what LORA_RANK sets)"
+        )
     if not merge:  # adapter mode: each engine's own LoRA support serves the adapter
         if name == "hfcpu":
             load_format = str(_get(rollout, "load_format", "dummy"))
@@ -95,8 +115,6 @@ def check_lora(cfg: Any, *, model: Any = None) -> list[str]:
                 f"actor_rollout_ref.model.lora_rank={raw_rank}: vLLM serves LoRA ranks up to {VLLM_MAX_LORA_RANK}. "
                 "Fix: a smaller LORA_RANK, or actor_rollout_ref.model.lora.merge=True"
             )
-    if raw_rank == 0:  # a pre-trained adapter (lora_adapter_path) brings its own rank and targets
-        return ["actor_rollout_ref.model.lora_adapter_path"]
     if model is None:
         model = _meta_model(str(_get(mcfg, "path", "")))
     if model is not None:
