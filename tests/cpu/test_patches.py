@@ -43,6 +43,7 @@ print(json.dumps({
     "replica": get_rollout_replica_class("hfcpu").__name__,
     "adapter": get_rollout_class("hfcpu", "async").__name__,
     "engine": EngineRegistry.get_engine_cls("language_model", "fsdp2").__name__,
+    "engine_is_stock_subclass": issubclass(EngineRegistry.get_engine_cls("language_model", "fsdp2"), impl.FSDPEngineWithLMHead),
     "pin": impl.CPUOffloadPolicy(pin_memory=True).pin_memory,
     "pg_patched": hasattr(d.initialize_global_process_group_ray, "__wrapped__"),
 }))
@@ -66,7 +67,9 @@ def test_plugins_load_in_a_fresh_process_through_verl_external_modules():
         "backend": "gloo",
         "replica": "HFCpuReplica",
         "adapter": "HFCpuServerAdapter",
-        "engine": "FSDPEngineWithLMHead",
+        # our subclass (fp32 log-probs under bf16 autocast, verl_score/cpu/platform.py), registered for device cpu
+        "engine": "CpuFSDPEngineWithLMHead",
+        "engine_is_stock_subclass": True,
         "pin": False,
         "pg_patched": True,
     }
@@ -75,7 +78,10 @@ def test_plugins_load_in_a_fresh_process_through_verl_external_modules():
 def test_no_patch_without_the_cpu_platform():
     """On a GPU machine (no VERL_PLATFORM=cpu) verl-score registers hfcpu but patches nothing."""
     env = {"VERL_USE_EXTERNAL_MODULES": "verl_score.register", "VERL_PLATFORM": "nvidia"}
-    probe = _PROBE.replace('"engine": EngineRegistry.get_engine_cls("language_model", "fsdp2").__name__,', "")
+    probe = _PROBE.replace('"engine": EngineRegistry.get_engine_cls("language_model", "fsdp2").__name__,', "").replace(
+        '"engine_is_stock_subclass": issubclass(EngineRegistry.get_engine_cls("language_model", "fsdp2"), impl.FSDPEngineWithLMHead),',
+        "",
+    )
     envs = {k: v for k, v in os.environ.items() if not k.startswith("VERL_")} | env
     out = subprocess.run([sys.executable, "-c", probe], env=envs, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
