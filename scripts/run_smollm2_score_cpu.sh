@@ -41,7 +41,7 @@ METRICS="$VERL_FILE_LOGGER_ROOT/verl_score/$EXPERIMENT.jsonl"
 
 overrides=(
   --config-path="$PWD/configs" --config-name=score_math
-  "${CPU_COMMON_OVERRIDES[@]}"
+  +platform=cpu "${CPU_PRECISION_OVERRIDES[@]}"
   "${CPU_REUSE_ROLLOUT_LOG_PROBS[@]}"
   actor_rollout_ref.model.path="$MODEL"
   data.train_files="$DATA_DIR/train.parquet"

@@ -32,7 +32,7 @@ fi
 # with Qwen2.5's template) and attempt 2.
 cpu_logged verl_main_ppo \
   --config-path="$PWD/configs" --config-name=score_math \
-  "${CPU_COMMON_OVERRIDES[@]}" \
+  +platform=cpu "${CPU_PRECISION_OVERRIDES[@]}" \
   "${CPU_REUSE_ROLLOUT_LOG_PROBS[@]}" \
   actor_rollout_ref.model.path="$MODEL" \
   data.train_files="$DATA_DIR/train.parquet" \
