@@ -28,6 +28,10 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 class VerlScoreSearchPathPlugin(SearchPathPlugin):
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        # the resolvers our configs use, in the process that composes (verl_score/config_resolvers.py)
+        from verl_score.config_resolvers import register_resolvers
+
+        register_resolvers()
         search_path.append(provider="verl-score", path="pkg://verl.trainer.config")
         if (CONFIGS / "score_base.yaml").is_file():
             search_path.append(provider="verl-score", path=f"file://{CONFIGS}")
