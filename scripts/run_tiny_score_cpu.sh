@@ -44,13 +44,9 @@ cpu_logged verl_main_ppo \
   actor_rollout_ref.rollout.n=2 \
   actor_rollout_ref.actor.optim.lr=1e-4 \
   actor_rollout_ref.actor.ppo_mini_batch_size=2 \
-  actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4 \
-  actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=4 \
-  actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=4 \
   actor_rollout_ref.rollout.calculate_log_probs=True \
   actor_rollout_ref.rollout.agent.agent_loop_config_path="$PWD/configs/agent_loops.yaml" \
   reward.custom_reward_function.path="$REWARD_FN" \
-  score.schedule.mode=sequential \
   score.schedule.stage1_steps="$STAGE1_STEPS" \
   score.schedule.stage2_steps="$STAGE2_STEPS" \
   trainer.total_training_steps=$((STAGE1_STEPS + STAGE2_STEPS)) \
