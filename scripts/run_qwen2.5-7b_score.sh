@@ -100,7 +100,6 @@ verl_main_ppo \
   actor_rollout_ref.rollout.gpu_memory_utilization=0.6 \
   actor_rollout_ref.rollout.agent.agent_loop_config_path="$PWD/configs/agent_loops.yaml" \
   reward.custom_reward_function.path="$PWD/verl_score/rewards/score_fn.py" \
-  score.schedule.mode=sequential \
   "${STEP_ARGS[@]}" \
   trainer.nnodes="$NNODES" \
   trainer.n_gpus_per_node="$TRAIN_GPUS_PER_NODE" \

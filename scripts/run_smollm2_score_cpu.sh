@@ -41,7 +41,7 @@ METRICS="$VERL_FILE_LOGGER_ROOT/verl_score/$EXPERIMENT.jsonl"
 
 overrides=(
   --config-path="$PWD/configs" --config-name=score_math
-  "${CPU_COMMON_OVERRIDES[@]}"
+  +platform=cpu "${CPU_PRECISION_OVERRIDES[@]}"
   "${CPU_REUSE_ROLLOUT_LOG_PROBS[@]}"
   actor_rollout_ref.model.path="$MODEL"
   data.train_files="$DATA_DIR/train.parquet"
@@ -54,13 +54,9 @@ overrides=(
   actor_rollout_ref.rollout.temperature="$TEMPERATURE"
   actor_rollout_ref.actor.optim.lr="$LR"
   actor_rollout_ref.actor.ppo_mini_batch_size="$PROMPTS_PER_STEP"
-  actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4
-  actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=4
-  actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=4
   actor_rollout_ref.rollout.calculate_log_probs=True
   actor_rollout_ref.rollout.agent.agent_loop_config_path="$PWD/configs/agent_loops.yaml"
   reward.custom_reward_function.path="$REWARD_FN"
-  score.schedule.mode=sequential
   score.schedule.stage1_steps="$STAGE1_STEPS"
   score.schedule.stage2_steps="$STAGE2_STEPS"
   trainer.total_training_steps="$TOTAL"

@@ -22,7 +22,7 @@ fi
 REWARD_FN="${REWARD_FN:-$PWD/verl_score/rewards/score_fn.py}"
 
 cpu_logged verl_main_ppo \
-  "${CPU_COMMON_OVERRIDES[@]}" \
+  +platform=cpu "${CPU_PRECISION_OVERRIDES[@]}" \
   algorithm.adv_estimator=grpo \
   reward.custom_reward_function.path="$REWARD_FN" \
   reward.custom_reward_function.name=compute_score \

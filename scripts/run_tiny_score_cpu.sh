@@ -32,7 +32,7 @@ fi
 # with Qwen2.5's template) and attempt 2.
 cpu_logged verl_main_ppo \
   --config-path="$PWD/configs" --config-name=score_math \
-  "${CPU_COMMON_OVERRIDES[@]}" \
+  +platform=cpu "${CPU_PRECISION_OVERRIDES[@]}" \
   "${CPU_REUSE_ROLLOUT_LOG_PROBS[@]}" \
   actor_rollout_ref.model.path="$MODEL" \
   data.train_files="$DATA_DIR/train.parquet" \
@@ -44,13 +44,9 @@ cpu_logged verl_main_ppo \
   actor_rollout_ref.rollout.n=2 \
   actor_rollout_ref.actor.optim.lr=1e-4 \
   actor_rollout_ref.actor.ppo_mini_batch_size=2 \
-  actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4 \
-  actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=4 \
-  actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=4 \
   actor_rollout_ref.rollout.calculate_log_probs=True \
   actor_rollout_ref.rollout.agent.agent_loop_config_path="$PWD/configs/agent_loops.yaml" \
   reward.custom_reward_function.path="$REWARD_FN" \
-  score.schedule.mode=sequential \
   score.schedule.stage1_steps="$STAGE1_STEPS" \
   score.schedule.stage2_steps="$STAGE2_STEPS" \
   trainer.total_training_steps=$((STAGE1_STEPS + STAGE2_STEPS)) \

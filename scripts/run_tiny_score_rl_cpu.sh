@@ -31,7 +31,7 @@ fi
 cpu_logged verl_main_ppo \
   --config-path="$PWD/configs" --config-name=score_rl \
   hydra.run.dir="$RUN_DIR/hydra" \
-  "${CPU_COMMON_OVERRIDES[@]}" \
+  +platform=cpu "${CPU_PRECISION_OVERRIDES[@]}" \
   "${CPU_REUSE_ROLLOUT_LOG_PROBS[@]}" \
   data.train_files="$DATA_DIR/train.parquet" \
   data.val_files="$DATA_DIR/train.parquet" \

@@ -71,7 +71,11 @@ def test_every_cpu_main_ppo_launcher_takes_lora_rank(script, tmp_path, assets):
     assert entry == "main_ppo"
     assert {"actor_rollout_ref.model.lora_rank=8", "actor_rollout_ref.model.lora_alpha=16",
             "actor_rollout_ref.model.target_modules=all-linear", "actor_rollout_ref.model.lora.merge=False",
-            "actor_rollout_ref.rollout.name=hfcpu"} <= set(args)
+            "+platform=cpu"} <= set(args)
+    from verl_score import config_check
+
+    cfg = config_check.compose(entry, args)  # configs/platform/cpu.yaml: the hfcpu rollout, which serves the adapter
+    assert cfg.actor_rollout_ref.rollout.name == "hfcpu" and cfg.actor_rollout_ref.model.lora_rank == 8
 
 
 def test_sft_launcher_refuses_lora_rank(tmp_path):

@@ -204,7 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("entry", choices=sorted(ENTRY_POINTS))
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the arguments the launcher passes to verl")
     ns = parser.parse_args(argv)
-    cfg = compose(ns.entry, ns.args)
+    from hydra.errors import HydraException
+
+    try:
+        cfg = compose(ns.entry, ns.args)
+    except HydraException as exc:  # e.g. a group option that does not exist: hydra's message lists the valid ones
+        raise SystemExit(f"config_check: the config does not compose: {exc}") from None
     try:
         checked = validate(cfg, ns.entry)
     except ValueError as exc:  # our start-up refusals: the message names the key, the value and the fix

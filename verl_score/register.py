@@ -15,8 +15,10 @@ from verl_score.cpu.platform import register_cpu_engines  # noqa: E402  register
 from verl_score.log_filters import install_log_filters  # noqa: E402
 from verl_score.cpu.patches import apply_cpu_patches  # noqa: E402
 from verl_score.cpu.rollout import register_hfcpu_rollout  # noqa: E402
+from verl_score.config_resolvers import register_resolvers  # noqa: E402
 
 install_log_filters()
+register_resolvers()  # ${verl_score.if_null:...} in configs/ (verl resolves the run config in its TaskRunner)
 register_hfcpu_rollout()
 if apply_cpu_patches():  # only with VERL_PLATFORM=cpu
     register_cpu_engines()

@@ -39,50 +39,17 @@ PYTHONWARNINGS="$(IFS=,; echo "${_quiet[*]}")${PYTHONWARNINGS:+,$PYTHONWARNINGS}
 export PYTHONWARNINGS
 unset _quiet
 
-# Hydra overrides every CPU run needs (verl 0.9.1 on a machine without a GPU). Why each one:
-#  - one fake GPU for Ray so verl places exactly one actor/ref/rollout worker ("device") on this node; no Ray
-#    dashboard (its ten processes hold ~1.2 GB);
-#  - num_cpus=16: verl's TransferQueue / agent-loop / reward actors each reserve CPUs and would deadlock on 2 real cores;
-#  - FSDP2 (FSDP1 insists on an accelerator), precision chosen by the machine (below: bf16 mixed precision with fp32
-#    master weights where the processor has bf16 kernels, fp32 elsewhere), sdpa attention (no flash-attn on CPU), no
-#    remove-padding kernels;
-#  - hfcpu decodes up to max_num_seqs requests together (continuous batching; vLLM's knob, verl's default 1024 would
-#    let a 60-problem validation hold 60 KV caches at once);
-#  - verl's replay buffer polls TransferQueue every 2 s with no config key, which rounded every `gen` phase up to a
-#    multiple of 2 s: verl_score.cpu.replay_buffer builds the same buffer with a 0.1 s poll, through verl's
-#    custom-sampler hook (trainer.v1.sampler.sampler_kwargs.poll_interval=... to change it).
+# The hydra settings every CPU run needs (fake GPU, Ray CPUs, FSDP2, sdpa, hfcpu, the replay buffer ...) are the
+# config group configs/platform/cpu.yaml, each with its reason: the CPU launchers select it with `+platform=cpu`.
+
 # Precision, chosen by the machine (verl_score/cpu/precision.py; VERL_SCORE_CPU_PRECISION=auto|bf16|fp32): bf16
 # mixed precision for actor, reference and the hfcpu rollout where the processor has native bf16 kernels, fp32
-# elsewhere; fp32 master weights and optimiser state either way. Printed once per launch.
+# elsewhere; fp32 master weights and optimiser state either way. Printed once per launch. The launchers pass
+# CPU_PRECISION_OVERRIDES after `+platform=cpu`.
 _precision_overrides=$(python "$(dirname "${BASH_SOURCE[0]}")/../../verl_score/cpu/precision.py" overrides) || exit 2
 mapfile -t CPU_PRECISION_OVERRIDES <<<"$_precision_overrides"
 if [[ "$_precision_overrides" == *"rollout.dtype=bfloat16"* ]]; then CPU_PRECISION=bf16; else CPU_PRECISION=fp32; fi
 unset _precision_overrides
-
-CPU_COMMON_OVERRIDES=(
-  trainer.device=cpu
-  trainer.n_gpus_per_node=1
-  trainer.nnodes=1
-  ray_kwargs.ray_init.num_cpus=16
-  +ray_kwargs.ray_init.num_gpus=1
-  +ray_kwargs.ray_init.include_dashboard=False
-  transfer_queue.backend.SimpleStorage.num_data_storage_units=1
-  data.dataloader_num_workers=0
-  actor_rollout_ref.rollout.name=hfcpu
-  actor_rollout_ref.rollout.tensor_model_parallel_size=1
-  actor_rollout_ref.rollout.max_num_seqs=32
-  trainer.v1.sampler.custom_sampler.path=pkg://verl_score.cpu.replay_buffer
-  trainer.v1.sampler.custom_sampler.name=make_replay_buffer
-  actor_rollout_ref.rollout.agent.num_workers=1
-  reward.num_workers=1
-  actor_rollout_ref.model.use_remove_padding=False
-  +actor_rollout_ref.model.override_config.attn_implementation=sdpa
-  actor_rollout_ref.actor.strategy=fsdp2
-  actor_rollout_ref.ref.strategy=fsdp2
-  "${CPU_PRECISION_OVERRIDES[@]}"
-  actor_rollout_ref.actor.use_torch_compile=False
-  actor_rollout_ref.ref.use_torch_compile=False
-)
 
 # LoRA: LORA_RANK=R [LORA_ALPHA=A] [LORA_TARGET_MODULES=...] works in every launcher, CPU or GPU, through
 # scripts/lib/lora.sh (sourced by verl_entry.sh). On CPU it runs in verl's adapter mode (model.lora.merge=False): hfcpu

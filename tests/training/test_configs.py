@@ -1,4 +1,4 @@
-"""configs/score_{math,code}.yaml compose against verl 0.9.1's own ppo_trainer schema, with the paper's values."""
+"""configs/score_{math,code}.yaml (on configs/score_base.yaml) compose against verl 0.9.1's own ppo_trainer schema, with the paper's values."""
 
 from pathlib import Path
 
@@ -48,7 +48,7 @@ def test_compose_with_paper_values(name, lr, beta2, steps, bs):
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
 
 
-@pytest.mark.parametrize("name", ["score_math", "score_code"])
+@pytest.mark.parametrize("name", ["score_base", "score_math", "score_code", "platform/cpu"])
 def test_every_verl_key_in_our_yaml_exists_in_verls_schema(name):
     """A typo in one of our YAML's verl keys would be merged silently by hydra; check each against ppo_trainer."""
     ours = OmegaConf.load(CONFIGS / f"{name}.yaml")
@@ -56,7 +56,7 @@ def test_every_verl_key_in_our_yaml_exists_in_verls_schema(name):
         base = compose(config_name="ppo_trainer")
 
     def leaves(node, prefix=""):
-        for k, v in node.items():
+        for k, v in node.items_ex(resolve=False):  # score_base's ${data.train_batch_size} is the task file's
             path = f"{prefix}{k}"
             if OmegaConf.is_dict(v):
                 yield from leaves(v, path + ".")
@@ -67,7 +67,9 @@ def test_every_verl_key_in_our_yaml_exists_in_verls_schema(name):
     assert keys
     # Keys verl reads with .get() although its schema does not declare them (verl.trainer.ppo.reward.get_custom_reward_fn
     # passes custom_reward_function.reward_kwargs to the reward function): these are our reward routes.
-    read_by_verl_without_schema = ("reward.custom_reward_function.reward_kwargs.",)
+    read_by_verl_without_schema = ("reward.custom_reward_function.reward_kwargs.",
+                                   # ray.init kwargs and the HF model config overrides: open dicts verl passes on
+                                   "ray_kwargs.ray_init.", "actor_rollout_ref.model.override_config.")
     def exists(key: str) -> bool:  # a mandatory "???" value (rollout.name) exists although select() cannot read it
         parent, _, leaf = key.rpartition(".")
         node = OmegaConf.select(base, parent, default=MISSING) if parent else base
@@ -75,7 +77,8 @@ def test_every_verl_key_in_our_yaml_exists_in_verls_schema(name):
 
     missing = [k for k in keys if not exists(k) and not k.startswith(read_by_verl_without_schema)]
     assert missing == []
-    assert any(k.startswith(read_by_verl_without_schema) for k in keys)  # the routes are really there
+    if name in ("score_math", "score_code"):
+        assert any(k.startswith(read_by_verl_without_schema[0]) for k in keys)  # the routes are really there
 
 
 def test_mistyped_keys_fail():
@@ -106,7 +109,7 @@ def test_overrides_reach_score_block():
 @pytest.mark.parametrize("name", ["score_math", "score_code", "score_rl"])
 def test_checkpoints_on_disk_are_bounded(name):
     """verl keeps every checkpoint by default: ~30 x ~90 GB for a 7B actor with Adam state at save_freq=100."""
-    cfg = OmegaConf.load(CONFIGS / f"{name}.yaml")
+    cfg = load(name)
     assert cfg.trainer.max_actor_ckpt_to_keep == 2 and cfg.trainer.max_critic_ckpt_to_keep == 2
 
 

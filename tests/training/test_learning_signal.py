@@ -279,5 +279,8 @@ def test_every_config_with_a_kl_term_uses_an_unbiased_kl_gradient(name):
     """score_rl.yaml paired kl_loss_coef=0.001 with plain low_var_kl, which descends the reverse KL(π_ref‖π)."""
     from verl_score.training.config import UNBIASED_KL_GRAD_TYPES
 
-    actor = OmegaConf.load(f"{__file__.rsplit('/tests/', 1)[0]}/configs/{name}.yaml").actor_rollout_ref.actor
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=f"{__file__.rsplit('/tests/', 1)[0]}/configs", version_base=None):
+        actor = compose(config_name=name).actor_rollout_ref.actor  # score_math/score_code extend score_base.yaml
     assert actor.kl_loss_coef > 0 and actor.kl_loss_type in UNBIASED_KL_GRAD_TYPES

@@ -1,0 +1,1 @@
+"""verl-score's hydra SearchPathPlugin (see verl_score_searchpath.py). ``hydra_plugins/`` itself has no ``__init__.py``: it is the namespace package hydra scans, shared with other installed plugins."""
