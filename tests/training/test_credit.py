@@ -113,15 +113,15 @@ def test_stage1_gives_attempt1_no_reward_and_attempt2_the_raw_reward():
 
 def test_shaping_registry():
     raw = torch.stack([torch.tensor([0.0, 1.0, 0.0, 1.0]), torch.tensor([1.0, 0.0, 0.0, 1.0])], 1)
-    flip = ScoreConfig(shaping=ShapingConfig(name="flip_bonus", flip_bonus=2.0))
+    flip = ScoreConfig(shaping=ShapingConfig(name="flip_bonus", kwargs={"bonus": 2.0}))
     torch.testing.assert_close(shape_attempt_rewards(raw, 2, flip)[:, 1], torch.tensor([3.0, 0.0, 0.0, 1.0]))
-    prog = ScoreConfig(shaping=ShapingConfig(name="progress", alpha=10.0))
+    prog = ScoreConfig(shaping=ShapingConfig(name="progress", kwargs={"alpha": 10.0}))
     torch.testing.assert_close(shape_attempt_rewards(raw, 2, prog)[:, 1], torch.tensor([11.0, -10.0, 0.0, 1.0]))
     torch.testing.assert_close(
         shape_attempt_rewards(raw, 1, ScoreConfig(shape_in_stage1=True))[:, 1], torch.tensor([11.0, -10.0, 0.0, 1.0])
     )
-    with pytest.raises(ValueError, match="unknown score.shaping.name"):
-        shape_attempt_rewards(raw, 2, ScoreConfig(shaping=ShapingConfig(name="nope")))
+    with pytest.raises(ValueError, match="unknown score.shaping.name 'nope'; registered: .*'flip_bonus', 'none'"):
+        ShapingConfig(name="nope")  # refused when the config is built, before any reward is shaped
 
 
 def test_attempt_masks_and_outcome_placement():
