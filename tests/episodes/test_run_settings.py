@@ -19,7 +19,7 @@ from tests.episodes.conftest import GREEDY, PROBLEM, CannedServerManager
 from verl_score import config_check
 from verl_score.contracts.run_settings import MIN_ATTEMPTS, SCORE_LOOP_TARGETS, episode_settings
 from verl_score.episodes.two_attempt import ScoreTwoAttemptAgentLoop
-from verl_score.training.validate import validate_score
+from verl_score.training.validate import check_run_settings, validate_score
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"
@@ -98,6 +98,16 @@ def test_guidance_comes_from_the_run_config(tokenizer):
     assert episode_settings(_compose()).guidance == "static"
 
 
+def _rows(tmp_path: Path, *agent_names: str) -> Path:
+    """A training parquet whose rows name these agent loops (only the column the check reads)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "train.parquet"
+    pq.write_table(pa.table({"agent_name": list(agent_names)}), path)
+    return path
+
+
 @pytest.mark.parametrize(
     "pins,needle",
     [
@@ -107,13 +117,30 @@ def test_guidance_comes_from_the_run_config(tokenizer):
 )
 def test_a_loop_entry_that_disagrees_is_refused_everywhere(tmp_path, tokenizer, pins, needle):
     path = _pinned(tmp_path, "score_k_attempt", **pins)
-    cfg = _compose(f"actor_rollout_ref.rollout.agent.agent_loop_config_path={path}")
+    rows = _rows(tmp_path, "score_two_attempt", "score_k_attempt")  # parquets in the wild name the alias
+    cfg = _compose(f"actor_rollout_ref.rollout.agent.agent_loop_config_path={path}", f"data.train_files={rows}",
+                   f"data.val_files={rows}")
     with pytest.raises(ValueError, match=needle):  # the dry run (VERL_SCORE_COMPOSE_ONLY=1)
         config_check.check_score(cfg)
     with pytest.raises(ValueError, match=needle):  # the trainer's start-up
         validate_score(cfg)
     with pytest.raises(InstantiationException, match=needle):  # the loop itself, in the worker (hydra wraps it)
         _build(_entries(path)["score_k_attempt"], cfg, tokenizer)
+
+
+def test_a_stale_pin_on_a_loop_no_row_uses_is_not_an_error(tmp_path):
+    """An old agent_loops.yaml (score_k_attempt pinned K = 4) with rows that all name score_two_attempt: the pinned
+    loop is never built, so the run is accepted; once a row names it, it is refused."""
+    path = _pinned(tmp_path, "score_k_attempt", num_attempts=4)
+    loops = f"actor_rollout_ref.rollout.agent.agent_loop_config_path={path}"
+    rows = _rows(tmp_path, "score_two_attempt")
+    cfg = _compose(loops, f"data.train_files={rows}", f"data.val_files={rows}")
+    assert check_run_settings(cfg) == ["score_two_attempt"]  # the loops in use, resolved as the workers will
+    validate_score(cfg)  # start-up accepts it (the dry run adds the run length, which one row cannot satisfy)
+    (tmp_path / "val").mkdir()
+    val = _rows(tmp_path / "val", "score_k_attempt")
+    with pytest.raises(ValueError, match="num_attempts=4"):
+        config_check.check_score(_compose(loops, f"data.train_files={rows}", f"data.val_files={val}"))
 
 
 def test_dry_run_cli_refuses_a_k_mismatch(tmp_path, capsys):
@@ -126,7 +153,7 @@ def test_dry_run_cli_refuses_a_k_mismatch(tmp_path, capsys):
 
 
 def test_an_entry_that_agrees_is_accepted(tmp_path):
-    path = _pinned(tmp_path, "score_k_attempt", num_attempts=4)
+    path = _pinned(tmp_path, "score_two_attempt", num_attempts=4)
     cfg = _compose(f"actor_rollout_ref.rollout.agent.agent_loop_config_path={path}", "score.num_attempts=4")
     assert "score.num_attempts+guidance+agent_loops" in config_check.check_score(cfg)
 

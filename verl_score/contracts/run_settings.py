@@ -136,15 +136,20 @@ def episode_settings(
     return EpisodeSettings(k, name, kwargs)
 
 
-def check_agent_loop_entries(cfg: Any, entries: Any) -> list[str]:
-    """Resolve every SCoRe loop entry of an agent-loop config (verl's ``agent_loop_config_path`` list) against run
-    config ``cfg``, as each loop will be built in the workers; returns the names checked. A conflict raises
-    ``ValueError`` (see :func:`episode_settings`)."""
+def check_agent_loop_entries(cfg: Any, entries: Any, used: Any = None) -> list[str]:
+    """Resolve the SCoRe loop entries of an agent-loop config (verl's ``agent_loop_config_path`` list) that the run
+    uses against run config ``cfg``, as each loop will be built in the workers; returns the names checked.
+
+    ``used``: the loop names the run's rows and ``rollout.agent.default_agent_loop`` name (None = every entry). An
+    entry no row uses is not built, so a stale pin there (an old file's ``score_k_attempt: num_attempts: 4``) is not
+    an error. A conflict raises ``ValueError`` (see :func:`episode_settings`)."""
     checked = []
     for entry in to_plain(entries) or []:
         if not isinstance(entry, Mapping) or entry.get("_target_") not in SCORE_LOOP_TARGETS:
             continue
         name = str(entry.get("name"))
+        if used is not None and name not in used:
+            continue
         episode_settings(
             cfg,
             num_attempts=entry.get("num_attempts"),

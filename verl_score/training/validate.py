@@ -8,7 +8,10 @@ parquet rows, the trainer re-checks with verl's dataset once it is built.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
+
+from omegaconf import OmegaConf
 
 from verl_score.contracts.run_settings import check_agent_loop_entries, run_guidance
 from verl_score.training.config import ScoreConfig
@@ -59,16 +62,17 @@ def validate_score(cfg: Any) -> tuple[ScoreConfig, str]:
 def check_run_settings(cfg: Any) -> list[str]:
     """K and guidance as the agent loops will resolve them (:mod:`verl_score.contracts.run_settings`): the run's
     ``guidance`` block is well-formed and names a registered provider, and every SCoRe loop entry of
-    ``rollout.agent.agent_loop_config_path`` agrees with ``score.num_attempts`` and the guidance block (an entry that
-    pins another K or guidance is refused here, before any rollout). Returns the checked loop names."""
+    ``rollout.agent.agent_loop_config_path`` that the run uses (``default_agent_loop`` and the rows' ``agent_name``)
+    agrees with ``score.num_attempts`` and the guidance block: an entry that pins another K or guidance is refused
+    here, before any rollout. Returns the checked loop names."""
     from verl_score.contracts.guidance import GUIDANCE_PROVIDERS
 
     name, _ = run_guidance(cfg)
     GUIDANCE_PROVIDERS.get(name)  # UnknownPluginError listing the registered providers
-    path = cfg.get("actor_rollout_ref", {}).get("rollout", {}).get("agent", {}).get("agent_loop_config_path", None)
+    agent = OmegaConf.select(cfg, "actor_rollout_ref.rollout.agent")
+    path = agent.get("agent_loop_config_path", None) if agent is not None else None
     if not path:
         return []
-    from omegaconf import OmegaConf
     from verl.utils.import_utils import resolve_config_path
 
     try:
@@ -77,4 +81,30 @@ def check_run_settings(cfg: Any) -> list[str]:
         print(f"config_check: agent loops not checked: {path} is not on this machine; each loop checks its "
               "settings when it is built", file=sys.stderr)
         return []
-    return check_agent_loop_entries(cfg, OmegaConf.load(resolved))
+    used = {str(agent.get("default_agent_loop", None))}
+    for key in ("train_files", "val_files"):
+        names, why = parquet_agent_names(OmegaConf.select(cfg, f"data.{key}"))
+        if names is None:
+            print(f"config_check: the agent loops of data.{key} not checked ({why}); each loop checks its settings "
+                  "when it is built", file=sys.stderr)
+        else:
+            used |= names
+    return check_agent_loop_entries(cfg, OmegaConf.load(resolved), used)
+
+
+def parquet_agent_names(files: Any) -> tuple[set[str], None] | tuple[None, str]:
+    """The distinct ``agent_name`` values of the parquet files (one column read), or ``(None, why)`` when a file is
+    not on this machine. Files without the column name no loop (their rows use ``default_agent_loop``)."""
+    import pyarrow.parquet as pq
+
+    if not files:
+        return set(), None
+    paths = [files] if isinstance(files, str) else [str(f) for f in files]
+    names: set[str] = set()
+    for p in paths:
+        if not Path(p).is_file():
+            return None, f"{p} not found here"
+        f = pq.ParquetFile(p)
+        if "agent_name" in f.schema_arrow.names:
+            names |= {str(v) for v in f.read(columns=["agent_name"]).column(0).unique().to_pylist() if v is not None}
+    return names, None
