@@ -19,10 +19,10 @@ agree with it, or :func:`episode_settings` refuses the loop -- at construction i
 
 Both loop names, ``score_two_attempt`` and ``score_k_attempt``, are the same K-attempt SCoRe loop with K read from
 ``score.num_attempts``: the first is what dataset rows carry, the second an alias kept for rows and configs that name
-it (it used to pin K = 4 in ``agent_loops.yaml``; an entry that still pins a K other than the run's is refused).
+it (it used to pin K = 4 in ``agent_loops.yaml``; an entry the run uses that still pins another K is refused).
 
-Nothing here imports verl or another part of verl_score but ``contracts.cfg``: ``training`` (the config parser, ``validate_score``) and
-``episodes`` (the loop) both read from here.
+Nothing here imports verl or another part of verl_score but ``contracts.cfg``: ``training`` (the config parser,
+``validate_score``) and ``episodes`` (the loop) both read from here.
 """
 
 from __future__ import annotations

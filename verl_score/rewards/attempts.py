@@ -40,7 +40,8 @@ def texts_to_score(extra_info: Mapping[str, Any] | None, solution_str: str) -> l
 
 
 def per_attempt_output(scores: Sequence[float], failed: Sequence[bool] | None = None) -> dict[str, float]:
-    """``score_t1 … score_tK``, ``failed_t1 … failed_tK`` and ``score`` (= the last attempt's), as verl stores them."""
+    """``score_t1 … score_tK``, ``failed_t1 … failed_tK`` and ``score`` (= the last attempt's), as verl stores
+    them."""
     if not scores:
         raise ValueError("per_attempt_output needs at least one attempt's score")
     failed = [False] * len(scores) if failed is None else list(failed)

@@ -27,8 +27,8 @@ def validate_score(cfg: Any) -> tuple[ScoreConfig, str]:
     """Parse ``cfg.score`` and refuse configs that would train something other than SCoRe's objective.
 
     Checks: the ``score`` block parses (unknown keys are errors; an unknown shaping or shaping parameter too); K and
-    guidance have one value the agent loops will run with (:func:`check_run_settings`); the advantage estimator has a per-attempt form and
-    does not cancel the shaping; the KL is in the loss, not the reward; a group-baseline estimator has a group
+    guidance have one value the agent loops will run with (:func:`check_run_settings`); the advantage estimator has
+    a per-attempt form and does not cancel the shaping; the KL is in the loss, not the reward; a group-baseline estimator has a group
     (``rollout.n >= 2``); the actor's KL type and loss aggregation keep the objective's weights; a LoRA rank fits the
     model and the rollout backend (:func:`verl_score.training.lora.check_lora`).
 
