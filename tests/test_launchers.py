@@ -64,7 +64,7 @@ def test_score_launchers_carry_the_papers_objective(tmp_path, assets):
     cfg = config_check.compose(entry, args)
     assert cfg.trainer.v1.trainer_mode == "score_sync"
     assert cfg.actor_rollout_ref.rollout.name == "sglang" and cfg.trainer.n_gpus_per_node == 8
-    assert cfg.score.shaping.alpha == 10 and cfg.score.beta2 == 0.1 and cfg.actor_rollout_ref.actor.kl_loss_coef == 0.01
+    assert cfg.score.shaping.kwargs.alpha == 10 and cfg.score.beta2 == 0.1 and cfg.actor_rollout_ref.actor.kl_loss_coef == 0.01
     assert cfg.actor_rollout_ref.actor.ppo_mini_batch_size == cfg.data.train_batch_size  # on-policy, one update
     entry, args = _launcher_args("run_qwen2.5-7b_score.sh", tmp_path, str(assets["tiny_qwen"]), {"ALGO": "ppo", "TASK": "code"})
     cfg = config_check.compose(entry, args)
@@ -94,7 +94,7 @@ def test_smart_variant_is_score_plus_the_guidance_block(tmp_path, assets):
     cfg = config_check.compose(entry, args)
     g = cfg.guidance
     assert g.name == "smart" and g.kwargs.backend == "auto" and g.kwargs.on_unreachable in ("stop", "fallback")
-    assert cfg.score.shaping.alpha == 10 and cfg.score.beta2 == 0.1
+    assert cfg.score.shaping.kwargs.alpha == 10 and cfg.score.beta2 == 0.1
 
 
 @pytest.mark.parametrize("script,env", [("run_qwen2.5-7b_score.sh", {"GUIDANCE": "smart"})])

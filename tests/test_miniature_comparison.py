@@ -23,10 +23,10 @@ def test_arms_differ_only_in_what_the_paper_compares():
     assert not arms["base"].trains
     # SCoRe: Stage I then Stage II, progress shaping with α
     assert arms["score"].env == {"STAGE1_STEPS": "4", "STAGE2_STEPS": "8"}
-    assert "score.shaping.alpha=10.0" in arms["score"].overrides
+    assert "score.shaping.kwargs.alpha=10.0" in arms["score"].overrides
     # naive multi-turn RL: both attempts rewarded from step 1 (Stage II only), no shaping, same step budget
     assert arms["naive"].env == {"STAGE1_STEPS": "0", "STAGE2_STEPS": "12"}
-    assert "score.shaping.name=none" in arms["naive"].overrides
+    assert arms["naive"].overrides[:2] == ["~score.shaping.kwargs", "score.shaping.name=none"]
     # single-turn GRPO: one-attempt training rows, verl's stock trainer, same step budget
     assert arms["grpo"].train_target == "plain" and "trainer.v1.trainer_mode=sync" in arms["grpo"].overrides
     assert arms["grpo"].env["STAGE2_STEPS"] == "12"

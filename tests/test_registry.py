@@ -14,13 +14,13 @@ from verl_score.rewards.registry import REWARDS, get_reward_cls
 from verl_score.rewards.step_match import STEP_MATCHERS, get_step_matcher_cls
 from verl_score.training.credit import SCORE_ADV_ESTIMATORS, get_score_adv_estimator, resolve_estimator
 from verl_score.training.config import ScoreConfig
-from verl_score.training.shaping import SHAPINGS, get_shaping_fn
+from verl_score.training.shaping import SHAPINGS, get_shaping_cls
 
 ALL = {
     "reward module": (REWARDS, get_reward_cls, {"math", "exact_match", "code_tests", "llm_judge", "key_step"}),
     "step matcher": (STEP_MATCHERS, get_step_matcher_cls, {"rule", "llm_judge"}),
     "guidance provider": (GUIDANCE_PROVIDERS, get_guidance_provider_cls, {"static", "smart"}),
-    "score.shaping.name": (SHAPINGS, get_shaping_fn, {"progress", "flip_bonus", "none"}),
+    "score.shaping.name": (SHAPINGS, get_shaping_cls, {"progress", "flip_bonus", "none"}),
     "SCoRe advantage estimator": (SCORE_ADV_ESTIMATORS, get_score_adv_estimator,
                                   {"rloo", "grpo", "reinforce", "gae", "gae_unwhitened"}),
 }

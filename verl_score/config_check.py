@@ -161,19 +161,21 @@ def _note_unreachable(what: str, model_path: str) -> None:
 
 def check_score(cfg: DictConfig) -> list[str]:
     """The ``score_sync`` trainer's own start-up checks (:func:`verl_score.training.validate.validate_score`: the
-    ``score:`` block, the estimator, the KL and the loss aggregation), plus the run-length check
+    ``score:`` block, K and guidance against the agent loops, the estimator, the KL and the loss aggregation), plus the run-length check
     (:func:`check_schedule`). Returns the checked paths."""
     if "score" not in cfg:
         return []
     from verl_score.training.config import ScoreConfig
 
+    from verl_score.training.validate import check_run_settings, validate_score
+
     if OmegaConf.select(cfg, "trainer.v1.trainer_mode") != "score_sync":
         ScoreConfig.from_config(cfg.score)
-        return ["score"]
-    from verl_score.training.validate import validate_score
-
+        check_run_settings(cfg)
+        return ["score", "score.num_attempts+guidance+agent_loops"]
     validate_score(cfg)
-    return ["score", "score.adv_estimator+score.shaping", "actor.loss_agg_mode", "lora", *check_schedule(cfg)]
+    return ["score", "score.num_attempts+guidance+agent_loops", "score.adv_estimator+score.shaping",
+            "actor.loss_agg_mode", "lora", *check_schedule(cfg)]
 
 
 def check_schedule(cfg: DictConfig) -> list[str]:

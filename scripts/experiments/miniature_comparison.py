@@ -78,13 +78,13 @@ def methods(steps: int, stage1: int, alpha: float, beta2: float = 0.1) -> dict[s
             "naive",
             "naive multi-turn RL (no Stage I, no shaping)",
             env={"STAGE1_STEPS": "0", "STAGE2_STEPS": str(steps)},
-            overrides=["score.shaping.name=none"],
+            overrides=["~score.shaping.kwargs", "score.shaping.name=none"],
         ),
         "score": Method(
             "score",
             f"SCoRe (Stage I → II, α={alpha:g})",
             env={"STAGE1_STEPS": str(stage1), "STAGE2_STEPS": str(steps - stage1)},
-            overrides=[f"score.shaping.alpha={alpha}"],
+            overrides=[f"score.shaping.kwargs.alpha={alpha}"],
         ),
         "stage1": Method(
             "stage1",

@@ -210,9 +210,10 @@ async def test_agent_loops_yaml_instantiates_like_verl(tokenizer, monkeypatch):
             tools=ToolListWrap([]),
         )
         assert isinstance(built[name], ScoreTwoAttemptAgentLoop)
-    assert built["score_two_attempt"].num_attempts == 2 and built["score_k_attempt"].num_attempts == 4
+    # no run config here (no score block): the default K; a composed run config's K: tests/episodes/test_run_settings.py
+    assert built["score_two_attempt"].num_attempts == 2 and built["score_k_attempt"].num_attempts == 2
     out = await built["score_k_attempt"].run(dict(GREEDY), raw_prompt=PROBLEM)
-    assert out.extra_fields["num_attempts"] == 4 and out.extra_fields["guidance"] == ["static"] * 3
+    assert out.extra_fields["num_attempts"] == 2 and out.extra_fields["guidance"] == ["static"]
 
 
 @pytest.mark.asyncio

@@ -32,10 +32,10 @@ def _composed(name: str = "score_math"):
 
 def _loop(tokenizer, cfg):
     manager = CannedServerManager([2001, 2002], stop=tokenizer.convert_tokens_to_ids("<|im_end|>"))
-    loop = ScoreTwoAttemptAgentLoop(  # as verl's worker builds it: the loop entry of configs/agent_loops.yaml says static
-        trainer_config=DictConfigWrap(cfg), server_manager=manager, tokenizer=tokenizer, processor=None,
-        dataset_cls=None, data_config=DictConfigWrap(cfg.data), hf_model_type="qwen2", guidance="static",
-        guidance_kwargs={})
+    loop = ScoreTwoAttemptAgentLoop(  # as verl's worker builds it: the loop entry of configs/agent_loops.yaml names no
+        trainer_config=DictConfigWrap(cfg), server_manager=manager, tokenizer=tokenizer, processor=None,  # guidance
+        dataset_cls=None, data_config=DictConfigWrap(cfg.data), hf_model_type="qwen2", attempt_max_tokens=None,
+        min_attempt_tokens=32, default_task="math")
     return manager, loop
 
 

@@ -56,3 +56,14 @@ def test_local_engine_runs_the_agent_loop(assets, gsm8k_parquet):
         "Re-check step 1.", "Re-check step 2."]
     assert len(rec["attempts"]) == 3 and summary["overall"]["num_attempts"] == 3
     assert summary["guidance"] == {"eval_test_local_hint": {"n": 1, "acc_last": 0.0}}
+
+
+def test_local_engine_refuses_a_k_outside_the_runs_range(tmp_path):
+    """--engine local runs the SCoRe agent loop, whose K has the one range (>= MIN_ATTEMPTS); refused before any
+    model is loaded. A one-attempt baseline is a served-model run."""
+    from verl_score.contracts.run_settings import MIN_ATTEMPTS
+    from verl_score.eval.cli import main
+
+    with pytest.raises(SystemExit, match=f"--num-attempts must be >= {MIN_ATTEMPTS}"):
+        main(["--engine", "local", "--model", str(tmp_path / "no-model"), "--data", str(tmp_path / "none.parquet"),
+              "--num-attempts", "1", "--out-dir", str(tmp_path / "out")])

@@ -68,6 +68,25 @@ def test_attempt_texts_are_scored_separately():
     assert [three[f"score_t{k}"] for k in (1, 2, 3)] == [1.0, 1.0, 0.0] and three["score"] == 0.0
 
 
+def test_a_k_other_than_the_episodes_is_an_error_not_a_guess():
+    """The loop records the K it ran (score.num_attempts) beside the texts; the reward checks it, it does not infer K."""
+    ok = asyncio.run(compute_score("gsm8k", "", "6", {"attempt_texts": ["\\boxed{6}"] * 3, "num_attempts": 3},
+                                   modules={"math": {"workers": 1}}))
+    assert ok["score_t3"] == 1.0
+    with pytest.raises(ValueError, match="num_attempts=2 .* 3 attempt texts"):
+        asyncio.run(compute_score("gsm8k", "", "6", {"attempt_texts": ["a", "b", "c"], "num_attempts": 2},
+                                  modules={"math": {"workers": 1}}))
+    # the stand-in rewards of the behaviour tests use the same helpers, so the same check
+    from testkit.first_token_reward import compute_score as first_token
+    from tests.cpu.varying_score_reward import compute_score as varying
+
+    for fn in (first_token, varying):
+        with pytest.raises(ValueError, match="num_attempts=2"):
+            fn("d", "", None, {"attempt_texts": ["a"], "num_attempts": 2})
+    out = varying("d", "x", None, {"attempt_texts": ["a", "b"], "num_attempts": 2})
+    assert set(out) == {"score", "score_t1", "score_t2", "failed_t1", "failed_t2"} and out["score"] == out["score_t2"]
+
+
 def test_without_attempts_the_solution_is_scored():
     out = asyncio.run(compute_score("gsm8k", "#### 12", "12", None, modules={"math": {"workers": 1}}))
     assert out == {"score": 1.0, "acc": 1.0, "reward_failed": 0.0, "answer_found": 1.0}

@@ -39,7 +39,7 @@ def test_compose_with_paper_values(name, lr, beta2, steps, bs):
     assert cfg.algorithm.use_kl_in_reward is False
     assert cfg.trainer.total_training_steps == steps and cfg.data.train_batch_size == bs
     score = ScoreConfig.from_config(cfg.score)
-    assert score.beta2 == beta2 and score.shaping.name == "progress" and score.shaping.alpha == 10.0
+    assert score.beta2 == beta2 and score.shaping.name == "progress" and score.shaping.shaping.alpha == 10.0
     assert score.schedule.stage1_steps + score.schedule.stage2_steps == steps
     # verl's own dataclasses accept the composed config, and our start-up checks pass
     actor = omega_conf_to_dataclass(a.actor)
@@ -89,16 +89,23 @@ def test_mistyped_keys_fail():
     cfg = load("score_math", ["+score.shaping.alhpa=3"])  # forced in with '+': our parser still refuses it
     with pytest.raises(ValueError, match="alhpa"):
         ScoreConfig.from_config(cfg.score)
+    # a shaping's own parameters: hydra lets any key into kwargs, the shaping refuses the ones it does not take
+    cfg = load("score_math", ["+score.shaping.kwargs.alhpa=3"])
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['alhpa'\] .* shaping 'progress'; its parameters: "
+                                         r"\['alpha'\]"):
+        ScoreConfig.from_config(cfg.score)
 
 
 def test_overrides_reach_score_block():
     cfg = load(
         "score_math",
         ["score.schedule.mode=interleave", "score.schedule.stage1_steps=1", "score.schedule.stage2_steps=1",
-         "score.shaping.name=flip_bonus", "score.adv_estimator=reinforce"],
+         "~score.shaping.kwargs", "score.shaping.name=flip_bonus", "+score.shaping.kwargs.bonus=2.5",
+         "score.adv_estimator=reinforce"],
     )
     score = ScoreConfig.from_config(cfg.score)
     assert score.schedule.mode == "interleave" and score.shaping.name == "flip_bonus"
+    assert score.shaping.shaping.bonus == 2.5
     assert resolve_estimator(score, cfg.algorithm.adv_estimator) == "reinforce"
     with pytest.raises(ValueError, match="critic"):
         resolve_estimator(ScoreConfig(adv_estimator="gae"), "grpo")

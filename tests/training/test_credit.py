@@ -113,15 +113,15 @@ def test_stage1_gives_attempt1_no_reward_and_attempt2_the_raw_reward():
 
 def test_shaping_registry():
     raw = torch.stack([torch.tensor([0.0, 1.0, 0.0, 1.0]), torch.tensor([1.0, 0.0, 0.0, 1.0])], 1)
-    flip = ScoreConfig(shaping=ShapingConfig(name="flip_bonus", flip_bonus=2.0))
+    flip = ScoreConfig(shaping=ShapingConfig(name="flip_bonus", kwargs={"bonus": 2.0}))
     torch.testing.assert_close(shape_attempt_rewards(raw, 2, flip)[:, 1], torch.tensor([3.0, 0.0, 0.0, 1.0]))
-    prog = ScoreConfig(shaping=ShapingConfig(name="progress", alpha=10.0))
+    prog = ScoreConfig(shaping=ShapingConfig(name="progress", kwargs={"alpha": 10.0}))
     torch.testing.assert_close(shape_attempt_rewards(raw, 2, prog)[:, 1], torch.tensor([11.0, -10.0, 0.0, 1.0]))
     torch.testing.assert_close(
         shape_attempt_rewards(raw, 1, ScoreConfig(shape_in_stage1=True))[:, 1], torch.tensor([11.0, -10.0, 0.0, 1.0])
     )
-    with pytest.raises(ValueError, match="unknown score.shaping.name"):
-        shape_attempt_rewards(raw, 2, ScoreConfig(shaping=ShapingConfig(name="nope")))
+    with pytest.raises(ValueError, match="unknown score.shaping.name 'nope'; registered: .*'flip_bonus', 'none'"):
+        ShapingConfig(name="nope")  # refused when the config is built, before any reward is shaped
 
 
 def test_attempt_masks_and_outcome_placement():
@@ -141,3 +141,35 @@ def test_schedule_sequential_and_interleave():
         ScheduleConfig(mode="interleave", stage1_steps=0, stage2_steps=1)
     with pytest.raises(ValueError):
         ScheduleConfig(mode="alternate")
+
+
+def test_a_new_shaping_registers_with_its_own_parameters():
+    """No edit to the config classes: a registered class's constructor keywords are its ``score.shaping.kwargs``,
+    they reach the shaped reward, and its ``cancelled_by_std`` (default True) drives the std-normalisation check."""
+    from dataclasses import dataclass
+
+    from verl_score.training.credit import check_shaping_survives
+    from verl_score.training.shaping import SHAPINGS, Shaping, register_shaping, shaping_params
+
+    @dataclass(frozen=True)
+    class Scaled(Shaping):
+        factor: float = 1.0
+
+        def __call__(self, r_prev, r_cur, correct_threshold):
+            return self.factor * r_cur
+
+    if "test_scaled" not in SHAPINGS:
+        register_shaping("test_scaled")(Scaled)
+    assert shaping_params("test_scaled") == ["factor"]
+    cfg = ScoreConfig.from_config({"shaping": {"name": "test_scaled", "kwargs": {"factor": 3.0}}})
+    raw = torch.tensor([[0.0, 1.0], [1.0, 0.5]])
+    torch.testing.assert_close(shape_attempt_rewards(raw, 2, cfg)[:, 1], torch.tensor([3.0, 1.5]))
+    with pytest.raises(ValueError, match="cancels the reward shaping"):
+        check_shaping_survives(cfg, "grpo", True)
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['alpha'\] .* 'test_scaled'; its parameters: "
+                                         r"\['factor'\]"):
+        ScoreConfig.from_config({"shaping": {"name": "test_scaled", "kwargs": {"alpha": 3.0}}})
+    # the built-ins' kwargs reach the reward too
+    flip = ScoreConfig.from_config({"shaping": {"name": "flip_bonus", "kwargs": {"bonus": 0.5}}})
+    torch.testing.assert_close(shape_attempt_rewards(torch.tensor([[0.0, 1.0]]), 2, flip)[:, 1], torch.tensor([1.5]))
+    assert not ScoreConfig.from_config({"shaping": {"name": "none"}}).shaping.active

@@ -60,7 +60,7 @@ def test_default_configs_keep_the_alpha_bonus(name):
     plain = ScoreConfig.from_config({**OmegaConf.to_container(cfg.score), "shaping": {"name": "none"}})
     plain_adv, _, _ = _adv(raw, plain, estimator, norm=norm)
     # RLOO: A2 = ±(1+α)·1 with shaping, ±1 without — α reaches the update at full scale
-    assert torch.allclose(_a2(shaped_adv), (1 + score.shaping.alpha) * _a2(plain_adv))
+    assert torch.allclose(_a2(shaped_adv), (1 + score.shaping.shaping.alpha) * _a2(plain_adv))
     assert not torch.allclose(_a2(shaped_adv), _a2(plain_adv))
 
 
@@ -68,7 +68,7 @@ def test_std_normalised_grpo_cancels_alpha_which_is_why_it_is_refused():
     """The defect itself, measured: with r1 constant per group, GRPO(std) gives identical advantages for α=10 and
     α=0 — and the start-up check refuses that combination, naming the key and the fixes."""
     raw = [[0.0, 1.0], [0.0, 0.0], [1.0, 1.0], [1.0, 0.0]]
-    cfg10, cfg0 = C(), C(shaping={"name": "progress", "alpha": 0.0})
+    cfg10, cfg0 = C(), C(shaping={"name": "progress", "kwargs": {"alpha": 0.0}})
     assert torch.allclose(_adv(raw, cfg10, "grpo")[0], _adv(raw, cfg0, "grpo")[0])
     with pytest.raises(ValueError) as err:
         check_shaping_survives(cfg10, "grpo", True)
@@ -87,7 +87,7 @@ def test_std_normalised_grpo_cancels_alpha_which_is_why_it_is_refused():
         (C(allow_std_normalised_shaping=True), "grpo", True, False),  # explicit opt-in
         (C(), "grpo", False, False),  # mean baseline only: keeps α
         (C(shaping={"name": "none"}), "grpo", True, False),
-        (C(shaping={"name": "progress", "alpha": 0.0}), "grpo", True, False),
+        (C(shaping={"name": "progress", "kwargs": {"alpha": 0.0}}), "grpo", True, False),
         (C(), "rloo", True, False),
         (C(), "reinforce", True, False),
         (C(), "gae_unwhitened", True, False),

@@ -124,7 +124,7 @@ def stage1_run(stage1_dir, chat_model):
 @pytest.fixture(scope="module")
 def stage2_alpha0_run(tmp_path_factory, chat_model):
     """The control (both attempts rewarded, no shaping) and the α = 0 baseline at once."""
-    return _run(tmp_path_factory.mktemp("stage2_a0"), chat_model, "stage2_a0", 0, 4, "score.shaping.alpha=0.0",
+    return _run(tmp_path_factory.mktemp("stage2_a0"), chat_model, "stage2_a0", 0, 4, "score.shaping.kwargs.alpha=0.0",
                 "trainer.test_freq=-1")
 
 
@@ -197,7 +197,7 @@ def test_control_without_shaping_keeps_delta_near_zero(stage2_alpha0_run, chat_m
 
 
 def test_stage2_alpha_reaches_the_update(tmp_path, chat_model, stage2_alpha0_run):
-    alpha10 = _run(tmp_path, chat_model, "stage2_a10", 0, 1, "score.shaping.alpha=10.0", "trainer.test_freq=-1")
+    alpha10 = _run(tmp_path, chat_model, "stage2_a10", 0, 1, "score.shaping.kwargs.alpha=10.0", "trainer.test_freq=-1")
     g0, g10 = stage2_alpha0_run[0]["actor/grad_norm"], alpha10[0]["actor/grad_norm"]
     # Same seed and data: attempt 2's RLOO advantage of r2 + 10(r2 − r1) is up to 11× that of r2. A factor of 2 in
     # the step-1 gradient norm cannot come from sampling noise between the two runs (observed ratios: see report).

@@ -158,7 +158,7 @@ def test_per_attempt_kl_to_the_reference_is_a_per_token_mean(setup):
 def test_advantage_per_attempt_metric_shows_what_the_stage_credits(setup, stage):
     tr, _, batch = setup
     tr.score_stage = stage
-    tr.score_cfg = ScoreConfig(shaping=ShapingConfig(alpha=0.0))  # raw rewards: group u0's attempt 2 (1, 1) ties, u1's (0, 0)
+    tr.score_cfg = ScoreConfig(shaping=ShapingConfig(kwargs={"alpha": 0.0}))  # raw rewards: group u0's attempt 2 (1, 1) ties, u1's (0, 0)
     metrics: dict = {}
     tr._compute_advantage(batch, metrics)
     assert metrics["score/advantage_abs_t2/mean"] == 0.0  # every attempt-2 group tied

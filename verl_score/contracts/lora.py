@@ -30,6 +30,8 @@ from typing import Any, Mapping
 
 import torch
 
+from verl_score.contracts.cfg import config_get, to_plain
+
 __all__ = [
     "LoraSpec",
     "adapter_tensor_key",
@@ -205,23 +207,9 @@ def adapter_tensor_key(name: str) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------- the adapter verl builds from the run config
-def _get(node: Any, key: str, default: Any = None) -> Any:
-    if node is None:
-        return default
-    if hasattr(node, "get") and not hasattr(node, "__dataclass_fields__"):
-        return node.get(key, default)
-    return getattr(node, key, default)
-
-
-def _plain(value: Any) -> Any:
-    from omegaconf import DictConfig, ListConfig, OmegaConf
-
-    return OmegaConf.to_container(value) if isinstance(value, (DictConfig, ListConfig)) else value
-
-
 def lora_rank_of(model_config: Any) -> int:
     """The FSDP rank (``model.lora_rank``); 0 when LoRA is off."""
-    return int(_get(model_config, "lora_rank", 0) or 0)
+    return int(config_get(model_config, "lora_rank", 0) or 0)
 
 
 def model_lora_config(model_config: Any):
@@ -231,9 +219,9 @@ def model_lora_config(model_config: Any):
     return LoraConfig(
         task_type=TaskType.CAUSAL_LM,
         r=lora_rank_of(model_config),
-        lora_alpha=_get(model_config, "lora_alpha", 16),
-        target_modules=_plain(_get(model_config, "target_modules", "all-linear")),
-        target_parameters=_plain(_get(model_config, "target_parameters", None)),
-        exclude_modules=_plain(_get(model_config, "exclude_modules", None)),
+        lora_alpha=config_get(model_config, "lora_alpha", 16),
+        target_modules=to_plain(config_get(model_config, "target_modules", "all-linear")),
+        target_parameters=to_plain(config_get(model_config, "target_parameters", None)),
+        exclude_modules=to_plain(config_get(model_config, "exclude_modules", None)),
         bias="none",
     )

@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 from uuid import uuid4
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
-
 from verl.experimental.agent_loop.agent_loop import AgentLoopBase, register
 from verl.utils.profiler import simple_timer
 from verl.utils.rollout_trace import rollout_trace_op
 from verl.utils.tokenizer.continuous_token import MergeResult
 
 from verl_score.contracts import keys
+from verl_score.contracts.cfg import to_plain
 from verl_score.contracts.guidance import Guidance, GuidanceProvider
+from verl_score.contracts.run_settings import episode_settings
 from verl_score.episodes.budget import AttemptBudget
 from verl_score.episodes.guidance import build_guidance_provider
 from verl_score.episodes.output import ScoreAgentLoopOutput, episode_extra_fields
@@ -105,38 +105,20 @@ def turn_end_token_id(tokenizer: Any, chat_template_kwargs: Mapping[str, Any] | 
     return int(token_id)
 
 
-def guidance_from_trainer_config(trainer_config: Any, guidance: str,
-                                 guidance_kwargs: Mapping[str, Any] | None) -> tuple[str, Any]:
-    """The provider named by the run's own config, when it has a top-level ``guidance: {name, kwargs}`` block
-    (``+guidance=smart``: ``configs/guidance/smart.yaml``), else the loop's kwargs from ``agent_loops.yaml``.
-
-    Why the run config wins: dataset rows name their agent loop (``agent_name: score_two_attempt``), so the loop
-    entry cannot be switched per run; a config that turns SMART on (and names its guide) must therefore reach the
-    loop through the trainer config, which verl hands to every agent loop.
-    """
-    block = trainer_config.get("guidance") if trainer_config is not None else None
-    if not block:
-        return guidance, guidance_kwargs
-    name = block.get("name")
-    if not name:
-        raise ValueError("config block 'guidance' needs a 'name' (static | smart | a registered provider)")
-    unknown = sorted(set(block) - {"name", "kwargs"})
-    if unknown:
-        raise ValueError(f"config block 'guidance' has unknown keys {unknown}; known: ['kwargs', 'name']")
-    return str(name), block.get("kwargs") or {}
-
-
 @register("score_two_attempt")
 class ScoreTwoAttemptAgentLoop(AgentLoopBase):
-    """SCoRe episode with ``num_attempts`` attempts (default 2) and an instruction before each later attempt.
+    """SCoRe episode with K attempts and an instruction before each later attempt (both loop names in
+    ``configs/agent_loops.yaml``, ``score_two_attempt`` and its alias ``score_k_attempt``, build this class).
 
-    Extra kwargs (from ``rollout.agent.agent_loop_config_path``, see ``configs/agent_loops.yaml``):
-        num_attempts: K >= 1.
+    K and guidance are the run's, not the loop entry's (:mod:`verl_score.contracts.run_settings`): K is
+    ``score.num_attempts`` and the provider the run config's ``guidance: {name, kwargs}`` block (``static`` without
+    one). ``num_attempts`` / ``guidance`` / ``guidance_kwargs`` kwargs are for callers without a run config (the eval
+    CLI's local engine, tests); under a run config they must agree with it or construction fails.
+
+    Loop-only kwargs (``configs/agent_loops.yaml``):
         attempt_max_tokens: per-attempt ``max_tokens`` cap (int, or one per attempt); default ``None`` = an even split
             of what is left when each attempt starts (see ``AttemptBudget``).
         min_attempt_tokens: construction fails if an attempt could get fewer tokens than this.
-        guidance: name of a registered ``GuidanceProvider`` (``static``; ``smart`` once its module is imported).
-        guidance_kwargs: constructor kwargs of that provider.
         default_task: task when a row has neither ``extra_info.task`` nor ``ability`` (``None``: such rows fail).
         extra_stop_token_ids: further token ids that count as a normal end of an attempt (besides the template's
             turn-end token and ``eos_token_id``).
@@ -145,10 +127,10 @@ class ScoreTwoAttemptAgentLoop(AgentLoopBase):
     def __init__(
         self,
         *args: Any,
-        num_attempts: int = 2,
+        num_attempts: int | None = None,
         attempt_max_tokens: int | Sequence[int] | None = None,
         min_attempt_tokens: int = 32,
-        guidance: str = "static",
+        guidance: str | None = None,
         guidance_kwargs: Mapping[str, Any] | None = None,
         default_task: str | None = "math",
         extra_stop_token_ids: Sequence[int] = (),
@@ -157,14 +139,16 @@ class ScoreTwoAttemptAgentLoop(AgentLoopBase):
         super().__init__(*args, **kwargs)
         self.prompt_length = self.rollout_config.prompt_length
         self.response_length = self.rollout_config.response_length
-        self.num_attempts = int(num_attempts)
+        settings = episode_settings(self.config, num_attempts=num_attempts, guidance=guidance,
+                                    guidance_kwargs=guidance_kwargs, loop=str(kwargs.get("name", "score_two_attempt")))
+        self.num_attempts = settings.num_attempts
         self.default_task = default_task
-        guidance, guidance_kwargs = guidance_from_trainer_config(self.config, guidance, guidance_kwargs)
-        self.guidance_name = guidance
-        self.guidance_provider: GuidanceProvider = build_guidance_provider(guidance, **_plain(guidance_kwargs or {}))
+        self.guidance_name = settings.guidance
+        self.guidance_provider: GuidanceProvider = build_guidance_provider(settings.guidance,
+                                                                           **settings.guidance_kwargs)
 
         self.turn_end_id = turn_end_token_id(self.tokenizer, self.apply_chat_template_kwargs)
-        stops = {self.turn_end_id, *(int(t) for t in _plain(extra_stop_token_ids))}
+        stops = {self.turn_end_id, *(int(t) for t in to_plain(extra_stop_token_ids))}
         if self.tokenizer.eos_token_id is not None:
             stops.add(int(self.tokenizer.eos_token_id))
         self.stop_token_ids: frozenset[int] = frozenset(stops)
@@ -183,7 +167,7 @@ class ScoreTwoAttemptAgentLoop(AgentLoopBase):
             response_length=self.response_length,
             num_attempts=self.num_attempts,
             instruction_reserve=self.instruction_reserve,
-            attempt_max_tokens=_plain(attempt_max_tokens),
+            attempt_max_tokens=to_plain(attempt_max_tokens),
             min_attempt_tokens=min_attempt_tokens,
         )
 
@@ -401,13 +385,6 @@ def _align_attempt_index(merge_result: MergeResult, attempt_index: list[int], at
     aligned += [0] * len(merge_result.inserted_token_ids)
     aligned += [attempt if merge_result.kind == "assistant" else 0] * merge_result.appended_token_count
     return aligned
-
-
-def _plain(value: Any) -> Any:
-    """Hydra hands YAML kwargs over as DictConfig/ListConfig; providers and the budget want plain Python."""
-    if isinstance(value, (DictConfig, ListConfig)):
-        return OmegaConf.to_container(value, resolve=True)
-    return value
 
 
 def _ground_truth(row: Mapping[str, Any]) -> str | None:

@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from verl_score.contracts.run_settings import MIN_ATTEMPTS
 from verl_score.eval.data import load_samples
 from verl_score.eval.engines import Engine, LocalEngine, OpenAIEngine, Sampling
 from verl_score.eval.report import render_markdown
@@ -168,6 +169,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.num_attempts < 1 or args.num_samples < 1:
         raise SystemExit("--num-attempts and --num-samples must be >= 1")
+    if args.engine == "local" and args.episode == "two_attempt" and args.num_attempts < MIN_ATTEMPTS:
+        # the local engine runs the training's SCoRe agent loop, whose K has the run's range; a one-attempt baseline
+        # is an OpenAI-compatible server run (no loop, no instruction turn)
+        raise SystemExit(f"--engine local runs the SCoRe agent loop: --num-attempts must be >= {MIN_ATTEMPTS} "
+                         "(--num-attempts 1 baselines run against a served model)")
     temperature = args.temperature
     if temperature is None:
         temperature = SCALING_TEMPERATURE if args.num_samples > 1 else 0.0

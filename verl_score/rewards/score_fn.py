@@ -29,7 +29,8 @@ response token) and EVERY key goes to ``reward_extra_info``. Hence the output sh
 Keys: ``score`` (the final attempt's reward), ``acc`` (final attempt fully correct: verl's core validation
 metric), ``reward_failed`` (1 if any attempt's check failed: judge down, sandbox broken, verify timeout; counted,
 never a silent 0), ``answer_found`` (final attempt), and with ``extra_info["attempt_texts"]`` (K attempts from the
-two-attempt agent loop) ``score_t1..score_tK``, ``acc_t1..acc_tK``, ``failed_t1..failed_tK`` (that attempt's check
+two-attempt agent loop, which records ``num_attempts`` beside them: a different count is refused, never guessed)
+``score_t1..score_tK``, ``acc_t1..acc_tK``, ``failed_t1..failed_tK`` (that attempt's check
 failed: the trainer gives the whole episode zero advantage and leaves it out of its group's statistics) and the
 one-hot ``guidance_t2_{static,smart,smart_rejected,smart_failed,other}`` (where the instruction before attempt 2
 came from, from the loop's ``extra_fields["guidance"]``; validation splits attempt-2 accuracy by it) and
@@ -48,6 +49,7 @@ from typing import Any, Mapping, Sequence
 
 from verl_score.contracts import keys
 from verl_score.metrics import GUIDANCE_BUCKETS, GUIDANCE_REJECTION_REASONS, guidance_bucket
+from verl_score.rewards.attempts import texts_to_score
 from verl_score.rewards.base import RewardModule, RewardResult
 from verl_score.rewards.registry import build_reward
 
@@ -83,8 +85,7 @@ async def score_attempts(
     """The module's full ``RewardResult`` per attempt (one for a single response); text details included."""
     extra_info = dict(extra_info or {})
     module = get_module(data_source, reward_kwargs)
-    attempts = extra_info.get(keys.ATTEMPT_TEXTS)
-    texts = [solution_str] if attempts is None else _attempt_list(attempts)
+    texts = texts_to_score(extra_info, solution_str)  # K as the episode ran it; a different count is an error
     return list(await asyncio.gather(*(module(text, ground_truth, extra_info) for text in texts)))
 
 
@@ -163,15 +164,6 @@ def clear_module_cache() -> None:
 def _correct(result: RewardResult) -> float:
     value = result.extra.get("correct")
     return float(value) if value is not None else float(result.score >= 1.0)
-
-
-def _attempt_list(attempts: Any) -> list[str]:
-    if isinstance(attempts, str) or not hasattr(attempts, "__len__") or len(attempts) == 0:
-        raise ValueError(f"extra_info['attempt_texts'] must be a non-empty list of strings, got {attempts!r}")
-    texts = list(attempts)  # list, tuple or the numpy object array a parquet round trip produces
-    if not all(isinstance(t, str) for t in texts):
-        raise ValueError("extra_info['attempt_texts'] must contain only strings")
-    return texts
 
 
 def _plain(cfg: Any) -> dict[str, Any]:

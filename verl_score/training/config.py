@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from verl_score.contracts.run_settings import DEFAULT_NUM_ATTEMPTS, check_num_attempts
+from verl_score.training.shaping import Shaping, build_shaping
+
 __all__ = ["RewardFailureConfig", "ScheduleConfig", "ScoreConfig", "ShapingConfig", "UNBIASED_KL_GRAD_TYPES"]
 
 #: verl ``kl_penalty`` types whose per-token *gradient*, on tokens sampled from π, is an unbiased estimate of
@@ -29,13 +32,14 @@ def _from_mapping(cls, data: Mapping[str, Any] | None, path: str):
     if dataclasses.is_dataclass(data):
         return data
     data = dict(data)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in `{path}`; valid keys: {sorted(names)}")
+        hint = " (a shaping's parameters go under score.shaping.kwargs)" if cls is ShapingConfig else ""
+        raise ValueError(f"unknown key(s) {unknown} in `{path}`; valid keys: {sorted(names)}{hint}")
     kwargs = {}
     for f in dataclasses.fields(cls):
-        if f.name not in data:
+        if not f.init or f.name not in data:
             continue
         value = data[f.name]
         sub = (
@@ -73,22 +77,22 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class ShapingConfig:
-    """Reward shaping of attempt k >= 2 (Stage II): see :mod:`verl_score.training.shaping` for the registry."""
+    """``score.shaping: {name, kwargs}``: a registered shaping and its own parameters
+    (:mod:`verl_score.training.shaping`). Built, and so checked, at parse time: an unknown name lists the registered
+    shapings, an unknown parameter lists the shaping's own."""
 
     name: str = "progress"
-    alpha: float = 10.0
-    flip_bonus: float = 1.0
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    shaping: Shaping = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "kwargs", dict(self.kwargs or {}))
+        object.__setattr__(self, "shaping", build_shaping(self.name, self.kwargs))
 
     @property
     def active(self) -> bool:
-        """True when the configured shaping can change attempt k's reward (what a std normalisation would undo)."""
-        if self.name == "none":
-            return False
-        if self.name == "progress":
-            return self.alpha != 0
-        if self.name == "flip_bonus":
-            return self.flip_bonus != 0
-        return True  # a user-registered shaping: assume it matters
+        """True when a std normalisation of the advantage would cancel this shaping (a property of the shaping)."""
+        return bool(self.shaping.cancelled_by_std)
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,9 @@ class ScoreConfig:
     beta2: float = 0.1
     # Per-attempt credit estimator (verl_score.training.credit registry); None = algorithm.adv_estimator.
     adv_estimator: str | None = None
-    # Attempts per episode (the paper: 2).
-    num_attempts: int = 2
+    # K, attempts per episode (the paper: 2); its one home: the agent loop reads it from here too
+    # (verl_score.contracts.run_settings).
+    num_attempts: int = DEFAULT_NUM_ATTEMPTS
     # Shape attempt-2 rewards in Stage I too. The paper's Stage I (Eq. 3) maximises the raw r̂(y2): False.
     shape_in_stage1: bool = False
     # A reward >= this counts as correct (shaping's flip bonus and the metrics).
@@ -138,8 +143,7 @@ class ScoreConfig:
     def __post_init__(self):
         if self.beta2 < 0:
             raise ValueError("score.beta2 must be >= 0")
-        if self.num_attempts < 2:
-            raise ValueError("score.num_attempts must be >= 2 (SCoRe trains self-correction)")
+        object.__setattr__(self, "num_attempts", check_num_attempts(self.num_attempts))
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any] | None) -> ScoreConfig:

@@ -26,7 +26,6 @@ from verl.trainer.ppo import core_algos
 from verl_score.registry import Registry, UnknownPluginError
 from verl_score.training.config import ScoreConfig
 from verl_score.training.schedule import STAGE_I
-from verl_score.training.shaping import get_shaping_fn
 
 __all__ = [
     "SCORE_ADV_ESTIMATORS",
@@ -92,8 +91,8 @@ def check_shaping_survives(cfg: ScoreConfig, estimator: str, norm_adv_by_std_in_
     run would look healthy and train without the paper's bonus. ``score.allow_std_normalised_shaping=true`` keeps
     such a config on purpose.
     """
-    get_shaping_fn(cfg.shaping.name)  # an unknown shaping name fails here, at start-up
-    if not cfg.shaping.active or cfg.allow_std_normalised_shaping:
+    # an unknown shaping name or parameter already failed when ``cfg`` was parsed (ShapingConfig builds it)
+    if not cfg.shaping.shaping.cancelled_by_std or cfg.allow_std_normalised_shaping:
         return
     if estimator in SCORE_ADV_ESTIMATORS and std_normalises(estimator, norm_adv_by_std_in_grpo):
         what = (
@@ -103,11 +102,12 @@ def check_shaping_survives(cfg: ScoreConfig, estimator: str, norm_adv_by_std_in_
         )
         raise ValueError(
             f"score.adv_estimator / algorithm.adv_estimator={estimator!r} cancels the reward shaping "
-            f"(score.shaping.name={cfg.shaping.name!r}, alpha={cfg.shaping.alpha}, flip_bonus={cfg.shaping.flip_bonus}): "
+            f"(score.shaping.name={cfg.shaping.name!r}: {cfg.shaping.shaping!r}): "
             f"{what} each attempt's advantage by a std of the shaped rewards, which undoes α. Fix: use "
             "score.adv_estimator=rloo (the default) or reinforce"
             + (", or algorithm.norm_adv_by_std_in_grpo=false" if estimator == "grpo" else "")
-            + ", or score.shaping.name=none; to keep this combination on purpose set "
+            + ", or score.shaping.name=none (~score.shaping.kwargs score.shaping.name=none on the command line); to "
+            "keep this combination on purpose set "
             "score.allow_std_normalised_shaping=true"
         )
 
@@ -211,9 +211,9 @@ def shape_attempt_rewards(raw: torch.Tensor, stage: int, cfg: ScoreConfig) -> to
     shaped = raw.clone().to(torch.float32)
     if stage == STAGE_I and not cfg.shape_in_stage1:
         return shaped
-    fn = get_shaping_fn(cfg.shaping.name)
+    shaping = cfg.shaping.shaping
     for k in range(1, raw.shape[1]):
-        shaped[:, k] = fn(raw[:, k - 1].float(), raw[:, k].float(), cfg.shaping, cfg.correct_threshold)
+        shaped[:, k] = shaping(raw[:, k - 1].float(), raw[:, k].float(), cfg.correct_threshold)
     return shaped
 
 

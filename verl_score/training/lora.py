@@ -24,7 +24,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from verl_score.contracts.lora import _get, _plain, lora_rank_of, lora_spec, model_lora_config
+from verl_score.contracts.cfg import config_get, to_plain
+from verl_score.contracts.lora import lora_rank_of, lora_spec, model_lora_config
 
 __all__ = ["ADAPTER_ROLLOUTS", "check_lora", "lora_rank_of", "model_lora_config"]
 
@@ -40,9 +41,9 @@ def check_lora(cfg: Any, *, model: Any = None) -> list[str]:
     is a local checkpoint). Returns the checked paths (empty when LoRA is off)."""
     arr = cfg.actor_rollout_ref
     mcfg = arr.model
-    strategy = str(_get(arr.actor, "strategy", "fsdp"))
-    megatron_rank = _get(_get(mcfg, "lora", {}), "rank", 0) or 0
-    raw_rank = _get(mcfg, "lora_rank", 0)
+    strategy = str(config_get(arr.actor, "strategy", "fsdp"))
+    megatron_rank = config_get(config_get(mcfg, "lora", {}), "rank", 0) or 0
+    raw_rank = config_get(mcfg, "lora_rank", 0)
     if strategy.startswith("fsdp") and megatron_rank and not raw_rank:
         raise ValueError(
             f"actor_rollout_ref.model.lora.rank={megatron_rank} is Megatron's LoRA key; the FSDP actor "
@@ -50,7 +51,7 @@ def check_lora(cfg: Any, *, model: Any = None) -> list[str]:
             "actor with its adapter disabled. Fix: actor_rollout_ref.model.lora_rank=<rank> (LORA_RANK=<rank> in the "
             "launchers) and leave model.lora.rank at 0"
         )
-    adapter_path = _get(mcfg, "lora_adapter_path", None)
+    adapter_path = config_get(mcfg, "lora_adapter_path", None)
     if adapter_path is not None:
         # verl sets ref_in_actor for any adapter path. With lora_rank 0 its FSDP engine loads no adapter and the first
         # reference pass calls disable_adapter() on a plain model (a crash after the first rollout); with a rank, the
@@ -69,21 +70,22 @@ def check_lora(cfg: Any, *, model: Any = None) -> list[str]:
             f"actor_rollout_ref.model.lora_rank={raw_rank!r}: the LoRA rank must be a positive integer "
             "(LORA_RANK=8, 16, 32 ...), or 0 for full fine-tuning"
         )
-    alpha = _get(mcfg, "lora_alpha", 16)
+    alpha = config_get(mcfg, "lora_alpha", 16)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
         raise ValueError(f"actor_rollout_ref.model.lora_alpha={alpha!r} must be a positive number (LORA_ALPHA)")
-    merge = bool(_get(_get(mcfg, "lora", {}), "merge", False))
+    merge = bool(config_get(config_get(mcfg, "lora", {}), "merge", False))
     rollout = arr.rollout
-    name = str(_get(rollout, "name", ""))
+    name = str(config_get(rollout, "name", ""))
     if name not in ADAPTER_ROLLOUTS:
         raise ValueError(
             f"actor_rollout_ref.rollout.name={name!r} cannot take LoRA weights from verl's trainer; the backends that "
             f"can are {ADAPTER_ROLLOUTS}. Fix: actor_rollout_ref.rollout.name=sglang or vllm on GPU (ROLLOUT=...), "
             "hfcpu on CPU, or LORA_RANK=0 / actor_rollout_ref.model.lora_rank=0"
         )
-    target_modules = _plain(_get(mcfg, "target_modules", "all-linear"))
-    bypass = bool(_get(_get(_get(cfg, "algorithm", None), "rollout_correction", None), "bypass_mode", False))
-    if merge and name == "hfcpu" and str(_get(rollout, "dtype", "bfloat16")) in ("float32", "fp32") and bypass:
+    target_modules = to_plain(config_get(mcfg, "target_modules", "all-linear"))
+    correction = config_get(config_get(cfg, "algorithm", None), "rollout_correction", None)
+    bypass = bool(config_get(correction, "bypass_mode", False))
+    if merge and name == "hfcpu" and str(config_get(rollout, "dtype", "bfloat16")) in ("float32", "fp32") and bypass:
         raise ValueError(
             "actor_rollout_ref.model.lora.merge=True on an fp32 hfcpu rollout with "
             "algorithm.rollout_correction.bypass_mode=True: verl casts the merged weights to bf16 before the sync, so "
@@ -92,14 +94,14 @@ def check_lora(cfg: Any, *, model: Any = None) -> list[str]:
         )
     if not merge:  # adapter mode: each engine's own LoRA support serves the adapter
         if name == "hfcpu":
-            load_format = str(_get(rollout, "load_format", "dummy"))
+            load_format = str(config_get(rollout, "load_format", "dummy"))
             if "dummy" not in load_format:
                 raise ValueError(
                     f"actor_rollout_ref.rollout.load_format={load_format!r} with LoRA in adapter mode on hfcpu: verl "
                     "would never send the base weights that hfcpu merges each adapter into. Fix: "
                     "actor_rollout_ref.rollout.load_format=dummy (the default)"
                 )
-            if _get(rollout, "layered_summon", False):
+            if config_get(rollout, "layered_summon", False):
                 raise ValueError(
                     "actor_rollout_ref.rollout.layered_summon=True needs a base model preloaded by the rollout; hfcpu "
                     "takes it from the actor. Fix: actor_rollout_ref.rollout.layered_summon=False"
@@ -116,7 +118,7 @@ def check_lora(cfg: Any, *, model: Any = None) -> list[str]:
                 "Fix: a smaller LORA_RANK, or actor_rollout_ref.model.lora.merge=True"
             )
     if model is None:
-        model = _meta_model(str(_get(mcfg, "path", "")))
+        model = _meta_model(str(config_get(mcfg, "path", "")))
     if model is not None:
         lora_spec(model, model_lora_config(mcfg))  # rank vs layer shapes, names, Linear only, no tied weight
         return ["actor_rollout_ref.model.lora_rank", "actor_rollout_ref.model.target_modules"]

@@ -208,8 +208,8 @@ def _fetch_attempts(batch: KVBatchMeta, k_att: int) -> _StepBatch:
     if attempt_index.numel() and int(attempt_index.max()) > k_att:
         raise ValueError(
             f"{EPISODE_ATTEMPT_INDEX} reaches {int(attempt_index.max())} > score.num_attempts={k_att}: tokens of "
-            "extra attempts would keep their loss mask and KL with no advantage; make the agent loop's "
-            "num_attempts equal score.num_attempts"
+            "extra attempts would keep their loss mask and KL with no advantage. The SCoRe loops read K from "
+            "score.num_attempts (verl_score/contracts/run_settings.py): is the episode from another agent loop?"
         )
     return _StepBatch(data, response_mask_nested, response_mask, attempt_index, raw, failed,
                       np.array(_as_list(data["uid"]), dtype=object), is_padding, width)
@@ -230,8 +230,8 @@ def _attempt_rewards(
         if len(scores) != k_att:
             raise ValueError(
                 f"{keys[i]}: {len(scores)} per-attempt scores but score.num_attempts={k_att}; an episode "
-                "must have exactly score.num_attempts attempts (set the agent loop's num_attempts and "
-                "score.num_attempts to the same K)"
+                "must have exactly score.num_attempts attempts (the SCoRe loops read K from score.num_attempts: "
+                "is the episode from another agent loop, or the reward not per attempt?)"
             )
         raw[i] = torch.tensor(scores)
         failed[i] = torch.tensor(attempt_failed_from_reward_info(info, k_att))
