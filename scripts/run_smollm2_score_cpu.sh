@@ -6,6 +6,7 @@
 # Acc@t1 / Acc@t2 / Δ / Δi→c / Δc→i before vs after training, with standard errors (verl's validation at step 0 and
 # at the last step, dumped per episode to $RUN_DIR/val). verl's own console output goes to $RUN_DIR/main_ppo.log.
 #   STAGE1_STEPS=1 STAGE2_STEPS=1 HELDOUT_SIZE=8 bash scripts/run_smollm2_score_cpu.sh   # a short run
+#   GRADER=anchored ...  the strict, format-sensitive grader instead of the default format-agnostic math_verify
 #   VERBOSE=1 ...  streams verl's log; extra hydra overrides pass through ("$@").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,17 @@ DATA_SEED="${DATA_SEED:-42}"
 RG_TASK="${RG_TASK:-basic_arithmetic}"
 RG_CONFIG="${RG_CONFIG:-min_digits=1 max_digits=1 operators=+ min_terms=2 max_terms=2 allow_negation=false allow_parentheses=false}"
 REWARD_FN="${REWARD_FN:-$PWD/verl_score/rewards/score_fn.py}"
+# The math grader, for training and for the held-out table alike (issue #25): math_verify (default) reads the value an
+# answer states whatever its format; anchored (score_math.yaml's route for these rows) counts only a "Final Answer" /
+# "the answer is" / boxed answer, so a model that learns the format reads as one that learned to correct itself.
+GRADER="${GRADER:-math_verify}"
+case "$GRADER" in
+  math_verify) grader_overrides=("~reward.custom_reward_function.reward_kwargs.routes"
+                                 reward.custom_reward_function.reward_kwargs.default=math
+                                 reward.custom_reward_function.reward_kwargs.modules.math.policy=math_verify) ;;
+  anchored) grader_overrides=() ;;
+  *) echo "error: GRADER=$GRADER; expected math_verify or anchored" >&2; exit 2 ;;
+esac
 EXPERIMENT="${EXPERIMENT:-smollm2_score_cpu}"
 VERBOSE="${VERBOSE:-0}"
 TOTAL=$((STAGE1_STEPS + STAGE2_STEPS))
@@ -57,6 +69,7 @@ overrides=(
   actor_rollout_ref.rollout.calculate_log_probs=True
   actor_rollout_ref.rollout.agent.agent_loop_config_path="$PWD/configs/agent_loops.yaml"
   reward.custom_reward_function.path="$REWARD_FN"
+  "${grader_overrides[@]}"
   score.schedule.stage1_steps="$STAGE1_STEPS"
   score.schedule.stage2_steps="$STAGE2_STEPS"
   trainer.total_training_steps="$TOTAL"

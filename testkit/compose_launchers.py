@@ -36,7 +36,7 @@ VARIANTS: dict[str, dict[str, dict[str, str]]] = {
     "run_tiny_grpo_cpu.sh": {"default": {}, "lora16": {"LORA_RANK": "16"}},
     "run_tiny_score_cpu.sh": {"default": {}, "lora16": {"LORA_RANK": "16"}, "bf16": {"VERL_SCORE_CPU_PRECISION": "bf16"}},
     "run_tiny_score_rl_cpu.sh": {"default": {}},
-    "run_smollm2_score_cpu.sh": {"default": {}, "lora16": {"LORA_RANK": "16"}},
+    "run_smollm2_score_cpu.sh": {"default": {}, "lora16": {"LORA_RANK": "16"}, "anchored": {"GRADER": "anchored"}},
     "run_qwen2.5-7b_score.sh": {
         "default": {},
         "code": {"TASK": "code"},
