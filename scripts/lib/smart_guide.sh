@@ -13,7 +13,7 @@
 # A shape that still cannot divide (an explicit TRAIN_BATCH or ROLLOUT_TP) is refused at start-up by the config check
 # (verl_score/training/validate.py check_node_shape). A served guide is one node only: on several nodes serve it
 # outside the training pool and pass GUIDE_API_BASE.
-# Then a start-up check (python -m verl_score.teacher.guidance --check): a guide endpoint that does not answer
+# Then a start-up check (python -m verl_score.teacher.guidance --check <the run's composed config>): a guide endpoint that does not answer
 # stops the launch with a message (GUIDE_ON_UNREACHABLE=stop, the default) or is reported and the run trains with
 # the static instruction, every such turn counted (GUIDE_ON_UNREACHABLE=fallback).
 # Dry runs (VERL_SCORE_COMPOSE_ONLY) compute the shape but start and probe nothing (the start is a hook that
@@ -79,6 +79,7 @@ smart_guide_start() {
     done
     (( up )) || { echo "guide server not up after ${GUIDE_START_TIMEOUT_S:-600} s; see ${RUN_DIR:-runs}/guide_server.log" >&2; exit 1; }
   fi
-  python -m verl_score.teacher.guidance --check configs/guidance/smart.yaml
+  # the run's own guidance block, from the composed config (scripts/lib/verl_entry.sh), overrides included
+  python -m verl_score.teacher.guidance --check "$VERL_SCORE_COMPOSED_CONFIG"
 }
 VERL_PRE_LAUNCH_HOOK=smart_guide_start

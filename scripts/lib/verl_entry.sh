@@ -74,8 +74,13 @@ verl_main_ppo() {
   # Preflight: the dry run's checks (node shape, run length, objective) before Ray and the GPUs start, so a refused
   # config names its key and fix instead of failing inside verl's start-up. VERL_SCORE_PREFLIGHT=0 skips it (the CPU
   # launchers: their trainer runs the same checks at start-up, and a CPU test run need not compose twice).
-  if [[ "${VERL_SCORE_PREFLIGHT:-1}" == 1 ]]; then
-    python -m verl_score.config_check main_ppo "$@" "${RAY_ENV_ARGS[@]}" >/dev/null
+  # A launcher's start-up hook (the SMART guide: scripts/lib/smart_guide.sh) reads the run's composed config from
+  # VERL_SCORE_COMPOSED_CONFIG (config_check's JSON), never a second copy of a settings file, so it checks exactly
+  # what the run will use, command-line overrides included; with a hook the config is composed even without preflight.
+  if [[ "${VERL_SCORE_PREFLIGHT:-1}" == 1 || -n "${VERL_PRE_LAUNCH_HOOK:-}" ]]; then
+    VERL_SCORE_COMPOSED_CONFIG=$(mktemp "${TMPDIR:-/tmp}/verl_score_composed.XXXXXX")
+    export VERL_SCORE_COMPOSED_CONFIG
+    python -m verl_score.config_check main_ppo "$@" "${RAY_ENV_ARGS[@]}" >"$VERL_SCORE_COMPOSED_CONFIG"
   fi
   # a launcher's own start-up work that must wait for the preflight (the SMART guide server: scripts/lib/smart_guide.sh)
   [[ -z "${VERL_PRE_LAUNCH_HOOK:-}" ]] || "$VERL_PRE_LAUNCH_HOOK"

@@ -22,10 +22,12 @@ Registered as ``guidance: smart`` for the ``score_two_attempt`` agent loop (impo
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import logging
 import threading
 from collections import Counter
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from verl_score.contracts.guidance import Guidance, register_guidance
@@ -393,11 +395,28 @@ def rates_from_sources(sources: Sequence[Any], prefix: str = "guidance/") -> dic
     }
 
 
+def _guidance_block(path: str) -> dict[str, Any]:
+    """The guidance block of ``path``: the run's composed config as ``python -m verl_score.config_check`` prints it
+    (JSON, ``{"config": {..., "guidance": {...}}}``: what the launchers pass, so command-line overrides count), or a
+    YAML guidance block such as ``configs/guidance/smart.yaml``. A composed config without a ``guidance`` block runs
+    the paper's static instruction."""
+    text = Path(path).read_text()
+    # config_check prints one JSON line; verl's own validation may print a line before it
+    lines = [ln for ln in text.splitlines() if ln.startswith('{"entry"')]
+    if lines:
+        doc = json.loads(lines[-1])
+        if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
+            raise ValueError(f"{path}: not a composed config from `python -m verl_score.config_check` (no 'config')")
+        return dict(doc["config"].get("guidance") or {"name": "static"})
+    return load_yaml_section(path)
+
+
 def check_startup(path: str) -> int:
-    """``python -m verl_score.teacher.guidance --check configs/guidance/smart.yaml``: build the provider a run would
-    build from that guidance block (environment variables resolved) and report which guide it uses. Exit 2 with the
-    reason when the guide endpoint is down and ``on_unreachable`` is ``stop``; 0 otherwise (a fallback is reported)."""
-    block = load_yaml_section(path)
+    """``python -m verl_score.teacher.guidance --check <composed config JSON | guidance YAML>``: build the provider
+    the run would build from its guidance block (environment variables resolved) and report which guide it uses.
+    Exit 2 with the reason when the guide endpoint is down and ``on_unreachable`` is ``stop``; 0 otherwise (a
+    fallback is reported)."""
+    block = _guidance_block(path)
     if block.get("name") != "smart":
         print(f"guidance: {block.get('name')!r} (no guide to check)")
         return 0
@@ -421,5 +440,6 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m verl_score.teacher.guidance")
-    parser.add_argument("--check", required=True, metavar="YAML", help="a guidance block (configs/guidance/smart.yaml)")
+    parser.add_argument("--check", required=True, metavar="FILE",
+                        help="the run's composed config (config_check's JSON) or a guidance block YAML")
     sys.exit(check_startup(parser.parse_args().check))
