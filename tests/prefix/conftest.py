@@ -20,9 +20,9 @@ import torch
 
 from verl.workers.rollout.replica import TokenOutput
 
-from tests.agent_loop_utils import build_agent_loop
 from verl_score.cpu.generator import HFGenerator, LocalServerManager
 from verl_score.episodes.prefix_rollout import ScorePrefixRolloutAgentLoop
+from verl_score.episodes.worker_build import build_agent_loop
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).with_name("fixtures") / "mps_code_prefix.jsonl"
