@@ -33,6 +33,17 @@ def trainer_config(prompt_length: int = 256, response_length: int = 256):
     return rollout_config(prompt_length, response_length)
 
 
+def mask_runs(mask: list[int]) -> list[tuple[int, int]]:
+    """Run-length encoding of a mask: [(value, length), ...]."""
+    out: list[tuple[int, int]] = []
+    for m in mask:
+        if out and out[-1][0] == m:
+            out[-1] = (m, out[-1][1] + 1)
+        else:
+            out.append((m, 1))
+    return out
+
+
 def make_loop(server_manager: Any, tokenizer: Any, *, prompt_length: int = 256, response_length: int = 256, **kwargs):
     """Build the loop the way verl's worker does (all keyword arguments); call inside a running event loop."""
     return build_agent_loop(ScoreTwoAttemptAgentLoop, server_manager, tokenizer, prompt_length=prompt_length,
