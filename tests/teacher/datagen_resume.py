@@ -1,12 +1,14 @@
-"""Kill a trajectory-generator CLI mid-run and restart it: the crash-safety check ``test_mps_scripted`` and
-``test_bc_init_scripted`` both make of the shared ``run_datagen`` writer.
+"""Interrupt a trajectory generator and restart it: the checks ``test_mps_scripted`` and ``test_bc_init_scripted``
+both make of the shared ``run_datagen`` writer.
 
-One copy, so the two generators are held to the same contract: a SIGKILL plus a torn last line loses nothing,
-and the restart writes each unwritten problem once, after the bytes that were already there.
+One copy, so the two generators are held to the same contract: a SIGKILL plus a torn last line loses nothing, and
+the restart writes each unwritten problem once, after the bytes that were already there; an endpoint outage writes
+nothing, and a restart once it is back writes every problem.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -15,7 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from testkit.fault_server import Ok
+from testkit import scripted_teacher as scripted
+from testkit.fault_server import Ok, Status
+from verl_score.teacher.mps import Problem, run_datagen
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,3 +52,15 @@ def kill_midway_then_resume(cli_args: list[str], out: Path, fault_server, reply,
     assert summary["written"] == total - done_before
     assert out.read_bytes().startswith(before)
     return summary
+
+
+def outage_then_restart(fault_server, make_solver, out: Path, reply) -> tuple[dict, dict]:
+    """``run_datagen`` on two easy problems while the endpoint answers 503, then again once it answers with
+    ``reply``; the two summaries (``make_solver(fault_server)`` builds a fresh solver per run, as a restart would)."""
+    problems = [Problem(p["id"], p["problem"], p["ground_truth"]) for p in scripted.easy_problems(2)]
+    fault_server.set_default(Status(503))
+    down = asyncio.run(run_datagen(problems, out, make_solver(fault_server), progress=False))
+    assert not out.exists() or out.read_text() == ""  # nothing of the outage is written
+    fault_server.set_default(Ok(content_fn=reply))
+    back = asyncio.run(run_datagen(problems, out, make_solver(fault_server), progress=False))
+    return down, back

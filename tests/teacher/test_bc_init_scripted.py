@@ -11,12 +11,12 @@ from pathlib import Path
 import pandas as pd
 
 from testkit import scripted_teacher as scripted
-from testkit.fault_server import Ok, Status
+from testkit.fault_server import Ok
 from tests.teacher import bc_scripted
-from tests.teacher.datagen_resume import kill_midway_then_resume
+from tests.teacher.datagen_resume import kill_midway_then_resume, outage_then_restart
 from verl_score.llm import LLMClient
 from verl_score.teacher.bc_init import BCConfig, BCSolver, protocol_error
-from verl_score.teacher.mps import Problem, run_datagen
+from verl_score.teacher.mps import Problem
 from verl_score.teacher.mps_schema import validate_record
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,14 +86,9 @@ def test_protocol_rules():
 
 
 def test_endpoint_outage_is_not_written_and_a_restart_retries(fault_server, tmp_path):
-    problems = [Problem(p["id"], p["problem"], p["ground_truth"]) for p in scripted.easy_problems(2)]
-    out = tmp_path / "bc.jsonl"
-    fault_server.set_default(Status(503))
-    s = asyncio.run(run_datagen(problems, out, _solver(fault_server), progress=False))
-    assert s["written"] == 0 and s["unwritten"] == {"teacher_call_failed": 2}
-    fault_server.set_default(Ok(content_fn=bc_scripted.reply))
-    s = asyncio.run(run_datagen(problems, out, _solver(fault_server), progress=False))
-    assert s["written"] == 2 and s["kept"] == 2 and s["teacher_calls"] == 2
+    down, back = outage_then_restart(fault_server, _solver, tmp_path / "bc.jsonl", bc_scripted.reply)
+    assert down["written"] == 0 and down["unwritten"] == {"teacher_call_failed": 2}
+    assert back["written"] == 2 and back["kept"] == 2 and back["teacher_calls"] == 2
 
 
 def test_resume_after_sigkill_then_convert(fault_server, tmp_path):

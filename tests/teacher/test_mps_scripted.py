@@ -14,7 +14,7 @@ import pytest
 
 from testkit import scripted_teacher as scripted
 from testkit.fault_server import Hang, Ok
-from tests.teacher.datagen_resume import kill_midway_then_resume
+from tests.teacher.datagen_resume import kill_midway_then_resume, outage_then_restart
 from verl_score.llm import LLMClient
 from verl_score.teacher.mps import MentoredSolver, MPSConfig, Problem, load_problems, run_datagen
 from verl_score.teacher.mps_schema import validate_record
@@ -176,14 +176,7 @@ def test_launcher_script_end_to_end(fault_server, tmp_path):
 
 
 def test_student_outage_is_not_written_and_retried_on_restart(fault_server, tmp_path):
-    from testkit.fault_server import Status
-
-    problems = [Problem(p["id"], p["problem"], p["ground_truth"]) for p in scripted.easy_problems(2)]
     out = tmp_path / "o.jsonl"
-    fault_server.set_default(Status(503))
-    s = asyncio.run(run_datagen(problems, out, _solver(fault_server), progress=False))
-    assert s["written"] == 0 and s["unwritten"] == {"student_failed": 2}
-    assert not out.exists() or out.read_text() == ""
-    fault_server.set_default(Ok(content_fn=scripted.reply))
-    s = asyncio.run(run_datagen(problems, out, _solver(fault_server), progress=False))
-    assert s["written"] == 2 and s["kept"] == 2
+    down, back = outage_then_restart(fault_server, _solver, out, scripted.reply)
+    assert down["written"] == 0 and down["unwritten"] == {"student_failed": 2}
+    assert back["written"] == 2 and back["kept"] == 2
