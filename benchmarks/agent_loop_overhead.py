@@ -33,14 +33,12 @@ from typing import Any
 
 os.environ.setdefault("VERL_SCORE_CPU_THREADS", "1")
 
-import hydra  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
-
-from verl.experimental.agent_loop.agent_loop import DictConfigWrap, ToolListWrap, _agent_loop_registry  # noqa: E402
+from verl.experimental.agent_loop.agent_loop import _agent_loop_registry  # noqa: E402
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop  # noqa: E402,F401 (registers)
 from verl.workers.rollout.replica import TokenOutput  # noqa: E402
 
 import verl_score.episodes.two_attempt  # noqa: E402,F401 (registers score_two_attempt)
+from verl_score.episodes.worker_build import instantiate_agent_loop, rollout_config  # noqa: E402
 
 PROBLEM = [
     {
@@ -74,17 +72,7 @@ def _tokenizer():
 
 
 async def _episode(name: str, cfg, tokenizer, manager) -> None:
-    loop = hydra.utils.instantiate(
-        config=_agent_loop_registry[name],
-        trainer_config=DictConfigWrap(config=cfg),
-        server_manager=manager,
-        tokenizer=tokenizer,
-        processor=None,
-        hf_model_type="qwen2",
-        dataset_cls=None,
-        data_config=DictConfigWrap(cfg.data),
-        tools=ToolListWrap([]),
-    )
+    loop = instantiate_agent_loop(_agent_loop_registry[name], cfg, manager, tokenizer)
     await loop.run(dict(GREEDY), raw_prompt=PROBLEM, extra_info={"task": "math"}, index=0)
 
 
@@ -94,9 +82,7 @@ async def _measure(iterations: int, tokens: int) -> dict[str, Any]:
     body = tokenizer.encode(" The answer follows from expanding both sides and collecting terms." * 64)
     attempt = body[: tokens - 1] + [eos]  # a normally finished attempt of `tokens` tokens
     manager = InstantServerManager(attempt)
-    cfg = OmegaConf.create(
-        {"actor_rollout_ref": {"rollout": {"prompt_length": 1024, "response_length": 2 * tokens + 256}}, "data": {}}
-    )
+    cfg = rollout_config(prompt_length=1024, response_length=2 * tokens + 256)
     for _ in range(10):  # warm-up: caches, lazy imports, thread pool
         await _episode("score_two_attempt", cfg, tokenizer, manager)
         await _episode("single_turn_agent", cfg, tokenizer, manager)

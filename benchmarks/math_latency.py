@@ -20,9 +20,7 @@ import asyncio
 import importlib.util
 import inspect
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
@@ -36,12 +34,6 @@ def _load(name: str, path: Path):
     return module
 
 
-def _quantiles(times: list[float]) -> str:
-    times = sorted(times)
-    q = lambda f: times[min(len(times) - 1, int(f * len(times)))] * 1e3  # noqa: E731
-    return f"p50 {q(0.5):.1f} ms  p90 {q(0.9):.0f}  p99 {q(0.99):.0f}  max {times[-1] * 1e3:.0f} ms"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--busy", type=int, default=0, help="busy-loop processes to run meanwhile")
@@ -53,30 +45,21 @@ def main() -> None:
 
     # the corpus and the pathological inputs always come from THIS repo (the same cases for every tree)
     corpus = _load("_math_corpus", HERE / "testkit/math_corpus.py")
-    pathological = _load("_bench_rewards", HERE / "benchmarks/rewards.py").PATHOLOGICAL
+    bench = _load("_bench_rewards", HERE / "benchmarks/rewards.py")  # the timing pieces and pathological inputs
+    pathological = bench.PATHOLOGICAL
 
     print(f"verl_score from {Path(inspect.getfile(MathReward)).parents[2]}, {args.busy} busy loops")
     ordinary = [c for c in corpus.cases() if not c.pathological and isinstance(c.response, str)]
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
+    busy = bench.hogs(args.busy)
     try:
         rewards = {p: build_reward("math", workers=2, timeout_s=10.0, policy=p) for p in ("math_verify", "anchored")}
         for r in rewards.values():
             r.pool.warmup()
-        times, timeouts = [], 0
-        for c in ordinary:
-            t0 = time.perf_counter()
-            res = rewards[c.policy].score(c.response, c.gold)
-            times.append(time.perf_counter() - t0)
-            timeouts += res.extra["reason"] == "verify_timeout"
-        print(f"one at a time, n={len(times)}: {_quantiles(times)}  timeouts {timeouts}  "
+        times, timeouts = bench.time_one_at_a_time(rewards, ordinary)
+        print(f"one at a time, n={len(times)}: {bench.quantiles(times)}  timeouts {timeouts}  "
               f"[load {os.getloadavg()[0]:.1f}]")
         for r in rewards.values():
             r.pool.close()
-
-        async def one(reward, response, gold):
-            t0 = time.perf_counter()
-            res = await reward(response, gold, {})
-            return time.perf_counter() - t0, res.extra["reason"]
 
         cut = {"risky_check_s": 60.0} if "risky_check_s" in inspect.signature(MathReward).parameters else {}
         for timeout, rows, copies, label in ((10.0, len(ordinary), 1, "corpus + pathological awaited at once"),
@@ -87,19 +70,19 @@ def main() -> None:
                 r.pool.warmup()
 
             async def batch():
-                jobs = [one(rewards[c.policy], c.response, c.gold) for c in ordinary[:rows]]
-                jobs += [one(rewards["math_verify"], resp, gold) for resp, gold in pathological * copies]
+                jobs = [bench.timed_call(rewards[c.policy], c.response, c.gold) for c in ordinary[:rows]]
+                jobs += [bench.timed_call(rewards["math_verify"], resp, gold) for resp, gold in pathological * copies]
                 return await asyncio.gather(*jobs)
 
             out = asyncio.run(batch())
             for r in rewards.values():
                 r.pool.close()
             mine = out[:rows]
-            print(f"{label} (bound {timeout:g} s, {len(out)} calls): ordinary {_quantiles([t for t, _ in mine])}  "
+            print(f"{label} (bound {timeout:g} s, {len(out)} calls): ordinary {bench.quantiles([t for t, _ in mine])}  "
                   f"timeouts {sum(w == 'verify_timeout' for _, w in mine)}/{rows}; max past the bound "
                   f"{(max(t for t, _ in out) - timeout) * 1e3:+.0f} ms  [load {os.getloadavg()[0]:.1f}]")
     finally:
-        for h in hogs:
+        for h in busy:
             h.kill()
 
 

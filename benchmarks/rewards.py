@@ -141,15 +141,36 @@ def bench_math_classes() -> list[dict]:
             for (split, cls), (n, o, p, a) in sorted(table.items())]
 
 
-def _hogs(n: int) -> list[subprocess.Popen]:
+# ---- latency pieces shared with benchmarks/math_latency.py (which loads this file by path, after importing the
+# verl_score of the tree it measures): they take the rewards as arguments and import nothing of verl_score, so both
+# scripts time the same way on any checkout.
+def hogs(n: int) -> list[subprocess.Popen]:
     """``n`` busy-loop processes: "another job on the two cores"."""
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
 
 
-def _quantiles(times: list[float]) -> str:
+def quantiles(times: list[float]) -> str:
     times = sorted(times)
     q = lambda f: times[min(len(times) - 1, int(f * len(times)))] * 1e3  # noqa: E731
     return f"p50 {q(0.5):.1f} ms  p90 {q(0.9):.1f}  p99 {q(0.99):.1f}  max {times[-1] * 1e3:.0f} ms"
+
+
+def time_one_at_a_time(rewards: dict, cases: list) -> tuple[list[float], int]:
+    """Each case alone through ``MathReward.score`` of its policy's reward: seconds per call, and the timeouts."""
+    times, timeouts = [], 0
+    for c in cases:
+        t0 = time.perf_counter()
+        res = rewards[c.policy].score(c.response, c.gold)
+        times.append(time.perf_counter() - t0)
+        timeouts += res.extra["reason"] == "verify_timeout"
+    return times, timeouts
+
+
+async def timed_call(reward, response, gold) -> tuple[float, str]:
+    """One awaited ``MathReward.__call__`` (verl's reward-loop path): seconds from call to return, and the reason."""
+    t0 = time.perf_counter()
+    res = await reward(response, gold, {})
+    return time.perf_counter() - t0, res.extra["reason"]
 
 
 def bench_math_latency(load: int, timeout_s: float) -> dict:
@@ -158,29 +179,19 @@ def bench_math_latency(load: int, timeout_s: float) -> dict:
     from verl_score.rewards.registry import build_reward
 
     ordinary = [c for c in cases() if not c.pathological and isinstance(c.response, str)]
-    hogs = _hogs(load)
+    busy = hogs(load)
     try:
         rewards = {p: build_reward("math", workers=2, timeout_s=timeout_s, policy=p)
                    for p in ("math_verify", "anchored")}
         for r in rewards.values():
             r.pool.warmup()
-        seq, seq_timeouts = [], 0
-        for c in ordinary:
-            t0 = time.perf_counter()
-            res = rewards[c.policy].score(c.response, c.gold)
-            seq.append(time.perf_counter() - t0)
-            seq_timeouts += res.extra["reason"] == "verify_timeout"
+        seq, seq_timeouts = time_one_at_a_time(rewards, ordinary)
         for r in rewards.values():
             r._cache.clear()
 
-        async def one(reward, response, gold):
-            t0 = time.perf_counter()
-            res = await reward(response, gold, {})
-            return time.perf_counter() - t0, res.extra["reason"]
-
         async def batch():
-            jobs = [one(rewards[c.policy], c.response, c.gold) for c in ordinary]
-            jobs += [one(rewards["math_verify"], resp, gold) for resp, gold in PATHOLOGICAL]
+            jobs = [timed_call(rewards[c.policy], c.response, c.gold) for c in ordinary]
+            jobs += [timed_call(rewards["math_verify"], resp, gold) for resp, gold in PATHOLOGICAL]
             return await asyncio.gather(*jobs)
 
         out = asyncio.run(batch())
@@ -191,22 +202,22 @@ def bench_math_latency(load: int, timeout_s: float) -> dict:
         bound.pool.warmup()
 
         async def at_the_bound():
-            jobs = [one(bound, resp, gold) for resp, gold in PATHOLOGICAL * 2]
-            jobs += [one(bound, c.response, c.gold) for c in ordinary[:100]]
+            jobs = [timed_call(bound, resp, gold) for resp, gold in PATHOLOGICAL * 2]
+            jobs += [timed_call(bound, c.response, c.gold) for c in ordinary[:100]]
             return await asyncio.gather(*jobs)
 
         bound_out = asyncio.run(at_the_bound())
         bound.pool.close()
     finally:
-        for h in hogs:
+        for h in busy:
             h.kill()
     ordinary_out, path_out = out[: len(ordinary)], out[len(ordinary):]
     return {
         "load": load, "timeout_s": timeout_s, "n": len(ordinary), "load_avg_1m": os.getloadavg()[0],
-        "sequential": _quantiles(seq), "sequential_timeouts": seq_timeouts,
-        "batch": _quantiles([t for t, _ in ordinary_out]),
+        "sequential": quantiles(seq), "sequential_timeouts": seq_timeouts,
+        "batch": quantiles([t for t, _ in ordinary_out]),
         "batch_timeouts": sum(why == "verify_timeout" for _, why in ordinary_out),
-        "pathological": _quantiles([t for t, _ in path_out]),
+        "pathological": quantiles([t for t, _ in path_out]),
         "max_overshoot_s": max(t for t, _ in out) - timeout_s,
         "bound_n": len(bound_out), "bound_timeouts": sum(why == "verify_timeout" for _, why in bound_out),
         "bound_overshoot_s": max(t for t, _ in bound_out) - 3.0,

@@ -185,6 +185,20 @@ def read_records(path: Path) -> Iterator[RawRow]:
         raise SchemaError(f"{name}: unsupported file type {suffixes!r}; expected .jsonl, .jsonl.gz, .json or .parquet")
 
 
+def read_schema_records(path: Path, schemas: dict[str, frozenset[str]], tag: bool = True) -> Iterator[RawRow]:
+    """:func:`read_records`, with the file's schema detected on its first record (:func:`detect_schema`; a file is
+    one format, so a bad one fails before any row is converted). With ``tag`` every record carries the schema's name
+    as ``__schema`` for ``convert``; sources with one schema only need the check."""
+    schema: str | None = None
+    for raw in read_records(path):
+        if raw.record is not None:
+            if schema is None:
+                schema = detect_schema(raw.record, schemas, str(path))
+            if tag:
+                raw.record["__schema"] = schema
+        yield raw
+
+
 def count_records(path: Path) -> int | None:
     """Cheap total for the progress bar (lines of a jsonl, rows of a parquet); ``None`` when unknown."""
     try:

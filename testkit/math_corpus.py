@@ -25,10 +25,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import distribution
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 FIXTURES = Path(__file__).resolve().parent / "data"
 
@@ -535,6 +536,21 @@ def cases() -> list[Case]:
     return (CLASSES + ISSUE_CLASSES + HELDOUT + REVIEW2 + REVIEW2_FIX + gsm8k_cases()
             + _jsonl_cases("math_corpus_champ.jsonl", "champ")
             + _jsonl_cases("math_corpus_smollm2.jsonl", "smollm2"))
+
+
+@contextmanager
+def policy_rewards(workers: int, timeout_s: float) -> Iterator[dict[str, Any]]:
+    """One math reward per extraction policy a case can name (``Case.policy``), keyed by it; pools closed on exit.
+    The corpus tests score each case with ``rewards[case.policy]``, so they all build this the same way."""
+    from verl_score.rewards.registry import build_reward
+
+    built = {p: build_reward("math", workers=workers, timeout_s=timeout_s, policy=p)
+             for p in ("math_verify", "anchored")}
+    try:
+        yield built
+    finally:
+        for r in built.values():
+            r.pool.close()
 
 
 def verdict(reward, case) -> float | str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from data_preprocess.core import Example, Report, normalize_problem
+from data_preprocess.core import Example, Report
 from data_preprocess.sources import register_source
 from data_preprocess.sources.mps import MPS
 
@@ -34,13 +34,7 @@ class BC(MPS):
         )
 
     def postprocess(self, examples: list[Example], report: Report) -> list[Example]:
-        excluded = self._problems_in(self.args.disjoint_with)
-        if excluded:
-            before = len(examples)
-            examples = [ex for ex in examples if normalize_problem(ex.problem) not in excluded]
-            if before - len(examples):
-                report.dropped["bc_in_disjoint_with"] += before - len(examples)
-        self.sft = list(examples)
+        self.sft = list(self._drop_disjoint(examples, report))
         report.rows_per_split["sft"] = len(self.sft)
         return []  # no RL rows: the cold start is supervised only
 

@@ -18,9 +18,8 @@ from data_preprocess.core import (
     InvalidRow,
     RawRow,
     count_records,
-    detect_schema,
     gsm8k_answer,
-    read_records,
+    read_schema_records,
     require,
 )
 from data_preprocess.prompt_format import math_prompt
@@ -57,13 +56,7 @@ class GSM8K(Source):
 
     def rows(self) -> Iterator[RawRow]:
         for path in self._paths():
-            schema: str | None = None
-            for raw in read_records(path):
-                if raw.record is not None and schema is None:
-                    schema = detect_schema(raw.record, SCHEMAS, str(path))
-                if raw.record is not None:
-                    raw.record["__schema"] = schema
-                yield raw
+            yield from read_schema_records(path, SCHEMAS)
 
     def convert(self, raw: RawRow) -> Example:
         rec = raw.record

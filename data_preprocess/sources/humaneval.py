@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from data_preprocess.core import Example, InvalidRow, RawRow, count_records, detect_schema, read_records, require
+from data_preprocess.core import Example, InvalidRow, RawRow, count_records, read_schema_records, require
 from data_preprocess.prompt_format import humaneval_prompt
 from data_preprocess.sources import RECORD_EXTS, Source, register_source
 from data_preprocess.sources._common import bundled_file
@@ -39,12 +39,7 @@ class HumanEval(Source):
 
     def rows(self) -> Iterator[RawRow]:
         for path in self._paths():
-            first = True
-            for raw in read_records(path):
-                if raw.record is not None and first:
-                    detect_schema(raw.record, SCHEMAS, str(path))
-                    first = False
-                yield raw
+            yield from read_schema_records(path, SCHEMAS, tag=False)
 
     def convert(self, raw: RawRow) -> Example:
         rec = raw.record

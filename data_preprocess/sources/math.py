@@ -25,7 +25,7 @@ from data_preprocess.core import (
     SchemaError,
     detect_schema,
     last_boxed,
-    read_records,
+    read_schema_records,
     require,
 )
 from data_preprocess.prompt_format import math_prompt
@@ -61,12 +61,7 @@ class MATH(Source):
             if path.suffix == ".json":
                 yield self._tree_file(path)
                 continue
-            schema: str | None = None
-            for raw in read_records(path):
-                if raw.record is not None:
-                    schema = schema or detect_schema(raw.record, SCHEMAS, str(path))
-                    raw.record["__schema"] = schema
-                yield raw
+            yield from read_schema_records(path, SCHEMAS)
 
     def _tree_file(self, path: Path) -> RawRow:
         """One problem per file; the row number of a tree file is 1 (the file itself is the locator)."""

@@ -31,8 +31,7 @@ from data_preprocess.core import (
     RawRow,
     Report,
     SchemaError,
-    detect_schema,
-    read_records,
+    read_schema_records,
     require,
 )
 from data_preprocess.prompt_format import MBPP_FEWSHOT_IDS, mbpp_prompt
@@ -80,12 +79,7 @@ class MBPP(Source):
         if not paths:
             raise SchemaError("mbpp needs --input: mbpp.jsonl (original) or sanitized-mbpp.json")
         for path in self.input_files(RECORD_EXTS):
-            schema: str | None = None
-            for raw in read_records(path):
-                if raw.record is not None:
-                    schema = schema or detect_schema(raw.record, SCHEMAS, str(path))
-                    raw.record["__schema"] = schema
-                yield raw
+            yield from read_schema_records(path, SCHEMAS)
 
     def convert(self, raw: RawRow) -> Example:
         rec = raw.record

@@ -31,9 +31,8 @@ from data_preprocess.core import (
     SchemaError,
     assign_splits,
     count_records,
-    detect_schema,
     normalize_problem,
-    read_records,
+    read_schema_records,
     require,
     stable_order,
     write_parquet,
@@ -194,12 +193,7 @@ class MPS(Source):
         if not paths:
             raise SchemaError("mps needs --input: trajectory jsonl (see data_preprocess/mps_schema.md)")
         for path in _iter_files(paths, (".jsonl", ".jsonl.gz", ".parquet")):
-            checked = False
-            for raw in read_records(path):
-                if raw.record is not None and not checked:
-                    detect_schema(raw.record, SCHEMAS, str(path))
-                    checked = True
-                yield raw
+            yield from read_schema_records(path, SCHEMAS, tag=False)
 
     def convert(self, raw: RawRow) -> Example:
         rec = raw.record
@@ -260,12 +254,7 @@ class MPS(Source):
 
     # ---------------------------------------------------------------------------------------------------------
     def postprocess(self, examples: list[Example], report: Report) -> list[Example]:
-        excluded = self._problems_in(self.args.disjoint_with)
-        if excluded:
-            before = len(examples)
-            examples = [ex for ex in examples if normalize_problem(ex.problem) not in excluded]
-            if before - len(examples):
-                report.dropped["mps_in_disjoint_with"] += before - len(examples)
+        examples = self._drop_disjoint(examples, report)
         order = stable_order(examples, self.args.seed)
         if not 0.0 <= self.args.sft_fraction <= 1.0:
             raise ValueError(f"--sft-fraction must be in [0, 1], got {self.args.sft_fraction}")
@@ -297,6 +286,17 @@ class MPS(Source):
                 out.append(more)
                 report.moved["mps_rl_rows_from_later_interventions"] += 1
         return out
+
+    def _drop_disjoint(self, examples: list[Example], report: Report) -> list[Example]:
+        """``examples`` without the problems of the ``--disjoint-with`` outputs, counted as
+        ``<source>_in_disjoint_with`` (the BC subclass keeps its cold-start problems out of MPS output the same way)."""
+        excluded = self._problems_in(self.args.disjoint_with)
+        if excluded:
+            before = len(examples)
+            examples = [ex for ex in examples if normalize_problem(ex.problem) not in excluded]
+            if before - len(examples):
+                report.dropped[f"{self.name}_in_disjoint_with"] += before - len(examples)
+        return examples
 
     @staticmethod
     def _problems_in(paths: list[str]) -> set[str]:

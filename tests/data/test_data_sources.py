@@ -33,6 +33,15 @@ def _check_common(rows: list[dict], ability: str, agent: str = "score_two_attemp
         assert r["prompt"][-1]["role"] == "user" and all(m["content"].strip() for m in r["prompt"])
 
 
+def _fail_then_skip(convert, dataset: str, path):
+    """A malformed input converted twice: strict (stops at the first bad row: the error returned) and with
+    ``--skip-invalid`` (the good rows converted, the bad ones counted: the report returned)."""
+    with pytest.raises(ConversionError) as e:
+        convert(dataset, "--input", str(path))
+    report, _ = convert(dataset, "--input", str(path), "--skip-invalid")
+    return e.value, report
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # answer extraction
 # ---------------------------------------------------------------------------------------------------------------
@@ -148,12 +157,9 @@ def test_math_tree(convert, rows, fixtures):
 
 
 def test_math_tree_malformed(convert, fixtures):
-    bad = fixtures / "math_tree_bad"
-    with pytest.raises(ConversionError) as e:
-        convert("math", "--input", str(bad))
-    assert e.value.file.endswith("train/algebra/2.json") and e.value.row == 1
-    assert e.value.reason == "missing_ground_truth"
-    report, _ = convert("math", "--input", str(bad), "--skip-invalid")
+    err, report = _fail_then_skip(convert, "math", fixtures / "math_tree_bad")
+    assert err.file.endswith("train/algebra/2.json") and err.row == 1
+    assert err.reason == "missing_ground_truth"
     assert report.skipped == {"missing_ground_truth": 1, "unrecognised_record": 1, "bad_json": 1}
     assert report.rows_per_split == {"train": 1}
 
@@ -169,11 +175,9 @@ def test_math500_jsonl(convert, rows, fixtures):
 
 def test_math500_malformed(convert, fixtures):
     path = fixtures / "math500_bad.jsonl"
-    with pytest.raises(ConversionError) as e:
-        convert("math", "--input", str(path))
-    assert (e.value.file, e.value.row, e.value.reason) == (str(path), 2, "bad_json")
-    assert f"{path}: row 2: bad_json" in str(e.value)
-    report, _ = convert("math", "--input", str(path), "--skip-invalid")
+    err, report = _fail_then_skip(convert, "math", path)
+    assert (err.file, err.row, err.reason) == (str(path), 2, "bad_json")
+    assert f"{path}: row 2: bad_json" in str(err)
     assert report.skipped == {"bad_json": 1, "missing_ground_truth": 1, "missing_field": 1}
 
 
@@ -208,11 +212,8 @@ def test_gsm8k_original_file(convert, rows, fixtures):
 
 
 def test_gsm8k_malformed(convert, fixtures):
-    path = fixtures / "gsm8k_bad.jsonl"
-    with pytest.raises(ConversionError) as e:
-        convert("gsm8k", "--input", str(path))
-    assert (e.value.row, e.value.reason) == (2, "missing_ground_truth")
-    report, _ = convert("gsm8k", "--input", str(path), "--skip-invalid")
+    err, report = _fail_then_skip(convert, "gsm8k", fixtures / "gsm8k_bad.jsonl")
+    assert (err.row, err.reason) == (2, "missing_ground_truth")
     assert report.skipped == {"missing_ground_truth": 1, "empty_field": 1} and report.rows_per_split == {"train": 2}
 
 
@@ -258,19 +259,14 @@ def test_mbpp_sanitized(convert, rows, fixtures):
 
 def test_mbpp_malformed(convert, fixtures):
     path = fixtures / "mbpp_bad.jsonl"
-    with pytest.raises(ConversionError) as e:
-        convert("mbpp", "--input", str(path))
-    assert (e.value.file, e.value.row, e.value.reason) == (str(path), 2, "tests_do_not_compile")
-    report, _ = convert("mbpp", "--input", str(path), "--skip-invalid")
+    err, report = _fail_then_skip(convert, "mbpp", path)
+    assert (err.file, err.row, err.reason) == (str(path), 2, "tests_do_not_compile")
     assert report.skipped == {"tests_do_not_compile": 2, "missing_field": 1}
 
 
 def test_humaneval_malformed(convert, fixtures):
-    path = fixtures / "humaneval_bad.jsonl"
-    with pytest.raises(ConversionError) as e:
-        convert("humaneval", "--input", str(path))
-    assert (e.value.row, e.value.reason) == (2, "tests_do_not_compile")
-    report, _ = convert("humaneval", "--input", str(path), "--skip-invalid")
+    err, report = _fail_then_skip(convert, "humaneval", fixtures / "humaneval_bad.jsonl")
+    assert (err.row, err.reason) == (2, "tests_do_not_compile")
     assert report.skipped == {"tests_do_not_compile": 1, "bad_field": 1}
 
 
@@ -364,11 +360,8 @@ def test_mps_disjoint_with_earlier_output(convert, rows, fixtures):
 
 
 def test_mps_malformed(convert, fixtures):
-    path = fixtures / "mps_bad.jsonl"
-    with pytest.raises(ConversionError) as e:
-        convert("mps", "--input", str(path))
-    assert (e.value.row, e.value.reason) == (2, "bad_prefix_len")
-    report, _ = convert("mps", "--input", str(path), "--skip-invalid")
+    err, report = _fail_then_skip(convert, "mps", fixtures / "mps_bad.jsonl")
+    assert (err.row, err.reason) == (2, "bad_prefix_len")
     assert report.skipped == {"bad_prefix_len": 1, "bad_mistake": 2, "bad_step": 1, "missing_field": 1}
 
 

@@ -10,13 +10,12 @@ from typing import Any, Callable
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from verl.workers.rollout.replica import TokenOutput
 
-from tests.agent_loop_utils import build_agent_loop
 from verl_score.cpu.generator import HFGenerator, LocalServerManager
 from verl_score.episodes.two_attempt import ScoreTwoAttemptAgentLoop
+from verl_score.episodes.worker_build import build_agent_loop, rollout_config
 
 GREEDY = {"temperature": 0, "top_p": 1.0, "top_k": -1, "repetition_penalty": 1.0, "logprobs": True}
 PROBLEM = [{"role": "user", "content": "What is 2 + 3? Put the answer in a box."}]
@@ -31,12 +30,18 @@ def generator(model) -> HFGenerator:
 
 
 def trainer_config(prompt_length: int = 256, response_length: int = 256):
-    return OmegaConf.create(
-        {
-            "actor_rollout_ref": {"rollout": {"prompt_length": prompt_length, "response_length": response_length}},
-            "data": {},
-        }
-    )
+    return rollout_config(prompt_length, response_length)
+
+
+def mask_runs(mask: list[int]) -> list[tuple[int, int]]:
+    """Run-length encoding of a mask: [(value, length), ...]."""
+    out: list[tuple[int, int]] = []
+    for m in mask:
+        if out and out[-1][0] == m:
+            out[-1] = (m, out[-1][1] + 1)
+        else:
+            out.append((m, 1))
+    return out
 
 
 def make_loop(server_manager: Any, tokenizer: Any, *, prompt_length: int = 256, response_length: int = 256, **kwargs):

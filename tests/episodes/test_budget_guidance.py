@@ -6,17 +6,17 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
-import hydra
 import pytest
 from omegaconf import OmegaConf
 
-from verl.experimental.agent_loop.agent_loop import DictConfigWrap, ToolListWrap, _agent_loop_registry
+from verl.experimental.agent_loop.agent_loop import _agent_loop_registry
 
 from verl_score.episodes.budget import AttemptBudget, BudgetError
 from verl_score.contracts.guidance import Guidance, register_guidance
 from verl_score.episodes.guidance import StaticGuidance, build_guidance_provider
 from verl_score.episodes.output import ScoreAgentLoopOutput
 from verl_score.episodes.two_attempt import ScoreTwoAttemptAgentLoop, resolve_task
+from verl_score.episodes.worker_build import instantiate_agent_loop
 from verl_score.prompts import MATH_SELF_CORRECTION
 
 from tests.episodes.conftest import GREEDY, PROBLEM, CannedServerManager, make_loop, trainer_config
@@ -198,17 +198,8 @@ async def test_agent_loops_yaml_instantiates_like_verl(tokenizer, monkeypatch):
     cfg = trainer_config(response_length=1024)
     built: dict[str, Any] = {}
     for name in ("score_two_attempt", "score_k_attempt"):
-        built[name] = hydra.utils.instantiate(
-            config=al._agent_loop_registry[name],
-            trainer_config=DictConfigWrap(config=cfg),
-            server_manager=CannedServerManager([7, 8], stop=im_end(tokenizer)),
-            tokenizer=tokenizer,
-            processor=None,
-            hf_model_type="qwen2",
-            dataset_cls=None,
-            data_config=DictConfigWrap(cfg.data),
-            tools=ToolListWrap([]),
-        )
+        built[name] = instantiate_agent_loop(al._agent_loop_registry[name], cfg,
+                                             CannedServerManager([7, 8], stop=im_end(tokenizer)), tokenizer)
         assert isinstance(built[name], ScoreTwoAttemptAgentLoop)
     # no run config here (no score block): the default K; a composed run config's K: tests/episodes/test_run_settings.py
     assert built["score_two_attempt"].num_attempts == 2 and built["score_k_attempt"].num_attempts == 2

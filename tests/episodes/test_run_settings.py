@@ -7,18 +7,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 from hydra.errors import InstantiationException
 from omegaconf import OmegaConf
-from verl.experimental.agent_loop.agent_loop import DictConfigWrap, ToolListWrap
 
 from tests.episodes.conftest import GREEDY, PROBLEM, CannedServerManager
 from verl_score import config_check
 from verl_score.contracts.run_settings import MIN_ATTEMPTS, SCORE_LOOP_TARGETS, episode_settings
 from verl_score.episodes.two_attempt import ScoreTwoAttemptAgentLoop
+from verl_score.episodes.worker_build import instantiate_agent_loop
 from verl_score.training.validate import check_run_settings, validate_score
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,17 +34,9 @@ def _compose(*overrides: str, name: str = "score_math"):
 
 def _build(entry, cfg, tokenizer, replies=(7, 8)):
     """As verl's AgentLoopWorker builds a loop: hydra.utils.instantiate of the entry plus the worker's arguments."""
-    return hydra.utils.instantiate(
-        config=entry,
-        trainer_config=DictConfigWrap(config=cfg),
-        server_manager=CannedServerManager(list(replies), stop=tokenizer.convert_tokens_to_ids("<|im_end|>")),
-        tokenizer=tokenizer,
-        processor=None,
-        hf_model_type="qwen2",
-        dataset_cls=None,
-        data_config=DictConfigWrap(cfg.data),
-        tools=ToolListWrap([]),
-    )
+    return instantiate_agent_loop(entry, cfg, CannedServerManager(list(replies),
+                                                                  stop=tokenizer.convert_tokens_to_ids("<|im_end|>")),
+                                  tokenizer)
 
 
 def _entries(path: Path = LOOPS) -> dict[str, dict]:

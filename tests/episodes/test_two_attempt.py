@@ -10,7 +10,7 @@ import torch
 from verl_score.cpu.generator import HFGenerator, LocalServerManager
 from verl_score.prompts import CODE_SELF_CORRECTION, MATH_SELF_CORRECTION
 
-from tests.episodes.conftest import CODE_PROBLEM, GREEDY, PROBLEM, eos_biased_model
+from tests.episodes.conftest import CODE_PROBLEM, GREEDY, PROBLEM, eos_biased_model, mask_runs
 
 # Words that would reveal the correctness of the previous attempt (old verl Gsm8kInteraction said "Your response is
 # incorrect!"). The paper's math instruction legitimately contains "I hope it is correct", so "correct" alone is fine.
@@ -35,17 +35,6 @@ def chat_prompt(tokenizer, messages) -> list[int]:
     return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
 
 
-def runs(mask: list[int]) -> list[tuple[int, int]]:
-    """Run-length encoding: [(value, length), ...]."""
-    out: list[tuple[int, int]] = []
-    for m in mask:
-        if out and out[-1][0] == m:
-            out[-1] = (m, out[-1][1] + 1)
-        else:
-            out.append((m, 1))
-    return out
-
-
 def instruction_turn(text: str) -> str:
     return f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
 
@@ -68,7 +57,7 @@ def check_alignment(out, tokenizer) -> None:
     k = out.extra_fields["num_attempts"]
     assert sorted(set(idx) - {0}) == list(range(1, k + 1))
     # each attempt is one contiguous span, in order
-    spans = [a for a, _ in runs(idx) if a]
+    spans = [a for a, _ in mask_runs(idx) if a]
     assert spans == list(range(1, k + 1))
     eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
     for a, text in enumerate(out.extra_fields["attempt_texts"], start=1):
@@ -90,7 +79,7 @@ async def test_normal_stop_mask_instruction_logprobs(model, tokenizer, loop_fact
     out = await loop.run(dict(GREEDY), raw_prompt=PROBLEM, extra_info={"task": "math"})
 
     assert out.prompt_ids == prompt
-    r = runs(out.response_mask)
+    r = mask_runs(out.response_mask)
     assert [v for v, _ in r] == [1, 0, 1], r
     assert r[0][1] == n1 and out.response_ids[n1 - 1] == tokenizer.convert_tokens_to_ids("<|im_end|>")
     zeros = [t for t, m in zip(out.response_ids, out.response_mask) if m == 0]
@@ -136,7 +125,7 @@ async def test_truncated_attempt_is_closed_and_greedy_matches_generate(model, to
 
     im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
     assert out.response_ids[12] == im_end and out.response_mask[12] == 0 and out.attempt_index[12] == 0
-    r = runs(out.response_mask)
+    r = mask_runs(out.response_mask)
     assert [v for v, _ in r] == [1, 0, 1] and r[0][1] == 12 and r[2][1] == 12
     zeros = [t for t, m in zip(out.response_ids, out.response_mask) if m == 0]
     assert tokenizer.decode(zeros) == "<|im_end|>\n" + instruction_turn(MATH_SELF_CORRECTION)
@@ -163,7 +152,7 @@ async def test_three_attempts_and_instruction_by_task(tokenizer, loop_factory, r
     loop = loop_factory(num_attempts=3, attempt_max_tokens=6, min_attempt_tokens=4)
     out = await loop.run({**GREEDY, "ignore_eos": True}, raw_prompt=problem, **row)
 
-    assert [v for v, _ in runs(out.response_mask)] == [1, 0, 1, 0, 1]
+    assert [v for v, _ in mask_runs(out.response_mask)] == [1, 0, 1, 0, 1]
     check_alignment(out, tokenizer)
     assert out.extra_fields["num_attempts"] == 3 and len(out.extra_fields["attempt_texts"]) == 3
     assert out.extra_fields["guidance"] == ["static", "static"]

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from transformers import AutoTokenizer
 
-from tests.agent_loop_utils import build_agent_loop
 from tests.test_launchers import REPO, _launcher_args
 from verl_score import config_check
 from verl_score.episodes.two_attempt import ScoreTwoAttemptAgentLoop
+from verl_score.episodes.worker_build import build_agent_loop
 from verl_score.eval.cli import CODEACT_TURN_TOKENS, TRAIN_ATTEMPT_TOKENS, build_parser, main
 
 

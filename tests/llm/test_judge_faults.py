@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Iterator
 
 import pytest
 
 from testkit.fault_server import FaultServer, Hang, Malformed, Ok, Status
-from verl_score.llm.failure_monitor import FailureRateExceeded, get_monitor, reset_monitors
+from verl_score.llm.failure_monitor import FailureRateExceeded, get_monitor
 from verl_score.rewards.llm_judge import JudgeError, LLMJudgeReward, VerdictError, parse_verdict
 from verl_score.rewards.registry import build_reward, registered_rewards
 
 KEY = "sk-JUDGE-SECRET-42"
 
 
-@pytest.fixture(autouse=True)
-def fresh_monitors() -> Iterator[None]:
-    reset_monitors()
-    yield
-    reset_monitors()
+pytestmark = pytest.mark.usefixtures("fresh_monitors")
 
 
 def judge(server: FaultServer, **kw) -> LLMJudgeReward:

@@ -5,24 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Iterator
 
 import pytest
 
 from testkit.math_corpus import cases as math_cases
 from testkit.fault_server import FaultServer, Ok
-from verl_score.llm.failure_monitor import reset_monitors
 from verl_score.rewards.llm_judge import LLMJudgeReward, extract_judge_answer, injection_signals, normalise_for_scan
 from verl_score.rewards.registry import build_reward
 
 REASONING = "Let me think step by step. SECRET-REASONING-7f3a: 84 / 7 = 12, then halve it... "
 
 
-@pytest.fixture(autouse=True)
-def fresh_monitors() -> Iterator[None]:
-    reset_monitors()
-    yield
-    reset_monitors()
+pytestmark = pytest.mark.usefixtures("fresh_monitors")
 
 
 def judge(server: FaultServer, **kw) -> LLMJudgeReward:

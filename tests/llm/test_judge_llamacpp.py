@@ -8,23 +8,17 @@ a verdict that parsed, and every outcome is accounted for — a parsed verdict o
 from __future__ import annotations
 
 import asyncio
-from typing import Iterator
 
 import pytest
 
 from testkit.llamacpp_server import LlamaCppServer
 from verl_score.llm import LLMCallError, LLMClient
-from verl_score.llm.failure_monitor import reset_monitors
 from verl_score.rewards.llm_judge import LLMJudgeReward
 
 CASES = [("The answer is \\boxed{0.5}.", "1/2"), ("x = 7", "-3")]
 
 
-@pytest.fixture(autouse=True)
-def fresh_monitors() -> Iterator[None]:
-    reset_monitors()
-    yield
-    reset_monitors()
+pytestmark = pytest.mark.usefixtures("fresh_monitors")
 
 
 def client_cfg(server: LlamaCppServer, **kw) -> dict:

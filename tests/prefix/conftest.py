@@ -20,9 +20,11 @@ import torch
 
 from verl.workers.rollout.replica import TokenOutput
 
-from tests.agent_loop_utils import build_agent_loop
 from verl_score.cpu.generator import HFGenerator, LocalServerManager
 from verl_score.episodes.prefix_rollout import ScorePrefixRolloutAgentLoop
+from verl_score.episodes.worker_build import build_agent_loop
+
+from tests.episodes.conftest import mask_runs  # noqa: F401 (re-exported: the prefix tests read masks the same way)
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).with_name("fixtures") / "mps_code_prefix.jsonl"
@@ -100,17 +102,6 @@ def forced_logprobs(model: Any, prompt_ids: list[int], ids: list[int]) -> list[f
     p = len(prompt_ids)
     lp = torch.log_softmax(logits[p - 1 : p - 1 + len(ids)], dim=-1)
     return lp.gather(-1, torch.tensor(ids)[:, None])[:, 0].tolist()
-
-
-def mask_runs(mask: list[int]) -> list[tuple[int, int]]:
-    """Run-length encoding of a mask: [(value, length), ...]."""
-    out: list[tuple[int, int]] = []
-    for m in mask:
-        if out and out[-1][0] == m:
-            out[-1] = (m, out[-1][1] + 1)
-        else:
-            out.append((m, 1))
-    return out
 
 
 def spans(ids: list[int], mask: list[int], value: int) -> list[list[int]]:

@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from testkit.math_corpus import cases, plain_math_verify, verdict
+from testkit.math_corpus import cases, plain_math_verify, policy_rewards, verdict
 from verl_score.rewards.registry import build_reward
 
 # Scheduling slack over the configured deadline for timed asserts on the shared, overloaded CI machine (load 14 seen);
@@ -105,10 +105,8 @@ HELDOUT_GAPS: dict[str, str] = {
 @pytest.fixture(scope="module")
 def rewards():
     # generous deadline: symbolic checks take seconds when the shared CI machine is loaded
-    built = {p: build_reward("math", workers=1, timeout_s=20.0, policy=p) for p in ("math_verify", "anchored")}
-    yield built
-    for r in built.values():
-        r.pool.close()
+    with policy_rewards(workers=1, timeout_s=20.0) as built:
+        yield built
 
 
 def test_corpus_size_and_coverage():

@@ -10,7 +10,7 @@ from fractions import Fraction
 
 import pytest
 
-from testkit.math_corpus import REVIEW2, REVIEW2_FIX
+from testkit.math_corpus import REVIEW2, REVIEW2_FIX, policy_rewards
 from verl_score.rewards.dressed import compare_plain
 from verl_score.rewards.extract import extract_math_answer
 from verl_score.rewards.math_equiv import is_risky
@@ -21,10 +21,8 @@ CASES = [c for c in REVIEW2 + REVIEW2_FIX if not c.pathological]
 
 @pytest.fixture(scope="module")
 def rewards():
-    built = {p: build_reward("math", workers=1, timeout_s=20.0, policy=p) for p in ("math_verify", "anchored")}
-    yield built
-    for r in built.values():
-        r.pool.close()
+    with policy_rewards(workers=1, timeout_s=20.0) as built:
+        yield built
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.math_corpus import policy_rewards
 from verl_score.rewards.registry import build_reward
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,10 +85,8 @@ def cases() -> list[tuple[str, str, str, float]]:
 
 @pytest.fixture(scope="module")
 def rewards():
-    built = {p: build_reward("math", workers=2, timeout_s=30.0, policy=p) for p in ("anchored", "math_verify")}
-    yield built
-    for r in built.values():
-        r.pool.close()
+    with policy_rewards(workers=2, timeout_s=30.0) as built:
+        yield built
 
 
 def test_every_subject_is_covered():

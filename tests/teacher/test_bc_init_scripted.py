@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 
 from testkit import scripted_teacher as scripted
-from testkit.fault_server import Ok, Status
+from testkit.fault_server import Ok
 from tests.teacher import bc_scripted
+from tests.teacher.datagen_resume import kill_midway_then_resume, outage_then_restart
 from verl_score.llm import LLMClient
 from verl_score.teacher.bc_init import BCConfig, BCSolver, protocol_error
-from verl_score.teacher.mps import Problem, run_datagen
+from verl_score.teacher.mps import Problem
 from verl_score.teacher.mps_schema import validate_record
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,14 +86,9 @@ def test_protocol_rules():
 
 
 def test_endpoint_outage_is_not_written_and_a_restart_retries(fault_server, tmp_path):
-    problems = [Problem(p["id"], p["problem"], p["ground_truth"]) for p in scripted.easy_problems(2)]
-    out = tmp_path / "bc.jsonl"
-    fault_server.set_default(Status(503))
-    s = asyncio.run(run_datagen(problems, out, _solver(fault_server), progress=False))
-    assert s["written"] == 0 and s["unwritten"] == {"teacher_call_failed": 2}
-    fault_server.set_default(Ok(content_fn=bc_scripted.reply))
-    s = asyncio.run(run_datagen(problems, out, _solver(fault_server), progress=False))
-    assert s["written"] == 2 and s["kept"] == 2 and s["teacher_calls"] == 2
+    down, back = outage_then_restart(fault_server, _solver, tmp_path / "bc.jsonl", bc_scripted.reply)
+    assert down["written"] == 0 and down["unwritten"] == {"teacher_call_failed": 2}
+    assert back["written"] == 2 and back["kept"] == 2 and back["teacher_calls"] == 2
 
 
 def test_resume_after_sigkill_then_convert(fault_server, tmp_path):
@@ -108,34 +101,11 @@ def test_resume_after_sigkill_then_convert(fault_server, tmp_path):
     ]
     inp.write_text("".join(json.dumps(p) + "\n" for p in rows))
     out = tmp_path / "bc.jsonl"
-    fault_server.set_default(Ok(content_fn=bc_scripted.reply, latency_s=0.15))
-    cmd = [sys.executable, "-m", "verl_score.teacher.bc_init", "--input", str(inp), "--output", str(out),
-           "--config", "configs/teacher.yaml", "--teacher-base-url", fault_server.base_url, "--concurrency", "1",
-           "--no-progress"]
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if out.exists() and len(out.read_bytes().splitlines()) >= 3:
-            break
-        assert proc.poll() is None, proc.stderr.read().decode()
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    before = out.read_bytes()
-    done_before = len(before.splitlines())
-    assert 3 <= done_before < len(rows), "the run must be killed mid-way"
-    with open(out, "ab") as fh:  # what a kill during write() would leave
-        fh.write(b'{"id": "easy-999", "problem": "torn')
-    fault_server.set_default(Ok(content_fn=bc_scripted.reply))
-    res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr[-3000:]
-    summary = json.loads(res.stdout.strip().splitlines()[-1])
-    assert summary["skipped_existing"] == done_before and summary["repaired_bytes"] > 0
-    assert summary["written"] == len(rows) - done_before
+    kill_midway_then_resume(["verl_score.teacher.bc_init", "--input", str(inp), "--output", str(out), "--config",
+                             "configs/teacher.yaml", "--teacher-base-url", fault_server.base_url, "--concurrency",
+                             "1", "--no-progress"], out, fault_server, bc_scripted.reply, len(rows))
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["id"] for r in records) == sorted(r["id"] for r in rows)  # each problem exactly once
-    assert out.read_bytes().startswith(before)
     kept = {r["id"] for r in records if r["kept"]}
     assert kept == {f"easy-{i:03d}" for i in range(n)}  # the wrong and the broken one are not kept
 

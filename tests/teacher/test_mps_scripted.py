@@ -6,9 +6,7 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 
 from testkit import scripted_teacher as scripted
 from testkit.fault_server import Hang, Ok
+from tests.teacher.datagen_resume import kill_midway_then_resume, outage_then_restart
 from verl_score.llm import LLMClient
 from verl_score.teacher.mps import MentoredSolver, MPSConfig, Problem, load_problems, run_datagen
 from verl_score.teacher.mps_schema import validate_record
@@ -149,35 +148,13 @@ def test_resume_after_sigkill(fault_server, tmp_path):
     inp = tmp_path / "problems.jsonl"
     inp.write_text("".join(json.dumps(p) + "\n" for p in scripted.easy_problems(n)))
     out = tmp_path / "out.jsonl"
-    fault_server.set_default(Ok(content_fn=scripted.reply, latency_s=0.15))
-    cmd = [sys.executable, "-m", "verl_score.teacher.mps", "--input", str(inp), "--output", str(out),
-           "--student-base-url", fault_server.base_url, "--teacher-base-url", fault_server.base_url,
-           "--concurrency", "1", "--no-progress"]
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if out.exists() and len(out.read_bytes().splitlines()) >= 3:
-            break
-        assert proc.poll() is None, proc.stderr.read().decode()
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    before = out.read_bytes()
-    done_before = len(before.splitlines())
-    assert 3 <= done_before < n, "the run must be killed mid-way"
-    with open(out, "ab") as fh:  # what a kill during write() would leave
-        fh.write(b'{"id": "easy-999", "problem": "torn')
-    fault_server.set_default(Ok(content_fn=scripted.reply))
-    res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr[-3000:]
-    summary = json.loads(res.stdout.strip().splitlines()[-1])
-    assert summary["skipped_existing"] == done_before and summary["repaired_bytes"] > 0
-    assert summary["written"] == n - done_before
+    kill_midway_then_resume(["verl_score.teacher.mps", "--input", str(inp), "--output", str(out),
+                             "--student-base-url", fault_server.base_url, "--teacher-base-url", fault_server.base_url,
+                             "--concurrency", "1", "--no-progress"], out, fault_server, scripted.reply, n)
     lines = out.read_text().splitlines()
     ids = [json.loads(line)["id"] for line in lines]  # every line parses
     assert sorted(ids) == [f"easy-{i:03d}" for i in range(n)]  # each problem exactly once
-    assert out.read_bytes().startswith(before) and out.read_bytes().endswith(b"\n")
+    assert out.read_bytes().endswith(b"\n")
     for line in lines:
         validate_record(json.loads(line))
 
@@ -199,14 +176,7 @@ def test_launcher_script_end_to_end(fault_server, tmp_path):
 
 
 def test_student_outage_is_not_written_and_retried_on_restart(fault_server, tmp_path):
-    from testkit.fault_server import Status
-
-    problems = [Problem(p["id"], p["problem"], p["ground_truth"]) for p in scripted.easy_problems(2)]
     out = tmp_path / "o.jsonl"
-    fault_server.set_default(Status(503))
-    s = asyncio.run(run_datagen(problems, out, _solver(fault_server), progress=False))
-    assert s["written"] == 0 and s["unwritten"] == {"student_failed": 2}
-    assert not out.exists() or out.read_text() == ""
-    fault_server.set_default(Ok(content_fn=scripted.reply))
-    s = asyncio.run(run_datagen(problems, out, _solver(fault_server), progress=False))
-    assert s["written"] == 2 and s["kept"] == 2
+    down, back = outage_then_restart(fault_server, _solver, out, scripted.reply)
+    assert down["written"] == 0 and down["unwritten"] == {"student_failed": 2}
+    assert back["written"] == 2 and back["kept"] == 2

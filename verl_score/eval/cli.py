@@ -205,17 +205,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if provider is not None and hasattr(provider, "metrics"):  # SMART: accepted / rejected / failed hint counts
         summary["guidance_provider"] = provider.metrics()
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl(records, out_dir / "samples.jsonl")
-    (out_dir / "summary.json").write_text(json.dumps(json_safe(summary), indent=2, sort_keys=True, default=str,
-                                                     allow_nan=False) + "\n")
-    table = render_markdown(summary)
-    (out_dir / "table.md").write_text(table)
-    if not args.quiet:
-        print(table)
-        print(f"wrote {out_dir}/samples.jsonl, summary.json, table.md")
-    summary["out_dir"] = str(out_dir)
-    return summary
+    return _write_outputs(records, summary, render_markdown(summary), out_dir, args.quiet)
 
 
 def _main_codeact(args: argparse.Namespace, samples: list, sampling: Sampling, temperature: float,
@@ -247,13 +237,18 @@ def _main_codeact(args: argparse.Namespace, samples: list, sampling: Sampling, t
                          "max_tokens": args.max_tokens, "max_turns": args.max_turns, "limit": args.limit}
     if client is not None:
         summary["client_stats"] = client.stats.snapshot()
+    return _write_outputs(records, summary, render_codeact_markdown(summary), out_dir, args.quiet)
+
+
+def _write_outputs(records: list, summary: dict[str, Any], table: str, out_dir: Path, quiet: bool) -> dict[str, Any]:
+    """The run's three files (``samples.jsonl``, ``summary.json``, ``table.md``), the same for every episode kind
+    so that downstream readers need not know which one ran; returns ``summary`` with ``out_dir`` added."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_jsonl(records, out_dir / "samples.jsonl")
     (out_dir / "summary.json").write_text(json.dumps(json_safe(summary), indent=2, sort_keys=True, default=str,
                                                      allow_nan=False) + "\n")
-    table = render_codeact_markdown(summary)
     (out_dir / "table.md").write_text(table)
-    if not args.quiet:
+    if not quiet:
         print(table)
         print(f"wrote {out_dir}/samples.jsonl, summary.json, table.md")
     summary["out_dir"] = str(out_dir)

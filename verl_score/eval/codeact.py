@@ -162,21 +162,13 @@ class LocalCodeActEngine:
 
     def _agent_loop(self) -> Any:
         if self._loop_obj is None:
-            from omegaconf import OmegaConf
-            from verl.experimental.agent_loop.agent_loop import DictConfigWrap
-
             from verl_score.episodes.prefix_rollout import ScorePrefixRolloutAgentLoop
+            from verl_score.episodes.worker_build import build_agent_loop
 
-            cfg = OmegaConf.create({
-                "actor_rollout_ref": {"rollout": {"prompt_length": self.prompt_length,
-                                                  "response_length": self.response_length}},
-                "data": {},
-            })
-            self._loop_obj = ScorePrefixRolloutAgentLoop(
-                trainer_config=DictConfigWrap(cfg), server_manager=self.server_manager, tokenizer=self.tokenizer,
-                processor=None, dataset_cls=None, data_config=DictConfigWrap(cfg.data),
-                hf_model_type=self.model_type, max_assistant_turns=self.max_turns, max_turn_tokens=self.max_tokens,
-                sandbox=self.sandbox,
+            self._loop_obj = build_agent_loop(
+                ScorePrefixRolloutAgentLoop, self.server_manager, self.tokenizer, prompt_length=self.prompt_length,
+                response_length=self.response_length, hf_model_type=self.model_type,
+                max_assistant_turns=self.max_turns, max_turn_tokens=self.max_tokens, sandbox=self.sandbox,
             )
         return self._loop_obj
 

@@ -182,19 +182,12 @@ class LocalEngine:
     def _agent_loop(self) -> Any:
         """One loop object serves every episode (``run`` keeps its state in locals), built as verl's worker does."""
         if self._loop_obj is None:
-            from omegaconf import OmegaConf
-            from verl.experimental.agent_loop.agent_loop import DictConfigWrap
-
             from verl_score.episodes.two_attempt import ScoreTwoAttemptAgentLoop
+            from verl_score.episodes.worker_build import build_agent_loop
 
-            cfg = OmegaConf.create({
-                "actor_rollout_ref": {"rollout": {"prompt_length": self.prompt_length,
-                                                  "response_length": self.response_length}},
-                "data": {},
-            })
-            loop = ScoreTwoAttemptAgentLoop(
-                trainer_config=DictConfigWrap(cfg), server_manager=self.server_manager, tokenizer=self.tokenizer,
-                processor=None, dataset_cls=None, data_config=DictConfigWrap(cfg.data), hf_model_type=self.model_type,
+            loop = build_agent_loop(
+                ScoreTwoAttemptAgentLoop, self.server_manager, self.tokenizer, prompt_length=self.prompt_length,
+                response_length=self.response_length, hf_model_type=self.model_type,
                 num_attempts=self.num_attempts, attempt_max_tokens=self.max_tokens, min_attempt_tokens=1,
                 guidance=self.guidance_name, guidance_kwargs=self.guidance_kwargs,
             )

@@ -152,15 +152,27 @@ def parse_test_spec(ground_truth: Any, extra_info: Mapping[str, Any] | None) -> 
     )
 
 
-def build_cells(spec: Mapping[str, Any], code: str) -> tuple[list[str], int]:
-    """Cells to run and the index of the first test cell (earlier cells are setup and the program)."""
+def _setup_cells(spec: Mapping[str, Any]) -> list[str]:
+    """MBPP's ``test_imports`` (one cell) and ``test_setup_code``, where given: what runs before the program, in the
+    one-interpreter cells and in both processes of the strict harness alike."""
     cells: list[str] = []
     imports = spec.get("test_imports")
     if imports is not None and len(imports) > 0:
         cells.append("\n".join(str(i) for i in imports))
     if spec.get("test_setup_code"):
         cells.append(str(spec["test_setup_code"]))
-    if spec.get("test_list") is not None and len(spec.get("test_list")) > 0:
+    return cells
+
+
+def _has_test_list(spec: Mapping[str, Any]) -> bool:
+    """An MBPP-style spec (a non-empty list of asserts) rather than a HumanEval one (``test`` + ``entry_point``)."""
+    return spec.get("test_list") is not None and len(spec["test_list"]) > 0
+
+
+def build_cells(spec: Mapping[str, Any], code: str) -> tuple[list[str], int]:
+    """Cells to run and the index of the first test cell (earlier cells are setup and the program)."""
+    cells = _setup_cells(spec)
+    if _has_test_list(spec):
         cells.append(code)
         first = len(cells)
         return cells + list(spec["test_list"]), first
@@ -184,13 +196,8 @@ def build_harness_plan(spec: Mapping[str, Any], code: str) -> dict[str, Any]:
     also runs in the harness as a trusted prelude so its helpers (``poly``, ``encode_cyclic``...) used by
     ``check`` are the dataset's, not the program's; ``entry_point`` is always proxied to the program.
     """
-    setup: list[str] = []
-    imports = spec.get("test_imports")
-    if imports is not None and len(imports) > 0:
-        setup.append("\n".join(str(i) for i in imports))
-    if spec.get("test_setup_code"):
-        setup.append(str(spec["test_setup_code"]))
-    if spec.get("test_list") is not None and len(spec["test_list"]) > 0:
+    setup = _setup_cells(spec)
+    if _has_test_list(spec):
         tests = list(spec["test_list"])
         return dict(program=code, tests=tests, setup=setup, names=_loaded_names(tests), prelude="", forced=[])
     cells, first = build_cells({k: v for k, v in spec.items() if k not in ("test_imports", "test_setup_code")}, code)

@@ -29,8 +29,6 @@ LLaMA-Factory sharegpt).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import logging
 import re
 import sys
@@ -38,7 +36,8 @@ from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 from verl_score.llm import LLMCallError, LLMClient
-from verl_score.teacher.config import client_config_for_role, load_yaml_section
+from verl_score.teacher.datagen_cli import (add_client_args, add_datagen_args, client_from_args, load_cli_config,
+                                            run_and_report, section_with_overrides)
 from verl_score.teacher.mps import MentoredSolver, MPSConfig, Problem, _Counts, load_problems, run_datagen
 from verl_score.contracts.steps import Step
 from verl_score.teacher.mps_schema import parse_student_step
@@ -173,50 +172,25 @@ class BCSolver(MentoredSolver):
 # ---------------------------------------------------------------------------------------------- CLI
 def _build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m verl_score.teacher.bc_init", description=__doc__.split("\n\n")[0])
-    p.add_argument("--input", required=True, help="verl parquet (convert_parquet.py) or jsonl of problems")
-    p.add_argument("--output", required=True, help="trajectory jsonl (append-only; resumed if it exists)")
-    p.add_argument("--config", help="YAML with teacher/bc_init sections (configs/teacher.yaml)")
-    p.add_argument("--limit", type=int, help="first N problems only")
-    p.add_argument("--concurrency", type=int)
+    add_datagen_args(p, config_help="YAML with teacher/bc_init sections (configs/teacher.yaml)")
     p.add_argument("--max-steps", type=int)
     p.add_argument("--teacher-max-tokens", type=int, help="per step (default: the config's teacher_max_tokens)")
-    p.add_argument("--teacher-base-url", help="default $TEACHER_API_BASE")
-    p.add_argument("--teacher-model", help="default $TEACHER_MODEL")
-    p.add_argument("--teacher-timeout", type=float)
-    p.add_argument("--teacher-max-retries", type=int)
+    add_client_args(p, "teacher")
     p.add_argument("--no-progress", action="store_true")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cfg = load_yaml_section(args.config) if args.config else {}
-    bc_cfg = dict(cfg.get("bc_init") or {})
-    for key, val in (("concurrency", args.concurrency), ("max_steps", args.max_steps),
-                     ("teacher_max_tokens", args.teacher_max_tokens)):
-        if val is not None:
-            bc_cfg[key] = val
-    config = BCConfig.from_dict(bc_cfg)
-    section = dict((cfg.get("teacher") or {}).get("client") or {})
+    cfg = load_cli_config(args)
+    config = BCConfig.from_dict(section_with_overrides(cfg, "bc_init", args,
+                                                       ("concurrency", "max_steps", "teacher_max_tokens")))
     # The teacher writes CodeAct text here, not a JSON verdict: JSON mode would forbid the protocol itself.
-    section["response_format_json"] = False
-    overrides = {"base_url": args.teacher_base_url, "model": args.teacher_model, "timeout_s": args.teacher_timeout,
-                 "max_retries": args.teacher_max_retries}
-    teacher = LLMClient(client_config_for_role("teacher", section, **overrides))
+    teacher = client_from_args("teacher", cfg, args, response_format_json=False)
     problems = load_problems(args.input, args.limit)
     solver = BCSolver(teacher, config)
-    try:
-        summary = asyncio.run(run_datagen(problems, args.output, solver, progress=not args.no_progress))
-    finally:
-        solver.close()
-    summary["teacher_client"] = teacher.stats.snapshot()
-    print(json.dumps(summary, sort_keys=True), flush=True)
-    if summary["unwritten"]:
-        print(f"{sum(summary['unwritten'].values())} problem(s) not written because of infrastructure failures "
-              f"{summary['unwritten']}; re-run the same command to retry them", file=sys.stderr)
-        return 1
-    return 0
+    return run_and_report(run_datagen(problems, args.output, solver, progress=not args.no_progress), solver,
+                          {"teacher": teacher})
 
 
 if __name__ == "__main__":

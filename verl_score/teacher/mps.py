@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from verl_score.llm import LLMCallError, LLMClient
-from verl_score.teacher.config import client_config_for_role, load_yaml_section
+from verl_score.teacher.datagen_cli import (add_client_args, add_datagen_args, client_from_args, load_cli_config,
+                                            run_and_report, section_with_overrides)
 from verl_score.teacher.jsonl_writer import ResumableJsonlWriter
 from verl_score.contracts.steps import MPS_SYSTEM, Step, render_step, steps_to_messages
 from verl_score.teacher.mps_schema import (
@@ -429,52 +430,24 @@ def _infrastructure_failure(rec: Mapping[str, Any], reasons: tuple[str, ...] = (
 
 def _build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m verl_score.teacher.mps", description=__doc__.split("\n\n")[0])
-    p.add_argument("--input", required=True, help="verl parquet (convert_parquet.py) or jsonl of problems")
-    p.add_argument("--output", required=True, help="trajectory jsonl (append-only; resumed if it exists)")
-    p.add_argument("--config", help="YAML with student/teacher/mps sections (configs/teacher.yaml)")
-    p.add_argument("--limit", type=int, help="first N problems only")
-    p.add_argument("--concurrency", type=int)
+    add_datagen_args(p, config_help="YAML with student/teacher/mps sections (configs/teacher.yaml)")
     p.add_argument("--max-interventions", type=int)
     p.add_argument("--max-steps", type=int)
     for role in ("student", "teacher"):
-        p.add_argument(f"--{role}-base-url", help=f"default ${role.upper()}_API_BASE")
-        p.add_argument(f"--{role}-model", help=f"default ${role.upper()}_MODEL")
-        p.add_argument(f"--{role}-timeout", type=float)
-        p.add_argument(f"--{role}-max-retries", type=int)
+        add_client_args(p, role)
     p.add_argument("--no-progress", action="store_true")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cfg = load_yaml_section(args.config) if args.config else {}
-    mps_cfg = dict(cfg.get("mps") or {})
-    for key, val in (("concurrency", args.concurrency), ("max_interventions", args.max_interventions),
-                     ("max_steps", args.max_steps)):
-        if val is not None:
-            mps_cfg[key] = val
-    config = MPSConfig.from_dict(mps_cfg)
-    clients = {}
-    for role in ("student", "teacher"):
-        section = dict((cfg.get(role) or {}).get("client") or {})
-        overrides = {"base_url": getattr(args, f"{role}_base_url"), "model": getattr(args, f"{role}_model"),
-                     "timeout_s": getattr(args, f"{role}_timeout"), "max_retries": getattr(args, f"{role}_max_retries")}
-        clients[role] = LLMClient(client_config_for_role(role, section, **overrides))
+    cfg = load_cli_config(args)
+    config = MPSConfig.from_dict(section_with_overrides(cfg, "mps", args,
+                                                        ("concurrency", "max_interventions", "max_steps")))
+    clients = {role: client_from_args(role, cfg, args) for role in ("student", "teacher")}
     problems = load_problems(args.input, args.limit)
     solver = MentoredSolver(clients["student"], clients["teacher"], config)
-    try:
-        summary = asyncio.run(run_datagen(problems, args.output, solver, progress=not args.no_progress))
-    finally:
-        solver.close()
-    summary["student_client"] = clients["student"].stats.snapshot()
-    summary["teacher_client"] = clients["teacher"].stats.snapshot()
-    print(json.dumps(summary, sort_keys=True), flush=True)
-    if summary["unwritten"]:
-        print(f"{sum(summary['unwritten'].values())} problem(s) not written because of infrastructure failures "
-              f"{summary['unwritten']}; re-run the same command to retry them", file=sys.stderr)
-        return 1
-    return 0
+    return run_and_report(run_datagen(problems, args.output, solver, progress=not args.no_progress), solver, clients)
 
 
 if __name__ == "__main__":

@@ -236,6 +236,20 @@ def _per_attempt_outcome(
     return adv, adv.clone()
 
 
+def _verl_outcome(estimator: Callable[..., tuple[torch.Tensor, torch.Tensor]],
+                  **kwargs: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+    """One of verl's outcome estimators (``core_algos.compute_*_outcome_advantage``) as ``[B] → [B]``: each row's
+    reward is given as a one-token response, so verl's own group statistics apply unchanged; ``kwargs`` are the
+    estimator's (``index``, ``config``, ...)."""
+
+    def outcome(r: torch.Tensor) -> torch.Tensor:
+        adv, _ = estimator(token_level_rewards=r.unsqueeze(-1), response_mask=torch.ones_like(r).unsqueeze(-1),
+                           **kwargs)
+        return adv.squeeze(-1)
+
+    return outcome
+
+
 @register_score_adv_est(
     "grpo", divides_by_std=lambda norm_adv_by_std_in_grpo: norm_adv_by_std_in_grpo, group_baseline=True
 )
@@ -260,16 +274,8 @@ def grpo_per_attempt(
         (advantages, returns), both ``[B, T]``; zero on injected tokens.
     """
 
-    def outcome(r: torch.Tensor) -> torch.Tensor:
-        adv, _ = core_algos.compute_grpo_outcome_advantage(
-            token_level_rewards=r.unsqueeze(-1),
-            response_mask=torch.ones_like(r).unsqueeze(-1),
-            index=index,
-            norm_adv_by_std_in_grpo=norm_adv_by_std_in_grpo,
-            config=algo_config,
-        )
-        return adv.squeeze(-1)
-
+    outcome = _verl_outcome(core_algos.compute_grpo_outcome_advantage, index=index,
+                            norm_adv_by_std_in_grpo=norm_adv_by_std_in_grpo, config=algo_config)
     return _per_attempt_outcome(outcome, rewards, attempt_index, response_mask)
 
 
@@ -288,15 +294,7 @@ def rloo_per_attempt(
     Shapes as :func:`grpo_per_attempt`.
     """
 
-    def outcome(r: torch.Tensor) -> torch.Tensor:
-        adv, _ = core_algos.compute_rloo_outcome_advantage(
-            token_level_rewards=r.unsqueeze(-1),
-            response_mask=torch.ones_like(r).unsqueeze(-1),
-            index=index,
-            config=algo_config,
-        )
-        return adv.squeeze(-1)
-
+    outcome = _verl_outcome(core_algos.compute_rloo_outcome_advantage, index=index, config=algo_config)
     return _per_attempt_outcome(outcome, rewards, attempt_index, response_mask)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -97,41 +97,44 @@ def _number(name: str, value: Any) -> float:
     return float(value)
 
 
-@register_shaping("progress")
-@dataclass(frozen=True)
-class Progress(Shaping):
-    """The paper's Stage II bonus: r̂_k = r_k + α·(r_k − r_{k−1}) (α = 10, "ideally larger than 1.0")."""
+class _WeightedBonus(Shaping):
+    """A bonus scaled by one numeric weight, the dataclass field named by ``WEIGHT``: the weight is checked to be a
+    number on construction, and a std cancels the shaping exactly when the weight is not zero (weight 0 is no bonus,
+    so nothing is there to cancel)."""
 
-    alpha: float = 10.0
+    WEIGHT: ClassVar[str]
 
     def __post_init__(self):
-        object.__setattr__(self, "alpha", _number("alpha", self.alpha))
+        object.__setattr__(self, self.WEIGHT, _number(self.WEIGHT, getattr(self, self.WEIGHT)))
+
+    @property
+    def cancelled_by_std(self) -> bool:
+        return getattr(self, self.WEIGHT) != 0
+
+
+@register_shaping("progress")
+@dataclass(frozen=True)
+class Progress(_WeightedBonus):
+    """The paper's Stage II bonus: r̂_k = r_k + α·(r_k − r_{k−1}) (α = 10, "ideally larger than 1.0")."""
+
+    WEIGHT: ClassVar[str] = "alpha"
+    alpha: float = 10.0
 
     def __call__(self, r_prev, r_cur, correct_threshold):
         return r_cur + self.alpha * (r_cur - r_prev)
 
-    @property
-    def cancelled_by_std(self) -> bool:
-        return self.alpha != 0
-
 
 @register_shaping("flip_bonus")
 @dataclass(frozen=True)
-class FlipBonus(Shaping):
+class FlipBonus(_WeightedBonus):
     """r̂_k = r_k + b·1[attempt k−1 wrong ∧ attempt k right]: pays only incorrect→correct flips."""
 
+    WEIGHT: ClassVar[str] = "bonus"
     bonus: float = 1.0
-
-    def __post_init__(self):
-        object.__setattr__(self, "bonus", _number("bonus", self.bonus))
 
     def __call__(self, r_prev, r_cur, correct_threshold):
         flipped = (r_prev < correct_threshold) & (r_cur >= correct_threshold)
         return r_cur + self.bonus * flipped.to(r_cur.dtype)
-
-    @property
-    def cancelled_by_std(self) -> bool:
-        return self.bonus != 0
 
 
 @register_shaping("none")
