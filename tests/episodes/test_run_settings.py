@@ -203,3 +203,22 @@ def test_one_range_for_k():
     with pytest.raises(ValueError, match=f"num_attempts must be >= {MIN_ATTEMPTS}"):
         episode_settings(None, num_attempts=1)  # the loop without a run config (eval's local engine) too
     assert episode_settings(None, num_attempts=5).num_attempts == 5
+
+
+def test_score_k_attempt_at_the_default_k_warns_once(monkeypatch, caplog):
+    """score_k_attempt used to mean K = 4; under a run config at the default K it now runs 2 attempts: said once."""
+    import logging
+
+    from verl_score.contracts import run_settings
+
+    monkeypatch.setattr(run_settings, "_WARNED_K_ALIAS", set())
+    cfg = {"score": {}}
+    with caplog.at_level(logging.WARNING, logger="verl_score.contracts.run_settings"):
+        episode_settings(cfg, loop="score_two_attempt")
+        assert not caplog.records
+        for _ in range(3):
+            assert episode_settings(cfg, loop="score_k_attempt").num_attempts == 2
+    assert len(caplog.records) == 1 and "score.num_attempts=4" in caplog.records[0].getMessage()
+    caplog.clear()
+    episode_settings({"score": {"num_attempts": 4}}, loop="score_k_attempt")
+    assert not caplog.records
