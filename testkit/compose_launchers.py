@@ -106,7 +106,8 @@ def launcher_args(script: str, variant: str, tmp: Path) -> tuple[str, list[str]]
                 **VARIANTS[script][variant]})
     if "_cpu" in script:  # the CPU launchers convert their bundled data even in a dry run; keep it in tmp
         env["DATA_DIR"] = str(tmp / "data")
-    proc = subprocess.run(["bash", str(REPO / "scripts" / script), *VARIANT_ARGS.get((script, variant), [])], cwd=REPO, env=env, capture_output=True,
+    argv = ["bash", str(REPO / "scripts" / script), *VARIANT_ARGS.get((script, variant), [])]
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=300)
     if proc.returncode != 0:
         raise RuntimeError(f"{script} [{variant}] dry run failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")

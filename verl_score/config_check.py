@@ -231,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = compose(ns.entry, ns.args)
     except HydraException as exc:  # e.g. a group option that does not exist: hydra's message lists the valid ones
-        raise SystemExit(f"config_check: the config does not compose: {old_shaping_hint(exc, ns.args) or exc}") from None
+        why = old_shaping_hint(exc, ns.args) or exc
+        raise SystemExit(f"config_check: the config does not compose: {why}") from None
     try:
         checked = validate(cfg, ns.entry)
     except (ValueError, TypeError) as exc:  # our start-up refusals: the message names the key, the value and the fix

@@ -163,5 +163,6 @@ def check_correction_model_path(cfg: Any, name: str, kwargs: dict[str, Any]) -> 
         f"correction_model_path={path} is not what the guidance block uses (guidance {name!r}, backend "
         f"{kwargs.get('backend')!r}, client.model {client.get('model')!r}): only --config-name=smart_score_math maps "
         "it onto the guide. Fix: --config-name=smart_score_math correction_model_path=<guide>, or drop it and set "
-        "+guidance=smart guidance.kwargs.backend=endpoint guidance.kwargs.client.model=<guide> (GUIDE_API_BASE=<url>/v1)"
+        "+guidance=smart guidance.kwargs.backend=endpoint guidance.kwargs.client.model=<guide> "
+        "(GUIDE_API_BASE=<url>/v1)"
     )
