@@ -55,6 +55,12 @@ VARIANTS: dict[str, dict[str, dict[str, str]]] = {
     "run_bc_init_sft_cpu.sh": {"default": {}},
 }
 
+#: (launcher, variant) -> command-line arguments the variant passes the launcher (which hands them on to verl)
+VARIANT_ARGS: dict[tuple[str, str], list[str]] = {
+    ("run_qwen2.5-7b_score.sh", "smart_score_math"): ["--config-name=smart_score_math"],
+}
+VARIANTS["run_qwen2.5-7b_score.sh"]["smart_score_math"] = {}
+
 #: variants that compose only on some machines: name -> why (checked by :func:`available`)
 MACHINE_DEPENDENT = {("run_tiny_score_cpu.sh", "bf16"): "needs a processor with bf16 kernels (verl_score/cpu/precision.py)"}
 
@@ -100,7 +106,8 @@ def launcher_args(script: str, variant: str, tmp: Path) -> tuple[str, list[str]]
                 **VARIANTS[script][variant]})
     if "_cpu" in script:  # the CPU launchers convert their bundled data even in a dry run; keep it in tmp
         env["DATA_DIR"] = str(tmp / "data")
-    proc = subprocess.run(["bash", str(REPO / "scripts" / script)], cwd=REPO, env=env, capture_output=True,
+    argv = ["bash", str(REPO / "scripts" / script), *VARIANT_ARGS.get((script, variant), [])]
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=300)
     if proc.returncode != 0:
         raise RuntimeError(f"{script} [{variant}] dry run failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -149,12 +156,47 @@ def compose_variant(script: str, variant: str) -> dict[str, Any]:
         entry, args = launcher_args(script, variant, tmp)
         cfg = config_check.compose(entry, args)
         plain = _resolved(cfg)
+        episode = episode_snapshot(cfg)
+        if episode is not None:
+            plain["_episode"] = episode
         from verl_score.assets import cache_dir
 
         # most specific first: the cache and the repository may lie under the home folder
         replacements = [(str(tmp), "<TMP>"), (str(cache_dir()), "<CACHE>"), (str(Path(cache_dir()).resolve()), "<CACHE>"),
                         (str(REPO), "<REPO>"), (os.path.expanduser("~"), "<HOME>")]
         return {"_entry": entry, **normalise(plain, replacements)}
+
+
+def episode_snapshot(cfg: Any) -> dict[str, Any] | None:
+    """The episode settings the SCoRe agent loops will run with (``_episode`` in a snapshot): the entries of the
+    agent-loop file the config names (``agent_loops``), and K and guidance resolved by
+    :func:`verl_score.contracts.run_settings.episode_settings` for ``default_agent_loop`` and every SCoRe loop entry
+    (``loops``). ``None`` for a config without a ``score`` block or an agent-loop file."""
+    from omegaconf import OmegaConf
+    from verl.utils.import_utils import resolve_config_path
+
+    from verl_score.contracts.cfg import to_plain
+    from verl_score.contracts.run_settings import SCORE_LOOP_TARGETS, episode_settings
+
+    if OmegaConf.select(cfg, "score") is None:
+        return None
+    agent = OmegaConf.select(cfg, "actor_rollout_ref.rollout.agent")
+    path = agent.get("agent_loop_config_path", None) if agent is not None else None
+    if not path:
+        return None
+    entries = to_plain(OmegaConf.load(resolve_config_path(str(path)))) or []
+    by_name = {str(e.get("name")): e for e in entries if isinstance(e, dict)}
+    names = [str(agent.get("default_agent_loop", None))]
+    names += [n for n, e in by_name.items() if e.get("_target_") in SCORE_LOOP_TARGETS and n not in names]
+    loops = {}
+    for name in names:
+        entry = by_name.get(name)
+        if entry is None or entry.get("_target_") not in SCORE_LOOP_TARGETS:
+            continue
+        s = episode_settings(cfg, num_attempts=entry.get("num_attempts"), guidance=entry.get("guidance"),
+                             guidance_kwargs=entry.get("guidance_kwargs"), loop=name)
+        loops[name] = {"num_attempts": s.num_attempts, "guidance": s.guidance, "guidance_kwargs": s.guidance_kwargs}
+    return {"agent_loops": entries, "default_agent_loop": names[0], "loops": loops}
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -195,7 +237,9 @@ def load_snapshot(script: str, variant: str) -> dict[str, Any]:
 def write_snapshot(script: str, variant: str, cfg: dict[str, Any]) -> Path:
     path = snapshot_path(script, variant)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = (f"# Composed config of scripts/{script} [{variant}: {VARIANTS[script][variant] or 'defaults'}], written by"
+    extra = VARIANT_ARGS.get((script, variant))
+    header = (f"# Composed config of scripts/{script} [{variant}: {VARIANTS[script][variant] or 'defaults'}"
+              f"{'; arguments ' + ' '.join(extra) if extra else ''}], written by"
               f"\n# `python -m testkit.compose_launchers --write`; tests/test_compositions.py diffs it key by key.\n")
     path.write_text(header + yaml.safe_dump(cfg, sort_keys=True, allow_unicode=True, width=120))
     return path

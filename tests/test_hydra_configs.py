@@ -83,3 +83,53 @@ def test_unknown_group_option_lists_the_valid_names(override, group, valid, tmp_
     assert f"config_check: the config does not compose: In 'score_math': Could not find '{group}/" in out.stderr
     assert f"Available options in '{group}':" in out.stderr and f"\t{valid}" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("override,fix", [
+    ("score.shaping.alpha=5", "Use: score.shaping.kwargs.alpha=5"),
+    ("score.shaping.flip_bonus=2",
+     "Use: ~score.shaping.kwargs score.shaping.name=flip_bonus +score.shaping.kwargs.bonus=2"),
+])
+def test_an_old_shaping_override_names_the_new_one(override, fix):
+    """hydra's own hint ("append with +score.shaping.alpha=5") fails a second time; the dry run names the override
+    of the {name, kwargs} form instead."""
+    with pytest.raises(SystemExit) as exc:
+        config_check.main(["main_ppo", f"--config-path={CONFIGS}", "--config-name=score_math", override])
+    assert str(exc.value).endswith(fix), str(exc.value)
+
+
+def test_a_derived_yaml_switches_shaping_with_kwargs_null(tmp_path):
+    """YAML merges a derived file's kwargs into the base's (alpha stays and `none` refuses it, the message names
+    the YAML form); `kwargs: null` replaces them."""
+    from verl_score.training.config import ScoreConfig
+
+    for kwargs, ok in (("", False), (", kwargs: null", True)):
+        (tmp_path / "derived.yaml").write_text(
+            f"defaults:\n  - score_math\n  - _self_\nscore:\n  shaping: {{name: none{kwargs}}}\n")
+        cfg = config_check.compose("main_ppo", [f"--config-path={tmp_path}", "--config-name=derived"])
+        if ok:
+            assert not ScoreConfig.from_config(cfg.score).shaping.active
+        else:
+            with pytest.raises(ValueError, match=r"\['alpha'\].*`shaping: \{name: \.\.\., kwargs: null\}`"):
+                ScoreConfig.from_config(cfg.score)
+
+
+def test_a_type_error_at_start_up_is_reported_without_a_traceback():
+    """A registered shaping whose constructor needs a parameter the config does not give: a TypeError from the
+    class, reported as a refusal like the ValueErrors."""
+    from dataclasses import dataclass
+
+    from verl_score.training.shaping import SHAPINGS, Shaping, register_shaping
+
+    @dataclass(frozen=True)
+    class NeedsFactor(Shaping):
+        factor: float
+
+        def __call__(self, r_prev, r_cur, correct_threshold):
+            return self.factor * r_cur
+
+    if "test_needs_factor" not in SHAPINGS:
+        register_shaping("test_needs_factor")(NeedsFactor)
+    with pytest.raises(SystemExit, match="config_check: refused: .*factor"):
+        config_check.main(["main_ppo", f"--config-path={CONFIGS}", "--config-name=score_math", "~score.shaping.kwargs",
+                           "score.shaping.name=test_needs_factor"])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -201,6 +202,25 @@ def check_schedule(cfg: DictConfig) -> list[str]:
     return [f"run_length:last_step={n.last_step}"]
 
 
+#: the score.shaping keys before shapings owned their kwargs (issue #26), and the override that replaces each
+OLD_SHAPING_KEYS = {
+    "alpha": "score.shaping.kwargs.alpha={v}",
+    "flip_bonus": "~score.shaping.kwargs score.shaping.name=flip_bonus +score.shaping.kwargs.bonus={v}",
+}
+
+
+def old_shaping_hint(exc: Exception, args: list[str]) -> str | None:
+    """hydra's "Could not override 'score.shaping.alpha'. To append ... use +score.shaping.alpha=5" for an old
+    shaping key, whose suggestion fails a second time: the exact override of the {name, kwargs} form instead."""
+    m = re.search(r"Could not override 'score\.shaping\.(alpha|flip_bonus)'", str(exc))
+    if not m:
+        return None
+    key = m.group(1)
+    value = next((a.split("=", 1)[1] for a in args if re.fullmatch(rf"\+*score\.shaping\.{key}=.*", a)), "<value>")
+    return (f"score.shaping.{key} is no longer a key: shapings are score.shaping: {{name, kwargs}} "
+            f"(verl_score/training/shaping.py). Use: {OLD_SHAPING_KEYS[key].format(v=value)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("entry", choices=sorted(ENTRY_POINTS))
@@ -211,10 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = compose(ns.entry, ns.args)
     except HydraException as exc:  # e.g. a group option that does not exist: hydra's message lists the valid ones
-        raise SystemExit(f"config_check: the config does not compose: {exc}") from None
+        why = old_shaping_hint(exc, ns.args) or exc
+        raise SystemExit(f"config_check: the config does not compose: {why}") from None
     try:
         checked = validate(cfg, ns.entry)
-    except ValueError as exc:  # our start-up refusals: the message names the key, the value and the fix
+    except (ValueError, TypeError) as exc:  # our start-up refusals: the message names the key, the value and the fix
         raise SystemExit(f"config_check: refused: {exc}") from None
     print(json.dumps({"entry": ns.entry, "validated": checked, "config": OmegaConf.to_container(cfg)}, default=str))
     return 0

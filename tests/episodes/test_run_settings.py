@@ -155,9 +155,61 @@ def test_unknown_guidance_is_refused_by_the_dry_run():
         config_check.check_score(cfg)
 
 
+@pytest.mark.parametrize("overrides,name,needle", [
+    (("+guidance=smart", "guidance.kwargs.backend=endpint"), "score_math", "backend must be 'endpoint', 'policy'"),
+    (("guidance=static",), "smart_score_math", r"guidance 'static' does not take guidance.kwargs \['backend'"),
+    (("correction_model_path=/x",), "smart_score_math", "needs a guide endpoint .*GUIDE_API_BASE=<url>/v1"),
+    (("+guidance=smart", "guidance.kwargs.backend=endpoint"), "score_math", "needs a guide endpoint"),
+])
+def test_bad_guidance_settings_are_refused_by_the_dry_run(monkeypatch, overrides, name, needle):
+    """What the rollout worker would raise on building the provider, refused before Ray starts (no network call)."""
+    monkeypatch.delenv("GUIDE_API_BASE", raising=False)
+    with pytest.raises(ValueError, match=needle):
+        config_check.check_score(_compose(*overrides, name=name))
+
+
+def test_smart_guidance_is_built_without_probing_the_endpoint(monkeypatch):
+    """An endpoint that is named but down (port 9) is the worker's start-up probe's business, not the dry run's."""
+    monkeypatch.setenv("GUIDE_API_BASE", "http://127.0.0.1:9/v1")
+    import urllib.request
+
+    def no_network(*a, **k):
+        raise AssertionError("the dry run made a network call")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    cfg = _compose("correction_model_path=/x", name="smart_score_math")
+    assert "score.num_attempts+guidance+agent_loops" in config_check.check_score(cfg)
+
+
+def test_correction_model_path_is_refused_where_nothing_maps_it():
+    with pytest.raises(ValueError, match="correction_model_path=/models/guide is not what the guidance block uses"):
+        config_check.check_score(_compose("+guidance=smart", "+correction_model_path=/models/guide"))
+    with pytest.raises(ValueError, match="correction_model_path"):
+        config_check.check_score(_compose("+correction_model_path=/models/guide"))
+
+
 def test_one_range_for_k():
     with pytest.raises(ValueError, match=f"score.num_attempts must be >= {MIN_ATTEMPTS}"):
         config_check.check_score(_compose("score.num_attempts=1"))
     with pytest.raises(ValueError, match=f"num_attempts must be >= {MIN_ATTEMPTS}"):
         episode_settings(None, num_attempts=1)  # the loop without a run config (eval's local engine) too
     assert episode_settings(None, num_attempts=5).num_attempts == 5
+
+
+def test_score_k_attempt_at_the_default_k_warns_once(monkeypatch, caplog):
+    """score_k_attempt used to mean K = 4; under a run config at the default K it now runs 2 attempts: said once."""
+    import logging
+
+    from verl_score.contracts import run_settings
+
+    monkeypatch.setattr(run_settings, "_WARNED_K_ALIAS", set())
+    cfg = {"score": {}}
+    with caplog.at_level(logging.WARNING, logger="verl_score.contracts.run_settings"):
+        episode_settings(cfg, loop="score_two_attempt")
+        assert not caplog.records
+        for _ in range(3):
+            assert episode_settings(cfg, loop="score_k_attempt").num_attempts == 2
+    assert len(caplog.records) == 1 and "score.num_attempts=4" in caplog.records[0].getMessage()
+    caplog.clear()
+    episode_settings({"score": {"num_attempts": 4}}, loop="score_k_attempt")
+    assert not caplog.records

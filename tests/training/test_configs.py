@@ -48,13 +48,24 @@ def test_compose_with_paper_values(name, lr, beta2, steps, bs):
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
 
 
-@pytest.mark.parametrize("name", ["score_base", "score_math", "score_code", "platform/cpu"])
-def test_every_verl_key_in_our_yaml_exists_in_verls_schema(name):
-    """A typo in one of our YAML's verl keys would be merged silently by hydra; check each against ppo_trainer."""
-    ours = OmegaConf.load(CONFIGS / f"{name}.yaml")
-    with initialize_config_module(config_module="verl.trainer.config", version_base=None):
-        base = compose(config_name="ppo_trainer")
+# Keys verl reads with .get() although its schema does not declare them (verl.trainer.ppo.reward.get_custom_reward_fn
+# passes custom_reward_function.reward_kwargs to the reward function): these are our reward routes.
+READ_BY_VERL_WITHOUT_SCHEMA = "reward.custom_reward_function.reward_kwargs."
+# Entries of open dicts verl passes on (ray.init kwargs, the HF model config overrides) that configs/platform/cpu.yaml
+# adds, named one by one so a typo in that file (num_gpu, attn_implementaton) is still caught.
+OPEN_DICT_ENTRIES = frozenset({
+    "ray_kwargs.ray_init.num_gpus",                               # ray.init(num_gpus=...)
+    "ray_kwargs.ray_init.include_dashboard",                      # ray.init(include_dashboard=...)
+    "actor_rollout_ref.model.override_config.attn_implementation",  # transformers' config.attn_implementation
+})
 
+
+def _verl_base():
+    with initialize_config_module(config_module="verl.trainer.config", version_base=None):
+        return compose(config_name="ppo_trainer")
+
+
+def _verl_keys(ours) -> list[str]:
     def leaves(node, prefix=""):
         for k, v in node.items_ex(resolve=False):  # score_base's ${data.train_batch_size} is the task file's
             path = f"{prefix}{k}"
@@ -63,22 +74,38 @@ def test_every_verl_key_in_our_yaml_exists_in_verls_schema(name):
             else:
                 yield path
 
-    keys = [k for k in leaves(ours) if k.split(".")[0] not in ("hydra", "defaults", "score")]
-    assert keys
-    # Keys verl reads with .get() although its schema does not declare them (verl.trainer.ppo.reward.get_custom_reward_fn
-    # passes custom_reward_function.reward_kwargs to the reward function): these are our reward routes.
-    read_by_verl_without_schema = ("reward.custom_reward_function.reward_kwargs.",
-                                   # ray.init kwargs and the HF model config overrides: open dicts verl passes on
-                                   "ray_kwargs.ray_init.", "actor_rollout_ref.model.override_config.")
+    return [k for k in leaves(ours) if k.split(".")[0] not in ("hydra", "defaults", "score")]
+
+
+def _unknown_verl_keys(ours, base) -> list[str]:
     def exists(key: str) -> bool:  # a mandatory "???" value (rollout.name) exists although select() cannot read it
         parent, _, leaf = key.rpartition(".")
         node = OmegaConf.select(base, parent, default=MISSING) if parent else base
         return node is not MISSING and OmegaConf.is_dict(node) and leaf in node.keys()
 
-    missing = [k for k in keys if not exists(k) and not k.startswith(read_by_verl_without_schema)]
-    assert missing == []
+    return [k for k in _verl_keys(ours) if not exists(k) and not k.startswith(READ_BY_VERL_WITHOUT_SCHEMA)
+            and k not in OPEN_DICT_ENTRIES]
+
+
+@pytest.mark.parametrize("name", ["score_base", "score_math", "score_code", "platform/cpu"])
+def test_every_verl_key_in_our_yaml_exists_in_verls_schema(name):
+    """A typo in one of our YAML's verl keys would be merged silently by hydra; check each against ppo_trainer."""
+    ours = OmegaConf.load(CONFIGS / f"{name}.yaml")
+    keys = _verl_keys(ours)
+    assert keys
+    assert _unknown_verl_keys(ours, _verl_base()) == []
     if name in ("score_math", "score_code"):
-        assert any(k.startswith(read_by_verl_without_schema[0]) for k in keys)  # the routes are really there
+        assert any(k.startswith(READ_BY_VERL_WITHOUT_SCHEMA) for k in keys)  # the routes are really there
+    if name == "platform/cpu":
+        assert OPEN_DICT_ENTRIES <= set(keys)  # the allowlist names no key the file dropped
+
+
+def test_a_typo_in_an_open_dict_of_the_cpu_platform_is_caught():
+    ours = OmegaConf.load(CONFIGS / "platform" / "cpu.yaml")
+    ours.ray_kwargs.ray_init.num_gpu = 1
+    ours.actor_rollout_ref.model.override_config.attn_implementaton = "sdpa"
+    assert sorted(_unknown_verl_keys(ours, _verl_base())) == [
+        "actor_rollout_ref.model.override_config.attn_implementaton", "ray_kwargs.ray_init.num_gpu"]
 
 
 def test_mistyped_keys_fail():

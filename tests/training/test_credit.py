@@ -173,3 +173,16 @@ def test_a_new_shaping_registers_with_its_own_parameters():
     flip = ScoreConfig.from_config({"shaping": {"name": "flip_bonus", "kwargs": {"bonus": 0.5}}})
     torch.testing.assert_close(shape_attempt_rewards(torch.tensor([[0.0, 1.0]]), 2, flip)[:, 1], torch.tensor([1.5]))
     assert not ScoreConfig.from_config({"shaping": {"name": "none"}}).shaping.active
+
+
+def test_register_shaping_refuses_what_is_not_a_shaping_class():
+    """An old-style shaping function is refused at registration, naming the class API (not a bare TypeError when
+    the run builds it)."""
+    from verl_score.training.shaping import SHAPINGS, register_shaping
+
+    def old_style(r_prev, r_cur, alpha=10.0):
+        return r_cur + alpha * (r_cur - r_prev)
+
+    with pytest.raises(TypeError, match=r"subclass of verl_score.training.shaping.Shaping"):
+        register_shaping("test_old_style")(old_style)
+    assert "test_old_style" not in SHAPINGS

@@ -27,6 +27,7 @@ Nothing here imports verl or another part of verl_score but ``contracts.cfg``: `
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -52,6 +53,9 @@ DEFAULT_NUM_ATTEMPTS = 2
 DEFAULT_GUIDANCE = "static"
 #: ``_target_`` of the agent loops that read these settings (class paths as data: nothing is imported)
 SCORE_LOOP_TARGETS = frozenset({"verl_score.episodes.two_attempt.ScoreTwoAttemptAgentLoop"})
+
+logger = logging.getLogger(__name__)
+_WARNED_K_ALIAS: set[int] = set()  # once per process (the worker builds a loop per episode)
 
 
 def check_num_attempts(k: Any, where: str = "score.num_attempts") -> int:
@@ -123,6 +127,11 @@ def episode_settings(
             "one home, score.num_attempts; remove num_attempts from the loop's entry in the agent-loop config "
             "(rollout.agent.agent_loop_config_path), or set score.num_attempts"
         )
+    if loop == "score_k_attempt" and k == DEFAULT_NUM_ATTEMPTS and k not in _WARNED_K_ALIAS:
+        _WARNED_K_ALIAS.add(k)
+        logger.warning(
+            "agent loop 'score_k_attempt' runs K=%d attempts (score.num_attempts): the name used to mean K=4 "
+            "(configs/agent_loops.yaml pinned it); K now has one home, set score.num_attempts=4 for the old runs", k)
     name, kwargs = run_guidance(cfg)
     given = None if guidance is None else (str(guidance), dict(guidance_kwargs or {}))
     if guidance is None and guidance_kwargs:

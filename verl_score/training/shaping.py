@@ -57,8 +57,21 @@ class Shaping:
 
 
 def register_shaping(name: str) -> Callable[[type], type]:
-    """Register a :class:`Shaping` class under ``name`` (same idea as verl's ``register_adv_est``)."""
-    return SHAPINGS.register(name)
+    """Register a :class:`Shaping` class under ``name`` (same idea as verl's ``register_adv_est``); anything else
+    (an old-style shaping function ``f(r_prev, r_cur, ...)``) is a ``TypeError`` naming the class API."""
+    add = SHAPINGS.register(name)
+
+    def decorator(cls: type) -> type:
+        if not (isinstance(cls, type) and issubclass(cls, Shaping)):
+            raise TypeError(
+                f"register_shaping({name!r}) got {cls!r}: a shaping is a subclass of "
+                "verl_score.training.shaping.Shaping whose constructor keywords are its score.shaping.kwargs and whose "
+                "__call__(r_prev, r_cur, correct_threshold) returns the shaped r_cur (e.g. a frozen dataclass; see "
+                "Progress in verl_score/training/shaping.py)"
+            )
+        return add(cls)
+
+    return decorator
 
 
 def get_shaping_cls(name: str) -> type:
@@ -83,7 +96,9 @@ def build_shaping(name: str, kwargs: Mapping[str, Any] | None = None) -> Shaping
     if unknown:
         raise ValueError(
             f"unknown parameter(s) {unknown} in score.shaping.kwargs for shaping {name!r}; its parameters: {params}"
-            " (switching shapings on the command line: ~score.shaping.kwargs score.shaping.name=...)"
+            " (switching shapings: on the command line ~score.shaping.kwargs score.shaping.name=...; in a YAML that"
+            " extends a SCoRe config, `shaping: {name: ..., kwargs: null}` -- YAML merges kwargs into the base's,"
+            " null replaces them)"
         )
     shaping = cls(**kwargs)
     if not callable(shaping):

@@ -20,7 +20,7 @@ from verl_score.training.lora import check_lora
 from verl_score.training.loss import check_loss_config
 from verl_score.training.node_shape import check_node_shape
 
-__all__ = ["check_run_settings", "validate_score"]
+__all__ = ["check_correction_model_path", "check_guidance_settings", "check_run_settings", "validate_score"]
 
 
 def validate_score(cfg: Any) -> tuple[ScoreConfig, str]:
@@ -65,10 +65,9 @@ def check_run_settings(cfg: Any) -> list[str]:
     ``rollout.agent.agent_loop_config_path`` that the run uses (``default_agent_loop`` and the rows' ``agent_name``)
     agrees with ``score.num_attempts`` and the guidance block: an entry that pins another K or guidance is refused
     here, before any rollout. Returns the checked loop names."""
-    from verl_score.contracts.guidance import GUIDANCE_PROVIDERS
-
-    name, _ = run_guidance(cfg)
-    GUIDANCE_PROVIDERS.get(name)  # UnknownPluginError listing the registered providers
+    name, kwargs = run_guidance(cfg)
+    check_guidance_settings(name, kwargs)
+    check_correction_model_path(cfg, name, kwargs)
     agent = OmegaConf.select(cfg, "actor_rollout_ref.rollout.agent")
     path = agent.get("agent_loop_config_path", None) if agent is not None else None
     if not path:
@@ -108,3 +107,62 @@ def parquet_agent_names(files: Any) -> tuple[set[str], None] | tuple[None, str]:
         if "agent_name" in f.schema_arrow.names:
             names |= {str(v) for v in f.read(columns=["agent_name"]).column(0).unique().to_pylist() if v is not None}
     return names, None
+
+
+def check_guidance_settings(name: str, kwargs: dict[str, Any]) -> None:
+    """The ``guidance`` block builds the provider the rollout workers will build: the name is registered
+    (``UnknownPluginError`` listing them), the kwargs fit the provider's signature, and SMART's settings are valid
+    (a backend it knows; ``backend: endpoint`` with an endpoint). No network call: SMART is built here with its
+    start-up probe off (``on_unreachable: null``); the worker probes the endpoint itself. Errors are ``ValueError``."""
+    import inspect
+
+    from verl_score.contracts.guidance import GUIDANCE_PROVIDERS
+
+    cls = GUIDANCE_PROVIDERS.get(name)
+    try:
+        inspect.signature(cls).bind(**kwargs)
+    except TypeError as exc:
+        try:
+            params = [p for p in inspect.signature(cls).parameters if p not in ("self", "chat_backend")]
+        except (TypeError, ValueError):
+            params = []
+        raise ValueError(
+            f"guidance {name!r} does not take guidance.kwargs {sorted(kwargs)} ({exc}); its parameters: {params}. "
+            "Switching guidance on the command line: ~guidance.kwargs guidance.name=..., or drop the block (static)"
+        ) from None
+    if name != "smart":
+        return
+    from verl_score.llm import LLMConfigError
+
+    try:
+        cls(**{**kwargs, "on_unreachable": None})  # built as the worker builds it, minus the network probe
+    except LLMConfigError as exc:
+        raise ValueError(
+            f"guidance smart with backend {kwargs.get('backend', 'endpoint')!r} needs a guide endpoint ({exc}): set "
+            "GUIDE_API_BASE=<url>/v1 in the launcher's environment (or guidance.kwargs.client.base_url=<url>/v1), "
+            "or guidance.kwargs.backend=auto to let the policy guide itself when no endpoint is named"
+        ) from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"guidance smart: invalid guidance.kwargs: {exc}") from None
+
+
+def check_correction_model_path(cfg: Any, name: str, kwargs: dict[str, Any]) -> None:
+    """hrl-reasoning's top-level ``correction_model_path`` is mapped onto the guidance block only by
+    ``configs/smart_score_math.yaml``; set anywhere else (``+correction_model_path=...`` over ``+guidance=smart``) it
+    would be ignored, and the run would use another guide than the one named. Refused unless the guidance block says
+    the same (smart, backend endpoint, client.model = that path)."""
+    from verl_score.contracts.cfg import config_get
+
+    path = config_get(cfg, "correction_model_path")
+    if path is None:
+        return
+    client = kwargs.get("client") or {}
+    if name == "smart" and kwargs.get("backend") == "endpoint" and str(client.get("model")) == str(path):
+        return
+    raise ValueError(
+        f"correction_model_path={path} is not what the guidance block uses (guidance {name!r}, backend "
+        f"{kwargs.get('backend')!r}, client.model {client.get('model')!r}): only --config-name=smart_score_math maps "
+        "it onto the guide. Fix: --config-name=smart_score_math correction_model_path=<guide>, or drop it and set "
+        "+guidance=smart guidance.kwargs.backend=endpoint guidance.kwargs.client.model=<guide> "
+        "(GUIDE_API_BASE=<url>/v1)"
+    )
