@@ -55,6 +55,8 @@ EVAL_REWARD_KWARGS = {"default": "math", "modules": {"math": {"policy": "math_ve
 #: problems of the validation carving verl validates on at the unit's last step (the launcher needs a val file; the
 #: study's held-out numbers come from the test-split eval, never from this)
 TRAIN_VAL_PROBLEMS = 8
+#: episodes decoded together by the local engine; fixed for the study (batch composition can move a greedy argmax)
+EVAL_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ def shared_config(args: argparse.Namespace, task_manifest: dict) -> dict:
                  "families": [f["name"] for f in task_manifest["families"]]},
         "model": "smollm2 (verl_score.assets, SmolLM2-135M-Instruct)",
         "eval": {"split": "test", "num_attempts": 2, "max_tokens": args.max_tokens, "temperature": 0.0,
+                 "concurrency": EVAL_CONCURRENCY,
                  "guidance": "static", "reward_kwargs": EVAL_REWARD_KWARGS, "graders": ["math_verify", "anchored"]},
         "train": {"launcher": "scripts/run_smollm2_score_cpu.sh", "steps": args.steps, "stage1": args.stage1,
                   "alpha": args.alpha, "beta2": args.beta2, "lr": args.lr, "prompts": args.prompts,
@@ -172,6 +175,7 @@ def evaluate(model: str, data: Path, out: Path, seed: int, args: argparse.Namesp
     """Greedy two-attempt eval through the project's eval path; returns its samples.jsonl."""
     _run([sys.executable, "-m", "verl_score.eval", "--engine", "local", "--model", model, "--data", str(data),
           "--max-tokens", str(args.max_tokens), "--seed", str(seed), "--out-dir", str(out), "--quiet",
+          "--concurrency", str(EVAL_CONCURRENCY),
           "--no-progress", "--reward-kwargs", json.dumps(EVAL_REWARD_KWARGS)]
          + (["--limit", str(args.limit)] if args.limit else []), log=log)  # fmt: skip
     return out / "samples.jsonl"
@@ -261,7 +265,8 @@ def training_summary(log: Path, window: int = 2) -> dict:
 
     hist = read_history(log)
     out = {"steps": 0}
-    for key in ("score/acc@t1", "score/acc@t2", "critic/score/mean", "actor/score/kl_attempt1"):
+    for key in ("score/acc@t1", "score/acc@t2", "critic/score/mean", "score/identical_attempts_rate",
+                "actor/score/kl_attempt1", "timing_s/step"):
         if key in hist and hist[key][1]:
             v = hist[key][1]
             out["steps"] = max(out["steps"], len(v))
@@ -272,15 +277,20 @@ def training_summary(log: Path, window: int = 2) -> dict:
 
 # ---------------------------------------------------------------------------------------------------- commands
 def check_study(study: Path, shared: dict) -> None:
-    """``study.json`` holds the shared configuration of the units in the folder; another one is refused."""
-    path = study / "study.json"
-    if path.exists():
-        old = json.loads(path.read_text())
-        if canonical_json(old) != canonical_json(shared):
-            raise ConfigConflict(f"{study} was run with another configuration (differs in: "
-                                 f"{', '.join(diff_keys(old, shared))}); use another --study folder")
-    else:
-        write_atomic(path, json.dumps(shared, indent=1, sort_keys=True) + "\n")
+    """Refuse a configuration that differs from what a finished unit of the folder used (its task, eval and model,
+    and its training settings if it trained): units of one study are never of two configurations. Settings no
+    finished unit used yet may change (e.g. the training steps while only the base unit exists). ``study.json``
+    records the configuration of the latest run."""
+    from verl_score.study.units import completed_units
+
+    for folder, meta in completed_units(study / "units"):
+        cfg = meta.get("config") or {}
+        used = {k: cfg[k] for k in ("task", "eval", "model", "train") if k in cfg}
+        differ = diff_keys(used, {k: shared[k] for k in used})
+        if differ:
+            raise ConfigConflict(f"{study}: unit {folder.name} was run with another configuration (differs in: "
+                                 f"{', '.join(differ)}); use another --study folder")
+    write_atomic(study / "study.json", json.dumps(shared, indent=1, sort_keys=True) + "\n")
 
 
 def run_unit(arm: Arm, seed: int, spec: UnitSpec, store: UnitStore, args: argparse.Namespace) -> None:

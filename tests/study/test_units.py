@@ -51,17 +51,26 @@ def test_changed_configuration_is_refused_naming_the_keys(tmp_path):
 
 
 def test_study_level_configuration_is_refused(tmp_path):
-    """scripts/experiments/study.py check_study: a study folder holds one shared configuration."""
+    """scripts/experiments/study.py check_study: a changed setting that a finished unit used is refused (a new seed
+    of another configuration would otherwise join the study); a setting no unit used yet may change."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("study_cli", Path(__file__).parents[2] / "scripts/experiments/study.py")
     cli = importlib.util.module_from_spec(spec)
     sys.modules["study_cli"] = cli  # dataclasses look their module up there
     spec.loader.exec_module(cli)
-    cli.check_study(tmp_path, CFG)
-    cli.check_study(tmp_path, json.loads(json.dumps(CFG)))  # same: fine
+    shared = {"task": {"files": "abc"}, "eval": {"max_tokens": 128}, "model": "m", "train": {"steps": 12}}
+    cli.check_study(tmp_path, shared)  # nothing run yet
+    store = UnitStore(tmp_path / "units")
+    base = UnitSpec("base", 0, {k: shared[k] for k in ("task", "eval", "model")})
+    _finish(store, base)
+    cli.check_study(tmp_path, {**shared, "train": {"steps": 24}})  # only the base exists: training may change
     with pytest.raises(ConfigConflict, match="eval.max_tokens"):
-        cli.check_study(tmp_path, {**CFG, "eval": {"max_tokens": 256}})
+        cli.check_study(tmp_path, {**shared, "eval": {"max_tokens": 256}})
+    _finish(store, UnitSpec("naive", 0, {**shared, "train": {"steps": 24}}))
+    with pytest.raises(ConfigConflict, match="train.steps"):
+        cli.check_study(tmp_path, shared)
+    assert json.loads((tmp_path / "study.json").read_text())["train"] == {"steps": 24}
 
 
 def test_failed_unit_leaves_nothing_readable(tmp_path):
