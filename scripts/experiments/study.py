@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from verl_score.study.units import ConfigConflict, UnitSpec, UnitStore, canonical_json, diff_keys, write_atomic  # noqa: E402
+from verl_score.study.units import ConfigConflict, UnitSpec, UnitStore, diff_keys, write_atomic  # noqa: E402
 
 LAUNCHER = REPO / "scripts" / "run_smollm2_score_cpu.sh"
 #: the one reward every arm trains and is graded with (module docstring)
@@ -157,7 +157,8 @@ def load_manifest(study: Path) -> dict:
 def cmd_task(args: argparse.Namespace) -> int:
     from data_preprocess import study_task
 
-    argv = ["--out-dir", str(args.out or task_dir(args.study)), "--families", args.families, "--seed", str(args.task_seed),
+    argv = ["--out-dir", str(args.out or task_dir(args.study)), "--families", args.families,
+            "--seed", str(args.task_seed),
             "--test-frac", str(args.test_frac), "--val-frac", str(args.val_frac),
             "--probe-per-family", str(args.probe_per_family)]
     return study_task.main(argv)
@@ -237,7 +238,8 @@ def train(arm: Arm, seed: int, t: dict, work: Path, data: Path, dry_run: bool) -
     run_dir.mkdir(parents=True, exist_ok=True)
     total = int(arm.env.get("STAGE1_STEPS", 0)) + int(arm.env.get("STAGE2_STEPS", 0))
     env = {**arm.env, "RUN_DIR": str(run_dir), "DATA_DIR": str(data), "EXPERIMENT": f"study_{arm.name}_s{seed}",
-           "LR": str(t["lr"]), "PROMPTS_PER_STEP": str(t["prompts"]), "SAMPLES_PER_PROMPT": str(t["samples_per_prompt"]),
+           "LR": str(t["lr"]), "PROMPTS_PER_STEP": str(t["prompts"]),
+           "SAMPLES_PER_PROMPT": str(t["samples_per_prompt"]),
            "TEMPERATURE": str(t["temperature"]), "VERL_FILE_LOGGER_ROOT": str(run_dir / "logs")}  # fmt: skip
     overrides = [*arm.overrides, *REWARD_OVERRIDES, f"actor_rollout_ref.rollout.seed={seed}", f"data.seed={seed}",
                  f"trainer.save_freq={total}", f"score.beta2={t['beta2']}", "trainer.val_before_train=False",

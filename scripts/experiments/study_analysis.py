@@ -77,7 +77,8 @@ def load_units(study: Path, regrade: bool) -> tuple[list[A.Unit], int]:
 
 
 def training_table(units: list[A.Unit]) -> str:
-    lines = ["| unit | steps | train Acc@t1 (first → last 2 steps) | train Acc@t2 | wall (min) |", "|---|---|---|---|---|"]
+    lines = ["| unit | steps | train Acc@t1 (first → last 2 steps) | train Acc@t2 | wall (min) |",
+             "|---|---|---|---|---|"]
     for u in units:
         t = (u.meta.get("metrics") or {}).get("train")
         if not t:
@@ -105,6 +106,49 @@ def probe_table(study: Path) -> str:
         s = A.arm_summary([unit], uids, metrics)
         lines.append(f"| {fam or '**all**'} | {len(uids)} | " + " | ".join(A.pct(s[m]["mean"]) for m in metrics) + " |")
     return "\n".join(lines)
+
+
+def plots(study: Path, arms: dict, uids: list[str], order: list[str], diffs: dict) -> list[Path]:
+    """``plots/accuracy.png`` (Acc@t1 / Acc@t2 per arm: mean over seeds, one dot per seed) and
+    ``plots/differences.png`` (each arm minus base and minus naive on the headline metrics, 95 % intervals)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = study / "plots"
+    out.mkdir(exist_ok=True)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(order), 3.2))
+    for j, m in enumerate(("acc@t1", "acc@t2")):
+        for i, arm in enumerate(order):
+            per_seed = [100 * float(x) for x in A.arm_summary(arms[arm], uids, (m,))[m]["per_seed"]]
+            x = i + (j - 0.5) * 0.38
+            ax.bar(x, sum(per_seed) / len(per_seed), 0.36, color=("#8da0cb", "#fc8d62")[j],
+                   label=A.TITLES[m] if i == 0 else None)
+            ax.plot([x] * len(per_seed), per_seed, "k.", ms=4)
+    ax.set_xticks(range(len(order)), order)
+    ax.set_ylabel("% correct (math_verify)")
+    ax.set_title(f"held-out, greedy, N = {len(uids)}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "accuracy.png", dpi=120)
+    plt.close(fig)
+    written = [out / "accuracy.png"]
+    rows = [(k, m, d) for k, per in diffs.items() for m, d in per.items() if "ci" in d]
+    if rows:
+        fig, ax = plt.subplots(figsize=(6, 0.28 * len(rows) + 1))
+        for y, (k, m, d) in enumerate(rows):
+            ax.plot([100 * d["ci"][0], 100 * d["ci"][1]], [y, y], "k-")
+            ax.plot(100 * d["mean"], y, "ko", ms=4)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_yticks(range(len(rows)), [f"{k}: {A.TITLES[m]}" for k, m, _ in rows], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("difference, percentage points (95 % problem bootstrap, pooled over seeds)")
+        fig.tight_layout()
+        fig.savefig(out / "differences.png", dpi=120)
+        plt.close(fig)
+        written.append(out / "differences.png")
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     md += ["## 5. Training episodes (sampled at the launcher's temperature)", "", training_table(units), "",
            "## 6. Base model per family on the validation probe (how the families were chosen)", "",
            probe_table(args.study), ""]
+    written = plots(args.study, arms, uids, order, out["differences"])
+    md += ["Plots: " + ", ".join(f"`{p.relative_to(args.study)}`" for p in written), ""]
     (args.study / "tables.md").write_text("\n".join(md))
     (args.study / "tables.json").write_text(json.dumps(out, indent=1, sort_keys=True, default=float) + "\n")
     print("\n".join(md))

@@ -149,3 +149,4 @@ def test_analysis_command_regrades_from_the_text(tmp_path):
     assert report["regrade_changed"] > 0
     md = (tmp_path / "tables.md").read_text()
     assert "format-only flips" in md and "### add" in md and "against base" in md
+    assert (tmp_path / "plots" / "accuracy.png").exists() and (tmp_path / "plots" / "differences.png").exists()

@@ -55,7 +55,8 @@ def test_study_level_configuration_is_refused(tmp_path):
     of another configuration would otherwise join the study); a setting no unit used yet may change."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("study_cli", Path(__file__).parents[2] / "scripts/experiments/study.py")
+    path = Path(__file__).parents[2] / "scripts/experiments/study.py"
+    spec = importlib.util.spec_from_file_location("study_cli", path)
     cli = importlib.util.module_from_spec(spec)
     sys.modules["study_cli"] = cli  # dataclasses look their module up there
     spec.loader.exec_module(cli)
