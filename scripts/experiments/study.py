@@ -398,10 +398,26 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Finished units (wall time, headline numbers) and leftovers of killed ones."""
+    from verl_score.study.units import STAGING, completed_units
+
+    root = args.study / "units"
+    for folder, meta in completed_units(root):
+        m = json.loads((folder / "metrics.json").read_text())
+        h = m["heldout"]["overall"]
+        print(f"{folder.name:<22} {meta['provenance'].get('wall_s', 0) / 60:6.1f} min  N={m['heldout']['n']}  "
+              f"Acc@t1 {100 * h['acc@t1']:.1f}  Acc@t2 {100 * h['acc@t2']:.1f}  ({meta['provenance'].get('commit')})")
+    left = sorted(p.name for p in (root / STAGING).glob("*")) if (root / STAGING).is_dir() else []
+    if left:
+        print(f"killed / unfinished (never read): {', '.join(left)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("task", "probe", "run"):
+    for name in ("task", "probe", "run", "status"):
         s = sub.add_parser(name)
         s.add_argument("--study", type=Path, required=True, help="the study folder (results/<study>)")
         s.add_argument("--work-dir", type=Path, default=None, help="checkpoints, logs (default runs/study/<name>)")
@@ -441,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_task(args)
     if args.cmd == "probe":
         return cmd_probe(args)
+    if args.cmd == "status":
+        return cmd_status(args)
     if not 0 <= args.stage1 <= args.steps:
         raise SystemExit("--stage1 must be within [0, --steps]")
     try:
