@@ -174,7 +174,7 @@ def parquet_extra(path: Path) -> dict[str, dict]:
 
 def evaluate(model: str, data: Path, out: Path, seed: int, args: argparse.Namespace, log: Path) -> Path:
     """Greedy two-attempt eval through the project's eval path; returns its samples.jsonl."""
-    _run([sys.executable, "-m", "verl_score.eval", "--engine", "local", "--model", model, "--data", str(data),
+    _run([sys.executable, "-m", "verl_score.eval", "--engine", "local", "--model", str(model), "--data", str(data),
           "--max-tokens", str(args.max_tokens), "--seed", str(seed), "--out-dir", str(out), "--quiet",
           "--concurrency", str(EVAL_CONCURRENCY),
           "--no-progress", "--reward-kwargs", json.dumps(EVAL_REWARD_KWARGS)]
@@ -435,8 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.choices["run"]
     r.add_argument("--arms", default="base,naive,score")
     r.add_argument("--seeds", default="0,1,2")
-    r.add_argument("--steps", type=int, default=12, help="training steps of every trained arm")
-    r.add_argument("--stage1", type=int, default=4, help="SCoRe's Stage I steps (of --steps)")
+    r.add_argument("--steps", type=int, default=10, help="training steps of every trained arm")
+    r.add_argument("--stage1", type=int, default=3, help="SCoRe's Stage I steps (of --steps)")
     r.add_argument("--alpha", type=float, default=10.0)
     r.add_argument("--beta2", type=float, default=0.1)
     r.add_argument("--lr", type=float, default=1e-5)
