@@ -383,13 +383,14 @@ def cmd_probe(args: argparse.Namespace) -> int:
         print(f"{out} exists; remove it to measure again")
         return 0
     scratch = args.work_dir / "eval" / "probe"
+    prov = provenance()
     t0 = time.time()
     samples = evaluate(asset_path("smollm2"), data, scratch, 0, args, log=args.work_dir / "logs" / "probe.eval.log")
     tmp = args.study / ".probe.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     records = write_dump(samples, data, tmp / "heldout.jsonl.gz")
-    metrics = {"heldout": dump_metrics(records), "wall_s": round(time.time() - t0, 1), **provenance(),
+    metrics = {"heldout": dump_metrics(records), "wall_s": round(time.time() - t0, 1), **prov,
                "data": str(data.resolve().relative_to(REPO)) if data.resolve().is_relative_to(REPO) else str(data),
                "max_tokens": args.max_tokens}
     write_atomic(tmp / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True) + "\n")
