@@ -411,7 +411,7 @@ def cmd_status(args: argparse.Namespace) -> int:
               f"Acc@t1 {100 * h['acc@t1']:.1f}  Acc@t2 {100 * h['acc@t2']:.1f}  ({meta['provenance'].get('commit')})")
     left = sorted(p.name for p in (root / STAGING).glob("*")) if (root / STAGING).is_dir() else []
     if left:
-        print(f"killed / unfinished (never read): {', '.join(left)}")
+        print(f"staging (a unit running now, or killed; never read): {', '.join(left)}")
     return 0
 
 
