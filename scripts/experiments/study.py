@@ -230,9 +230,26 @@ def training_data(work: Path, study: Path) -> Path:
     return d
 
 
-def train(arm: Arm, seed: int, t: dict, work: Path, data: Path, dry_run: bool) -> tuple[Path, float]:
-    """The launcher for one unit (``t``: the shared training settings); returns (merged HF model folder, seconds)."""
+#: written into a unit's run folder once its training and merge are done: a unit killed later (during its eval)
+#: resumes from the merged weights instead of training again, but only for the same unit fingerprint
+TRAINED = "trained.json"
+
+
+def train(arm: Arm, seed: int, t: dict, work: Path, data: Path, dry_run: bool,
+          fingerprint: str = "") -> tuple[Path, float]:
+    """The launcher for one unit (``t``: the shared training settings); returns (merged HF model folder, seconds).
+
+    A run folder whose ``trained.json`` carries this unit's fingerprint (training and merge finished, the eval did
+    not) is reused; any other leftover (a run killed mid-training) is deleted, never resumed."""
     run_dir = work / "runs" / f"{arm.name}-s{seed}"
+    if not dry_run and fingerprint:
+        try:
+            done = json.loads((run_dir / TRAINED).read_text())
+        except (OSError, ValueError):
+            done = {}
+        if done.get("fingerprint") == fingerprint and (run_dir / "hf" / "config.json").exists():
+            print(f"{arm.name}-s{seed}: reusing its finished training in {run_dir}", flush=True)
+            return run_dir / "hf", float(done.get("train_s", 0.0))
     if run_dir.exists() and not dry_run:
         shutil.rmtree(run_dir)  # a killed earlier attempt: its checkpoints must not be resumed or reused
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -253,7 +270,10 @@ def train(arm: Arm, seed: int, t: dict, work: Path, data: Path, dry_run: bool) -
     _run([sys.executable, "-m", "verl.model_merger", "merge", "--backend", "fsdp", "--local_dir", str(actor),
           "--target_dir", str(run_dir / "hf")], log=run_dir / "merge.log")  # fmt: skip
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # ~2 GB of FSDP shards + optimizer; hf/ is kept
-    return run_dir / "hf", time.time() - t0
+    train_s = time.time() - t0
+    if fingerprint:
+        write_atomic(run_dir / TRAINED, json.dumps({"fingerprint": fingerprint, "train_s": round(train_s, 1)}) + "\n")
+    return run_dir / "hf", train_s
 
 
 def training_log(run_dir: Path, arm: Arm, seed: int) -> Path:
@@ -306,7 +326,8 @@ def run_unit(arm: Arm, seed: int, spec: UnitSpec, store: UnitStore, args: argpar
         model = asset_path("smollm2")
         if arm.trains:
             data = training_data(work, study)
-            model_dir, timings["train_s"] = train(arm, seed, spec.config["train"], work, data, args.dry_run)
+            model_dir, timings["train_s"] = train(arm, seed, spec.config["train"], work, data, args.dry_run,
+                                                  spec.fingerprint)
             if args.dry_run:
                 print(f"dry run: {spec.name} composed")
                 raise _DryRun

@@ -79,3 +79,46 @@ def test_unit_is_written_skipped_and_refused(cli, tmp_path, capsys):
 
     assert cli.main(["status", "--study", str(study)]) == 0
     assert "base-s0" in capsys.readouterr().out
+
+
+def test_trained_unit_killed_in_its_eval_resumes_from_its_weights(cli, tmp_path, monkeypatch, capsys):
+    """The launcher and the merger are faked: a unit whose eval dies keeps its merged weights (trained.json with
+    the unit's fingerprint), commits nothing, and the rerun evaluates those weights without training again."""
+    study = tmp_path / "study"
+    assert cli.main(["task", "--study", str(study), "--families", "add_sub_1d", "--test-frac", "0.3"]) == 0
+    launches = []
+
+    def fake_run(cmd, env=None, log=None):
+        if cmd[0] == "bash":  # the launcher: verl's per-step metrics
+            launches.append(cmd)
+            logs = Path(env["VERL_FILE_LOGGER_ROOT"]) / "verl_score"
+            logs.mkdir(parents=True)
+            (logs / f"{env['EXPERIMENT']}.jsonl").write_text(
+                "".join(json.dumps({"step": s, "data": {"score/acc@t1": 0.1 * s, "score/acc@t2": 0.1}}) + "\n"
+                        for s in (1, 2, 3)))
+        else:  # the merger
+            hf = Path(cmd[cmd.index("--target_dir") + 1])
+            hf.mkdir(parents=True)
+            (hf / "config.json").write_text("{}")
+
+    monkeypatch.setattr(cli, "_run", fake_run)
+    real_evaluate = cli.evaluate
+
+    def dying_evaluate(*a, **k):
+        raise KeyboardInterrupt  # the unit is killed during its eval
+
+    monkeypatch.setattr(cli, "evaluate", dying_evaluate)
+    run = ["run", "--study", str(study), "--work-dir", str(tmp_path / "work"), "--arms", "naive", "--seeds", "0",
+           "--steps", "3", "--stage1", "1"]
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(run)
+    assert len(launches) == 1 and not (study / "units" / "naive-s0").exists()
+    assert (tmp_path / "work" / "runs" / "naive-s0" / "trained.json").exists()
+    monkeypatch.setattr(cli, "evaluate", real_evaluate)
+    assert cli.main(run) == 0
+    assert len(launches) == 1 and "reusing its finished training" in capsys.readouterr().out
+    assert cli.calls and cli.calls[-1].endswith("test.parquet")  # the eval ran on the kept weights
+    m = json.loads((study / "units" / "naive-s0" / "metrics.json").read_text())
+    assert m["train"]["score/acc@t1"]["all"] == [pytest.approx(0.1), pytest.approx(0.2), pytest.approx(0.3)]
+    # another training configuration never reuses those weights
+    assert cli.main([*run[:-4], "--steps", "4", "--stage1", "1", "--seeds", "1"]) == 2  # refused: naive-s0 used 3
