@@ -38,6 +38,7 @@ def test_finished_unit_is_skipped(tmp_path):
     meta = json.loads((folder / "unit.json").read_text())
     assert set(meta["files"]) == {"heldout.jsonl.gz", "metrics.json"} and meta["provenance"]["commit"] == "abc"
     assert [f.name for f, _ in completed_units(tmp_path / "units")] == ["naive-s0"]
+    assert (tmp_path / "units" / ".gitignore").read_text() == ".staging/\n"
 
 
 def test_changed_configuration_is_refused_naming_the_keys(tmp_path):

@@ -140,6 +140,9 @@ class UnitStore:
         where nothing reads it; the next :meth:`staging` of the unit clears it)."""
         base = self.root / STAGING
         base.mkdir(parents=True, exist_ok=True)
+        ignore = self.root / ".gitignore"  # a study folder is committed; its unfinished units never are
+        if not ignore.exists():
+            write_atomic(ignore, f"{STAGING}/\n")
         for old in base.glob(f"{spec.name}.*"):
             shutil.rmtree(old, ignore_errors=True)
         folder = base / f"{spec.name}.{os.getpid()}.{int(time.time())}"
