@@ -457,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.choices["run"]
     r.add_argument("--arms", default="base,naive,score")
     r.add_argument("--seeds", default="0,1,2")
-    r.add_argument("--steps", type=int, default=10, help="training steps of every trained arm")
+    r.add_argument("--steps", type=int, default=8, help="training steps of every trained arm (results/study: 8)")
     r.add_argument("--stage1", type=int, default=3, help="SCoRe's Stage I steps (of --steps)")
     r.add_argument("--alpha", type=float, default=10.0)
     r.add_argument("--beta2", type=float, default=0.1)
