@@ -46,6 +46,9 @@ def test_local_engine_runs_the_agent_loop(assets, gsm8k_parquet):
                                                   {"role": "assistant", "content": t2}]
         assert rec["guidance"] == [{"source": "static", "text": MATH_SELF_CORRECTION}]
         assert all(a["finish_reason"] in ("stop", "length") for a in rec["attempts"])
+        # the policy's own tokens per attempt (max_tokens=4; a stopped attempt counts its end-of-turn token)
+        assert all(1 <= a["num_tokens"] <= 4 + 1 for a in rec["attempts"])
+        assert all(a["num_tokens"] >= 4 for a in rec["attempts"] if a["finish_reason"] == "length")
 
     hint = LocalEngine(str(assets["tiny_qwen"]), num_attempts=3, max_tokens=4, guidance="eval_test_local_hint",
                        generator=engine.generator)  # share the loaded weights

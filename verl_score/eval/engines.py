@@ -46,6 +46,9 @@ class Episode:
     requests: list[list[dict[str, Any]]] | None = None  # messages sent per attempt (chat engines only)
     finish_reasons: list[str | None] = field(default_factory=list)
     truncated: list[bool] = field(default_factory=list)
+    # policy tokens of each attempt (the local engine counts the agent loop's own ids, end-of-turn token included;
+    # chat engines leave it empty)
+    num_tokens: list[int] = field(default_factory=list)
 
 
 class Engine(Protocol):
@@ -223,8 +226,9 @@ class LocalEngine:
                 conversation.append({"role": "user", "content": used[k - 1]})
             conversation.append({"role": "assistant", "content": text})
         truncated = [bool(t) for t in out.extra_fields.get(keys.ATTEMPT_TRUNCATED, [])]
+        owner = list(out.attempt_index)
         return Episode(texts, sources, used, conversation, None, ["length" if t else "stop" for t in truncated],
-                       truncated)
+                       truncated, num_tokens=[owner.count(k + 1) for k in range(len(texts))])
 
     async def aclose(self) -> None:
         return None

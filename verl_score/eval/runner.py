@@ -74,8 +74,8 @@ def build_record(sample: EvalSample, sample_index: int, episode: Episode | None,
 
     ``uid, index, sample`` (problem id, parquet row, parallel-sample number), ``data_source, task, ground_truth``,
     ``status`` (ok / generation_failed / reward_failed) and ``error``; when the episode ran: ``attempts`` (per
-    attempt ``text, finish_reason, reward, correct, reason, reward_failed`` and ``answer`` for answer-extracting
-    reward modules), ``guidance`` (``source, text`` per instruction turn), ``conversation`` (the full chat),
+    attempt ``text, finish_reason, reward, correct, reason, reward_failed``, ``answer`` for answer-extracting
+    reward modules and ``num_tokens`` where the engine counts them), ``guidance`` (``source, text`` per instruction turn), ``conversation`` (the full chat),
     ``requests`` (the message list sent for each attempt; ``None`` for the token-level local engine),
     ``edit_distance_ratio`` (first vs last attempt); when scored: ``transition`` (c2c/c2i/i2c/i2i) and
     ``answer_changed``.
@@ -95,6 +95,8 @@ def build_record(sample: EvalSample, sample_index: int, episode: Episode | None,
         for k, text in enumerate(episode.attempt_texts):
             finish = episode.finish_reasons[k] if k < len(episode.finish_reasons) else None
             a: dict[str, Any] = {"attempt": k + 1, "text": text, "finish_reason": finish}
+            if k < len(episode.num_tokens):
+                a["num_tokens"] = episode.num_tokens[k]
             if scored is not None:
                 a.update(scored[k])
             attempts.append(a)

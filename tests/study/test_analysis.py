@@ -1,0 +1,152 @@
+"""The study's analysis on synthetic dumps: a known paired difference is recovered and covered by its interval,
+format-only flips and the diagnostic rates are counted, the tables render. Light (no model); one test regrades real
+texts with both graders (math-verify worker processes, a few seconds)."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from verl_score.study.analysis import (Unit, arm_summary, by_arm, common_uids, difference_table, pair_seeds,
+                                       paired_difference, problem_indicators, summary_table)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _att(correct: bool, strict: bool | None = None, text: str = "x", finish: str = "stop", reason: str | None = None):
+    strict = correct if strict is None else strict
+    return {"text": text, "num_tokens": 10, "finish_reason": finish,
+            "graders": {"math_verify": {"correct": correct, "reason": reason or ("ok" if correct else "wrong")},
+                        "anchored": {"correct": strict, "reason": "ok" if strict else "no_answer"}}}
+
+
+def _rec(uid: str, a1: dict, a2: dict, family: str = "f") -> dict:
+    return {"uid": uid, "family": family, "status": "ok", "ground_truth": "1", "attempts": [a1, a2]}
+
+
+def test_indicators_count_format_only_flips_and_diagnostics():
+    # right by value but unanchored at t1, anchored at t2: a strict i->c flip that is format only
+    ind = problem_indicators(_rec("a", _att(True, strict=False, text="7"), _att(True, strict=True, text="Final 7")))
+    assert ind["format_flip"] == 1 and ind["unformatted@t1"] == 1 and ind["unformatted@t2"] == 0
+    assert ind["strict_delta"] == 1 and ind["delta"] == 0 and ind["i2c"] == 0
+    # a real fix (wrong by value at t1) is not a format flip
+    ind = problem_indicators(_rec("b", _att(False, text="6"), _att(True, text="7")))
+    assert ind["format_flip"] == 0 and ind["i2c"] == 1 and ind["delta"] == 1
+    # verbatim copy, truncation, no answer
+    ind = problem_indicators(_rec("c", _att(False, text=" same ", finish="length", reason="no_answer"),
+                                  _att(False, text="same")))
+    assert ind["copy"] == 1 and ind["trunc@t1"] == 1 and ind["trunc@t2"] == 0 and ind["no_answer@t1"] == 1
+    # unscorable episodes are left out (counted by Unit), never scored 0
+    assert problem_indicators({"uid": "d", "status": "generation_failed", "attempts": []}) is None
+    bad = _att(True)
+    bad["graders"]["math_verify"]["failed"] = True
+    assert problem_indicators(_rec("e", bad, _att(True))) is None
+
+
+def _synthetic(rng: np.random.Generator, n: int, p1: float, p2: float, seeds: list[int], arm: str) -> list[Unit]:
+    units = []
+    for s in seeds:
+        c1 = rng.random(n) < p1
+        c2 = rng.random(n) < p2
+        recs = [_rec(f"p{i}", _att(bool(c1[i])), _att(bool(c2[i])), family="f" if i % 2 else "g") for i in range(n)]
+        units.append(Unit.from_records(f"{arm}-s{s}", arm, s, recs))
+    return units
+
+
+def test_known_paired_difference_is_recovered_and_covered():
+    rng = np.random.default_rng(1)
+    n = 600
+    base = _synthetic(rng, n, 0.4, 0.2, [0], "base")
+    # the trained arm: same attempt 1 rate, attempt 2 up by 0.25 (true Δ difference vs base = +0.25 - (-0.2 ...))
+    trained = _synthetic(rng, n, 0.4, 0.45, [0, 1, 2], "naive")
+    uids = common_uids(base + trained)
+    assert len(uids) == n
+    d = paired_difference(pair_seeds(trained, base), uids, "acc@t2", n_boot=1000)
+    true = 0.45 - 0.2
+    assert abs(d["mean"] - true) < 0.05
+    assert d["ci"][0] < true < d["ci"][1] and d["ci"][1] - d["ci"][0] < 0.12
+    assert len(d["per_seed"]) == 3 and d["seed_sd"] is not None
+    # the pooled estimate is the mean of the per-seed differences
+    assert d["mean"] == pytest.approx(np.mean(d["per_seed"]))
+    # no difference where there is none: acc@t1 interval covers 0
+    d1 = paired_difference(pair_seeds(trained, base), uids, "acc@t1", n_boot=1000)
+    assert d1["ci"][0] < 0 < d1["ci"][1]
+
+
+def test_exact_paired_difference_on_a_constructed_dump():
+    """The arm's attempt 2 is right on 20 of 40 problems, the base's on none: Δacc@t2 = +0.5 exactly, every seed;
+    10 i→c and 10 c→i flips of 40."""
+    base = Unit.from_records("base-s0", "base", 0, [_rec(f"p{i}", _att(i < 20), _att(False)) for i in range(40)])
+    arm = [Unit.from_records(f"score-s{s}", "score", s,
+                             [_rec(f"p{i}", _att(i < 20), _att(i < 10 or i >= 30)) for i in range(40)])
+           for s in range(3)]
+    d = paired_difference(pair_seeds(arm, [base]), common_uids([base, *arm]), "acc@t2", n_boot=500)
+    assert d["mean"] == pytest.approx(0.5) and d["per_seed"] == [pytest.approx(0.5)] * 3 and d["seed_sd"] == 0
+    assert d["ci"][0] <= 0.5 <= d["ci"][1]
+    s = arm_summary(arm, common_uids(arm))
+    assert s["i2c"]["mean"] == pytest.approx(0.25) and s["c2i"]["mean"] == pytest.approx(0.25)
+
+
+def test_seeds_pair_by_number_against_a_multi_seed_reference():
+    rng = np.random.default_rng(0)
+    a = _synthetic(rng, 10, 0.5, 0.5, [0, 1, 2], "score")
+    r = _synthetic(rng, 10, 0.5, 0.5, [1, 2, 3], "naive")
+    assert [(x.seed, y.seed) for x, y in pair_seeds(a, r)] == [(1, 1), (2, 2)]
+
+
+def test_tables_render_per_arm_and_per_family():
+    rng = np.random.default_rng(2)
+    units = _synthetic(rng, 50, 0.4, 0.2, [0], "base") + _synthetic(rng, 50, 0.4, 0.5, [0, 1], "naive")
+    arms = by_arm(units)
+    uids = common_uids(units)
+    t = summary_table(arms, uids, ["acc@t1", "acc@t2", "delta", "format_flip"], ["base", "naive", "score"])
+    assert "| base | 1 | 50 |" in t and "| naive | 2 | 50 |" in t and "score" not in t
+    fam = common_uids(units, family="f")
+    assert len(fam) == 25
+    dt = difference_table(arms, uids, "base", ["base", "naive"], n_boot=200)
+    assert "| naive | Acc@t2 |" in dt and "s0:" in dt and "s1:" in dt
+
+
+def _load_cli():
+    spec = importlib.util.spec_from_file_location("study_analysis", ROOT / "scripts/experiments/study_analysis.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_analysis_command_regrades_from_the_text(tmp_path):
+    """The whole command on a tiny committed-style study: verdicts are recomputed from the text (a wrong stored
+    verdict is overruled and counted), and the tables are written."""
+    from verl_score.study.units import UnitSpec, UnitStore
+
+    store = UnitStore(tmp_path / "units")
+    texts = [("6 + 1 = 7", "Final Answer: The final answer is $7$. I hope it is correct."),  # format-only flip
+             ("6 + 1 = 8", "The answer is 7."),  # a real fix
+             ("The answer is 7.", "The answer is 7.")]  # a verbatim copy, right
+    for arm in ("base", "naive"):
+        spec = UnitSpec(arm, 0, {"x": 1})
+        recs = []
+        for i, (t1, t2) in enumerate(texts):
+            stale = {"math_verify": {"correct": False}, "anchored": {"correct": False}}  # wrong on purpose
+            recs.append({"uid": f"add/{i}", "family": "add", "status": "ok", "ground_truth": "7",
+                         "attempts": [{"text": t1, "finish_reason": "stop", "num_tokens": 5, "graders": stale},
+                                      {"text": t2, "finish_reason": "stop", "num_tokens": 9, "graders": stale}]})
+        with store.staging(spec) as staged:
+            with gzip.open(staged / "heldout.jsonl.gz", "wt") as f:
+                f.write("".join(json.dumps(r) + "\n" for r in recs))
+            store.commit(spec, staged, {})
+    cli = _load_cli()
+    assert cli.main([str(tmp_path), "--n-boot", "200"]) == 0
+    report = json.loads((tmp_path / "tables.json").read_text())
+    base = report["arms"]["base"]
+    assert base["acc@t1"]["mean"] == pytest.approx(2 / 3) and base["acc@t2"]["mean"] == pytest.approx(1.0)
+    assert base["format_flip"]["mean"] == pytest.approx(1 / 3) and base["copy"]["mean"] == pytest.approx(1 / 3)
+    assert report["regrade_changed"] > 0
+    md = (tmp_path / "tables.md").read_text()
+    assert "format-only flips" in md and "### add" in md and "against base" in md
+    assert (tmp_path / "plots" / "accuracy.png").exists() and (tmp_path / "plots" / "differences.png").exists()
