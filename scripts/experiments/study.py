@@ -48,9 +48,9 @@ from verl_score.study.units import ConfigConflict, UnitSpec, UnitStore, diff_key
 
 LAUNCHER = REPO / "scripts" / "run_smollm2_score_cpu.sh"
 #: the one reward every arm trains and is graded with (module docstring)
-REWARD_OVERRIDES = ("~reward.custom_reward_function.reward_kwargs.routes",
-                    "reward.custom_reward_function.reward_kwargs.default=math",
-                    "reward.custom_reward_function.reward_kwargs.modules.math.policy=math_verify")
+#: the training reward's grader: the launcher's GRADER knob (scripts/run_smollm2_score_cpu.sh), whose math_verify
+#: setting drops the config's anchored routes; the launcher's default since session 8, set explicitly here
+GRADER = "math_verify"
 EVAL_REWARD_KWARGS = {"default": "math", "modules": {"math": {"policy": "math_verify"}}}
 #: problems of the validation carving verl validates on at the unit's last step (the launcher needs a val file; the
 #: study's held-out numbers come from the test-split eval, never from this)
@@ -70,20 +70,24 @@ class Arm:
     trains: bool = True
 
 
+#: the "none" shaping takes no parameters: drop the base config's progress kwargs (alpha) before switching
+NO_SHAPING = ("~score.shaping.kwargs", "score.shaping.name=none")
+
+
 def arms(steps: int, stage1: int, alpha: float) -> dict[str, Arm]:
     """base, naive, score (the issue's three) and the paper's ablations, registered by name."""
     return {
         "base": Arm("base", "base model (no training)", trains=False),
         "naive": Arm("naive", "naive multi-turn RL (Stage II only, no shaping)",
-                     {"STAGE1_STEPS": "0", "STAGE2_STEPS": str(steps)}, ("score.shaping.name=none",)),
+                     {"STAGE1_STEPS": "0", "STAGE2_STEPS": str(steps)}, NO_SHAPING),
         "score": Arm("score", f"SCoRe (Stage I → II, α = {alpha:g})",
                      {"STAGE1_STEPS": str(stage1), "STAGE2_STEPS": str(steps - stage1)},
-                     (f"score.shaping.alpha={alpha}",)),
+                     (f"score.shaping.kwargs.alpha={alpha}",)),
         "score_nostage1": Arm("score_nostage1", f"SCoRe without Stage I (α = {alpha:g})",
-                              {"STAGE1_STEPS": "0", "STAGE2_STEPS": str(steps)}, (f"score.shaping.alpha={alpha}",)),
+                              {"STAGE1_STEPS": "0", "STAGE2_STEPS": str(steps)}, (f"score.shaping.kwargs.alpha={alpha}",)),
         "score_noshaping": Arm("score_noshaping", "SCoRe without shaping (Stage I → II)",
                                {"STAGE1_STEPS": str(stage1), "STAGE2_STEPS": str(steps - stage1)},
-                               ("score.shaping.name=none",)),
+                               NO_SHAPING),
     }  # fmt: skip
 
 
@@ -99,7 +103,7 @@ def shared_config(args: argparse.Namespace, task_manifest: dict) -> dict:
         "train": {"launcher": "scripts/run_smollm2_score_cpu.sh", "steps": args.steps, "stage1": args.stage1,
                   "alpha": args.alpha, "beta2": args.beta2, "lr": args.lr, "prompts": args.prompts,
                   "samples_per_prompt": args.samples_per_prompt, "temperature": args.train_temperature,
-                  "reward_overrides": list(REWARD_OVERRIDES), "extra_overrides": list(args.override or [])},
+                  "grader": GRADER, "extra_overrides": list(args.override or [])},
     }
 
 
@@ -257,8 +261,8 @@ def train(arm: Arm, seed: int, t: dict, work: Path, data: Path, dry_run: bool,
     env = {**arm.env, "RUN_DIR": str(run_dir), "DATA_DIR": str(data), "EXPERIMENT": f"study_{arm.name}_s{seed}",
            "LR": str(t["lr"]), "PROMPTS_PER_STEP": str(t["prompts"]),
            "SAMPLES_PER_PROMPT": str(t["samples_per_prompt"]),
-           "TEMPERATURE": str(t["temperature"]), "VERL_FILE_LOGGER_ROOT": str(run_dir / "logs")}  # fmt: skip
-    overrides = [*arm.overrides, *REWARD_OVERRIDES, f"actor_rollout_ref.rollout.seed={seed}", f"data.seed={seed}",
+           "TEMPERATURE": str(t["temperature"]), "GRADER": t["grader"], "VERL_FILE_LOGGER_ROOT": str(run_dir / "logs")}  # fmt: skip
+    overrides = [*arm.overrides, f"actor_rollout_ref.rollout.seed={seed}", f"data.seed={seed}",
                  f"trainer.save_freq={total}", f"score.beta2={t['beta2']}", "trainer.val_before_train=False",
                  *t["extra_overrides"]]  # fmt: skip
     t0 = time.time()

@@ -42,9 +42,15 @@ def test_bad_settings_are_refused():
         make_replay_buffer(**_kwargs("sync", sync_refill_failed_groups=True))
 
 
-def test_cpu_launchers_select_it():
+@pytest.mark.parametrize("launcher", ["run_tiny_score_cpu", "run_tiny_grpo_cpu", "run_tiny_score_rl_cpu",
+                                      "run_smollm2_score_cpu"])
+def test_cpu_launchers_select_it(launcher):
+    """Through ``+platform=cpu`` (configs/platform/cpu.yaml): read from the launcher's composed config, which
+    tests/test_compositions.py keeps equal to what the launcher composes today."""
     from pathlib import Path
 
-    env = (Path(__file__).resolve().parents[2] / "scripts/lib/cpu_env.sh").read_text()
+    snapshot = Path(__file__).resolve().parents[2] / f"tests/data/compositions/{launcher}__default.yaml"
+    cfg = OmegaConf.load(snapshot)
     for override in HYDRA_OVERRIDES:
-        assert override in env
+        key, value = override.split("=", 1)
+        assert OmegaConf.select(cfg, key) == value, (launcher, key)
