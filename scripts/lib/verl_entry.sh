@@ -84,6 +84,8 @@ verl_main_ppo() {
   fi
   # a launcher's own start-up work that must wait for the preflight (the SMART guide server: scripts/lib/smart_guide.sh)
   [[ -z "${VERL_PRE_LAUNCH_HOOK:-}" ]] || "$VERL_PRE_LAUNCH_HOOK"
+  # read by the hook only: one temporary file per launch, not left behind
+  [[ -z "${VERL_SCORE_COMPOSED_CONFIG:-}" ]] || { rm -f "$VERL_SCORE_COMPOSED_CONFIG"; unset VERL_SCORE_COMPOSED_CONFIG; }
   python -m verl.trainer.main_ppo "$@" "${RAY_ENV_ARGS[@]}"
 }
 
