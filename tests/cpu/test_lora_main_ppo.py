@@ -60,8 +60,10 @@ def test_the_reference_is_the_actor_with_its_adapter_disabled(lora_run):
     # before the first update B = 0: actor == base == reference, exactly
     assert s1["actor/kl_loss"] == 0 and s1["score/kl_ref_t2/mean"] == 0
     assert s1["actor/grad_norm"] > 0
-    # after it the adapter is on in the actor and off in the reference
-    assert s2["actor/kl_loss"] > 1e-4 and s2["score/kl_ref_t2/mean"] > 1e-3
+    # after it the adapter is on in the actor and off in the reference. actor/kl_loss is verl's low-variance (k3)
+    # estimate, >= 0 by construction; score/kl_ref_t2/mean is the k1 mean log-ratio on the sampled tokens, which is
+    # an unbiased KL estimate but can be negative on a handful of samples (CI saw -0.015), so its size is checked
+    assert s2["actor/kl_loss"] > 1e-4 and abs(s2["score/kl_ref_t2/mean"]) > 1e-3
 
 
 def test_the_rollout_serves_the_updated_adapter(lora_run):
@@ -71,5 +73,7 @@ def test_the_rollout_serves_the_updated_adapter(lora_run):
         assert d["rollout_corr/log_ppl_diff_max"] < 1e-4, (step, d["rollout_corr/log_ppl_diff_max"])
         assert abs(d["rollout_corr/kl"]) < 1e-5
         assert d["training/rollout_probs_diff_max"] < 1e-4
-    # the agreement is not vacuous: the policy moved far more than the rollout/actor gap
-    assert by_step[2]["score/kl_ref_t2/mean"] > 100 * by_step[2]["rollout_corr/log_ppl_diff_max"]
+    # the agreement is not vacuous: the policy moved far more than the rollout/actor gap (sizes: the k1 mean can be < 0)
+    gap = by_step[2]["rollout_corr/log_ppl_diff_max"]
+    assert by_step[2]["actor/kl_loss"] > 10 * gap
+    assert abs(by_step[2]["score/kl_ref_t2/mean"]) > 100 * gap
