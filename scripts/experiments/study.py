@@ -55,8 +55,10 @@ EVAL_REWARD_KWARGS = {"default": "math", "modules": {"math": {"policy": "math_ve
 #: problems of the validation carving verl validates on at the unit's last step (the launcher needs a val file; the
 #: study's held-out numbers come from the test-split eval, never from this)
 TRAIN_VAL_PROBLEMS = 8
-#: episodes decoded together by the local engine; fixed for the study (batch composition can move a greedy argmax)
-EVAL_CONCURRENCY = 8
+#: episodes decoded together by the local engine, and its torch threads; fixed for a study (batch composition and
+#: the reduction order of a matmul can move a greedy argmax), recorded in its ``eval`` block
+EVAL_CONCURRENCY = 32
+EVAL_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,8 @@ def shared_config(args: argparse.Namespace, task_manifest: dict) -> dict:
         "task": {"files": task_manifest["files"], "seed": task_manifest["seed"],
                  "families": [f["name"] for f in task_manifest["families"]]},
         "model": "smollm2 (verl_score.assets, SmolLM2-135M-Instruct)",
-        "eval": {"split": "test", "num_attempts": 2, "max_tokens": args.max_tokens, "temperature": 0.0,
-                 "concurrency": EVAL_CONCURRENCY,
+        "eval": {"split": args.split, "num_attempts": 2, "max_tokens": args.max_tokens, "temperature": 0.0,
+                 "concurrency": EVAL_CONCURRENCY, "threads": EVAL_THREADS,
                  "guidance": "static", "reward_kwargs": EVAL_REWARD_KWARGS, "graders": ["math_verify", "anchored"]},
         "train": {"launcher": "scripts/run_smollm2_score_cpu.sh", "steps": args.steps, "stage1": args.stage1,
                   "alpha": args.alpha, "beta2": args.beta2, "lr": args.lr, "prompts": args.prompts,
@@ -142,7 +144,13 @@ def _run(cmd: list[str], env: dict | None = None, log: Path | None = None) -> No
 
 # ---------------------------------------------------------------------------------------------------- task
 def task_dir(study: Path) -> Path:
-    return study / "task"
+    """The study's task: ``<study>/task``, or the folder ``--task-dir`` names (a tuning study evaluates another
+    study's task on its validation carving, ``--split validation``)."""
+    return _TASK_DIRS.get(study.resolve(), study / "task")
+
+
+#: --task-dir per study folder (set by ``main``)
+_TASK_DIRS: dict[Path, Path] = {}
 
 
 def load_manifest(study: Path) -> dict:
@@ -182,7 +190,8 @@ def evaluate(model: str, data: Path, out: Path, seed: int, args: argparse.Namesp
           "--max-tokens", str(args.max_tokens), "--seed", str(seed), "--out-dir", str(out), "--quiet",
           "--concurrency", str(EVAL_CONCURRENCY),
           "--no-progress", "--reward-kwargs", json.dumps(EVAL_REWARD_KWARGS)]
-         + (["--limit", str(args.limit)] if args.limit else []), log=log)  # fmt: skip
+         + (["--limit", str(args.limit)] if args.limit else []),
+         {"VERL_SCORE_CPU_THREADS": str(EVAL_THREADS)}, log=log)  # fmt: skip
     return out / "samples.jsonl"
 
 
@@ -345,7 +354,7 @@ def run_unit(arm: Arm, seed: int, spec: UnitSpec, store: UnitStore, args: argpar
             raise _DryRun
         else:
             train_summary = None
-        test = task_dir(study) / "test.parquet"
+        test = task_dir(study) / f"{args.split}.parquet"
         t1 = time.time()
         scratch = work / "eval" / spec.name
         samples = evaluate(model, test, scratch, seed, args, log=work / "logs" / f"{spec.name}.eval.log")
@@ -471,6 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--train-temperature", type=float, default=0.7)
     r.add_argument("--override", action="append", default=[], help="extra hydra override for every trained arm")
     r.add_argument("--dry-run", action="store_true", help="compose-check every trained unit; nothing is written")
+    r.add_argument("--split", choices=("test", "validation"), default="test",
+                   help="the split a unit is evaluated on: test for the study, validation for choosing settings")
+    for s in (r, sub.choices["probe"]):
+        s.add_argument("--task-dir", type=Path, default=None,
+                       help="the task folder (default <study>/task; a tuning study names the study's task)")
     return p
 
 
@@ -479,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.work_dir is None:
         args.work_dir = REPO / "runs" / "study" / args.study.resolve().name
     args.work_dir = args.work_dir.resolve()
+    if getattr(args, "task_dir", None) is not None:
+        _TASK_DIRS[args.study.resolve()] = args.task_dir
     if args.cmd == "task":
         return cmd_task(args)
     if args.cmd == "probe":

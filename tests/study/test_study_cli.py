@@ -122,3 +122,20 @@ def test_trained_unit_killed_in_its_eval_resumes_from_its_weights(cli, tmp_path,
     assert m["train"]["score/acc@t1"]["all"] == [pytest.approx(0.1), pytest.approx(0.2), pytest.approx(0.3)]
     # another training configuration never reuses those weights
     assert cli.main([*run[:-4], "--steps", "4", "--stage1", "1", "--seeds", "1"]) == 2  # refused: naive-s0 used 3
+
+
+def test_a_tuning_study_evaluates_another_studys_validation_carving(cli, tmp_path, capsys):
+    """``--split validation --task-dir``: settings are chosen on the validation carving of the study's own task, in
+    a folder of their own; the split is part of the configuration, so test and validation units never mix."""
+    study = tmp_path / "study"
+    assert cli.main(["task", "--study", str(study), "--families", "add_sub_1d", "--test-frac", "0.3"]) == 0
+    tuning = tmp_path / "tuning"
+    run = ["run", "--study", str(tuning), "--task-dir", str(study / "task"), "--split", "validation",
+           "--work-dir", str(tmp_path / "work"), "--arms", "base", "--seeds", "0"]
+    assert cli.main(run) == 0
+    assert cli.calls == [str(study / "task" / "validation.parquet")]
+    meta = json.loads((tuning / "units" / "base-s0" / "unit.json").read_text())
+    assert meta["config"]["eval"]["split"] == "validation" and meta["config"]["eval"]["threads"] == cli.EVAL_THREADS
+    assert not (tuning / "task").exists() and not (study / "units").exists()
+    assert cli.main([*run, "--split", "test"]) == 2  # the same folder on test: refused
+    assert "eval.split" in capsys.readouterr().err
