@@ -36,6 +36,7 @@ from verl_score.rewards.extract import Extracted, extract_math_answer
 from verl_score.rewards.math_gold import gold_text, reward_gold
 from verl_score.rewards.math_pool import MathVerifyPool
 from verl_score.rewards.registry import register_reward
+from verl_score.rewards.unevaluated import gold_is_number, is_unevaluated
 
 _SPACED_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")
 POLICIES = ("anchored", "math_verify")
@@ -64,7 +65,9 @@ def is_risky(answer: str, text_mode: bool = False) -> bool:
 class MathReward:
     """Score 1.0 when the response's final answer equals the gold answer mathematically, else 0.0.
 
-    Reasons in ``extra["reason"]``: ``ok`` / ``wrong`` / ``no_answer`` / ``response_too_long`` /
+    Reasons in ``extra["reason"]``: ``ok`` / ``wrong`` / ``no_answer`` / ``unevaluated_expression`` (a number's
+    gold answered by arithmetic still to do, e.g. the question's "59 + 93"; ``values_only=False`` lets math-verify
+    evaluate it) / ``response_too_long`` /
     ``answer_too_long`` / ``answer_too_deep`` / ``answer_unparseable`` (scored 0) and, counted as ``failed``
     (never a wrong answer): ``verify_timeout`` / ``verify_error`` / ``response_not_string`` / ``gold_missing`` /
     ``gold_unparseable`` (the last three are data bugs). Wall clock from call to return is at most ``timeout_s``
@@ -82,12 +85,15 @@ class MathReward:
         fallback: str | None = None,
         cache_size: int = 8192,
         risky_check_s: float = 2.0,
+        values_only: bool = True,
     ):
         if policy not in POLICIES:
             raise ValueError(f"math reward policy must be one of {POLICIES}, got {policy!r}")
         if fallback is None:  # an explicit fallback (last_number / full_text) overrides the policy's
             fallback = "math_verify" if policy == "math_verify" else "none"
         self.policy = policy
+        # a number's gold is matched by a value, never by arithmetic still to do ("59 + 93"): see unevaluated.py
+        self.values_only = values_only
         self.timeout_s = timeout_s
         self.pool = MathVerifyPool(workers=workers, timeout_s=timeout_s, prestart=True)
         self.risky_check_s = risky_check_s
@@ -154,6 +160,8 @@ class MathReward:
         extra.update(answer=found.answer, answer_kind=found.kind, answer_found=float(found.answer is not None))
         if found.answer is None:
             return _result(0.0, found.reason, extra, start)
+        if self.values_only and gold_is_number(gold) and is_unevaluated(found.answer, found.text_mode):
+            return _result(0.0, "unevaluated_expression", extra, start)
         verdict = self._compare_in_process(gold, found.answer, found.text_mode)
         pending = _Pending(gold, found, extra, start, deadline)
         return pending if verdict is None else _verdict_result(verdict, pending)

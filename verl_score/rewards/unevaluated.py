@@ -1,0 +1,68 @@
+"""Is an extracted answer still arithmetic to be done? ("59 + 93", "8 \\times 9", "1/2 + 1/3").
+
+Why: math-verify evaluates what it parses, so "The final answer is 59 + 93." equals the gold 152 -- and on an
+arithmetic task that answer is the question copied back. RL found this in 8 steps: a SmolLM2 policy trained on
+reasoning-gym sums learned to end with "The final answer is a + b" after stating a wrong value, or to write
+"8 * 9 is the final answer." with no value at all, and the reward paid 1 for both (issue #25's study, lr 1e-4: 51
+of its 127 credited first attempts ended in arithmetic still to do, 35 of them never containing the right number).
+A grader a reviewer would accept reads a final answer as a *value*: when the gold is a single number, an answer that still joins two numbers with an arithmetic
+operator is ``unevaluated_expression`` (score 0), whatever it evaluates to.
+
+What stays a value: integers and decimals (with a sign, thousands separators), a fraction ``a/b`` or
+``\\frac{a}{b}`` (unsimplified fractions are left to the equivalence check; ``\\frac{1}{4}\\pi`` is a value, two
+fractions added are not), scientific notation ``3 \\times 10^5``, powers (``2^{10}``), surds and multiples of pi. An assignment ("x = 59 + 93 = 152") is judged by what follows its
+last ``=``. Prose handed to math-verify (``text_mode``) is judged by its last arithmetic run: "46 + 4 = 50." ends in
+a value, "... which is 46 + 4" does not.
+"""
+
+from __future__ import annotations
+
+import re
+
+from verl_score.rewards.dressed import plain_number
+from verl_score.rewards.exact_value import exact_value
+
+_NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
+_LATEX_OPS = [
+    (re.compile(r"\\(?:times|cdot|ast)(?![A-Za-z])|[×·∗]"), "*"),
+    (re.compile(r"\\div(?![A-Za-z])"), "÷"),
+    (re.compile(r"[−–]"), "-"),
+]
+_FRAC = re.compile(r"\\[dt]?frac\s*\{\s*(" + _NUM + r")\s*\}\s*\{\s*(" + _NUM + r")\s*\}")
+_SPACING = re.compile(r"\\[,;:! ]|\\left|\\right|\$|\\\(|\\\)|\\\[|\\\]")
+# "3 * 10^5", "3 * 10^{5}": scientific notation is a value
+_SCIENTIFIC = re.compile(_NUM + r"\s*[*x]\s*10\s*\^\s*\{?\s*-?\d+\s*\}?")
+# two numbers joined by a binary operator (the "x" of "8 x 9" only between numbers)
+_BINARY = re.compile(r"(?<![\w.^])" + _NUM + r"\s*(?:[-+*/÷]|\bx\b)\s*\(?\s*-?" + _NUM)
+_SLASH_FRACTION = re.compile(r"(?<![\w.^])" + _NUM + r"\s*/\s*" + _NUM + r"(?![\w.])")
+# a run of arithmetic on numbers in prose: the last one decides
+_RUN = re.compile(_NUM + r"(?:\s*(?:[-+*/÷]|\bx\b)\s*" + _NUM + r")*")
+
+
+def _normalise(text: str) -> str:
+    """LaTeX operators to ASCII; each fraction ``\\frac{a}{b}`` / ``a/b`` and each scientific ``a \\times 10^k``
+    to one value token ``1``, so that what remains between two numbers is arithmetic still to do."""
+    text = _SPACING.sub(" ", text)
+    for pattern, op in _LATEX_OPS:
+        text = pattern.sub(op, text)
+    text = _FRAC.sub(" 1 ", text)
+    text = _SCIENTIFIC.sub(" 1 ", text)
+    return _SLASH_FRACTION.sub(" 1 ", text)
+
+
+def gold_is_number(gold: str) -> bool:
+    """A gold answer that is one number (integer, decimal, fraction, surd, multiple of pi, a dressed "$1,000")."""
+    return exact_value(gold) is not None or plain_number(gold) is not None
+
+
+def is_unevaluated(answer: str, text_mode: bool = False) -> bool:
+    """True when ``answer`` (an extracted answer, or prose when ``text_mode``) still has arithmetic to do."""
+    text = _normalise(answer)
+    if text_mode:
+        runs = [m.group(0) for m in _RUN.finditer(text)]
+        if not runs:
+            return False
+        return _BINARY.search(runs[-1]) is not None
+    if "=" in text:
+        text = text.rsplit("=", 1)[1]
+    return _BINARY.search(text) is not None
