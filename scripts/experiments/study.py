@@ -474,7 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stage1", type=int, default=3, help="SCoRe's Stage I steps (of --steps)")
     r.add_argument("--alpha", type=float, default=10.0)
     r.add_argument("--beta2", type=float, default=0.1)
-    r.add_argument("--lr", type=float, default=1e-5)
+    r.add_argument("--lr", type=float, default=1e-4,
+                   help="chosen on the validation carving (results/study/README.md, 'Choosing the training settings')")
     r.add_argument("--prompts", type=int, default=4, help="prompts per step")
     r.add_argument("--samples-per-prompt", type=int, default=4)
     r.add_argument("--train-temperature", type=float, default=0.7)

@@ -143,7 +143,7 @@ def plots(study: Path, arms: dict, uids: list[str], order: list[str], diffs: dic
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_yticks(range(len(rows)), [f"{k}: {A.TITLES[m]}" for k, m, _ in rows], fontsize=7)
         ax.invert_yaxis()
-        ax.set_xlabel("difference, percentage points (95 % problem bootstrap, pooled over seeds)")
+        ax.set_xlabel("difference, percentage points (95 % group bootstrap, pooled over seeds)")
         fig.tight_layout()
         fig.savefig(out / "differences.png", dpi=120)
         plt.close(fig)
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         out["families"][fam] = {arm: A.arm_summary(arms[arm], fu) for arm in order}
         md += [f"### {fam}", "", A.summary_table(arms, fu, A.HEADLINE + ("format_flip", "no_answer@t1", "copy"), order),
                ""]
-    md += ["## 4. Paired differences (problem bootstrap pooled over seeds, 95 %; percentage points)", ""]
+    md += ["## 4. Paired differences (bootstrap over canonical groups, pooled over seeds, 95 %; percentage points)", ""]
     for ref in ("base", "naive"):
         if ref not in arms or len(arms) < 2:
             continue

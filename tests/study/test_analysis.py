@@ -150,3 +150,23 @@ def test_analysis_command_regrades_from_the_text(tmp_path):
     md = (tmp_path / "tables.md").read_text()
     assert "format-only flips" in md and "### add" in md and "against base" in md
     assert (tmp_path / "plots" / "accuracy.png").exists() and (tmp_path / "plots" / "differences.png").exists()
+
+
+def test_the_bootstrap_resamples_groups_not_problems():
+    """Ten groups of ten identical problems: the interval is that of 10 observations, not of 100 (resampling the
+    problems one by one would count each group's ten identical outcomes as ten independent ones)."""
+    def recs(right):
+        return [{**_rec(f"p{g}-{i}", _att(right(g)), _att(right(g))), "group": f"g{g}"}
+                for g in range(10) for i in range(10)]
+    base = Unit.from_records("base-s0", "base", 0, recs(lambda g: False))
+    arm = [Unit.from_records("x-s0", "x", 0, recs(lambda g: g < 5))]
+    uids = common_uids([base, *arm])
+    d = paired_difference(pair_seeds(arm, [base]), uids, "acc@t1", n_boot=2000)
+    assert d["mean"] == pytest.approx(0.5)
+    lo, hi = d["ci"]
+    # 10 Bernoulli(0.5) clusters: the 95 % interval spans about ±0.3; 100 independent problems would give about ±0.1
+    assert hi - lo > 0.45, d["ci"]
+    flat = [Unit.from_records(u.name, u.arm, u.seed, [{k: v for k, v in r.items() if k != "group"} for r in rs])
+            for u, rs in ((base, recs(lambda g: False)), (arm[0], recs(lambda g: g < 5)))]
+    d_flat = paired_difference(pair_seeds([flat[1]], [flat[0]]), uids, "acc@t1", n_boot=2000)
+    assert d_flat["ci"][1] - d_flat["ci"][0] < 0.25

@@ -3,9 +3,9 @@
 Why this shape (issue #25): the claim is about self-correction, so every accuracy and flip is the format-agnostic
 grader's (``math_verify``); the strict grader's figures stand beside it only to size the format confound. Seeds are
 training seeds over one held-out split, so the problems are shared by every unit: differences between arms are
-**paired on problems**, and their uncertainty comes from a **problem bootstrap pooled over seeds** (resample the
-held-out problems once per replicate, apply the same resample to every seed of both arms, average the per-seed
-differences). The seed-to-seed spread is reported beside it, not folded into it: with three seeds a seed bootstrap
+**paired on problems**, and their uncertainty comes from a **group bootstrap pooled over seeds** (resample the
+held-out problems' canonical groups once per replicate, apply the same resample to every seed of both arms, average
+the per-seed differences; groups, because a group's problems are answered alike). The seed-to-seed spread is reported beside it, not folded into it: with three seeds a seed bootstrap
 would be noise.
 
 Per problem and unit (one greedy episode, two attempts) the indicators are:
@@ -84,11 +84,13 @@ class Unit:
     family: dict[str, str]
     unscored: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+    #: uid -> canonical group (same operands up to order, same operators): the bootstrap's resampling unit
+    group: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_records(cls, name: str, arm: str, seed: int, records: Sequence[Mapping[str, Any]],
                      meta: Mapping[str, Any] | None = None) -> "Unit":
-        rows, family, unscored = {}, {}, 0
+        rows, family, group, unscored = {}, {}, {}, 0
         for rec in records:
             uid = f"{rec['uid']}#{rec.get('sample', 0)}"
             ind = problem_indicators(rec)
@@ -97,7 +99,8 @@ class Unit:
                 continue
             rows[uid] = ind
             family[uid] = rec.get("family") or "?"
-        return cls(name, arm, seed, rows, family, unscored, dict(meta or {}))
+            group[uid] = str(rec.get("group") or rec["uid"])  # no group recorded: the problem is its own cluster
+        return cls(name, arm, seed, rows, family, unscored, dict(meta or {}), group)
 
     def matrix(self, uids: Sequence[str], metric: str) -> np.ndarray:
         return np.array([self.rows[u][metric] for u in uids], dtype=np.float64)
@@ -144,15 +147,26 @@ def pair_seeds(arm: Sequence[Unit], ref: Sequence[Unit]) -> list[tuple[Unit, Uni
 def paired_difference(pairs: Sequence[tuple[Unit, Unit]], uids: Sequence[str], metric: str, n_boot: int = 2000,
                       rng_seed: int = 0, level: float = 0.95) -> dict[str, Any]:
     """Arm minus reference on ``metric``: per-seed differences, their mean (the pooled estimate), the seed SD, and a
-    percentile interval from a problem bootstrap pooled over seeds (one resample of problems per replicate, used for
-    every seed pair)."""
+    percentile interval from a bootstrap pooled over seeds that resamples canonical **groups** (one resample per
+    replicate, used for every seed pair).
+
+    Why groups, not problems: the problems of one group (6 + 1 and 1 + 6; the same sum from two generators) are
+    answered alike, so resampling them independently would count correlated outcomes as independent evidence and
+    narrow the interval (the test split has 228 problems in 172 groups). The interval covers problem sampling
+    only; the seeds it pools are the ones run, so read it beside the per-seed differences and their SD."""
     if not pairs or not uids:
         return {"n_pairs": len(pairs), "n_problems": len(uids)}
     diffs = np.stack([a.matrix(uids, metric) - r.matrix(uids, metric) for a, r in pairs])  # [S, N]
     per_problem = diffs.mean(axis=0)  # the pooled estimate is the mean of this vector
+    groups = pairs[0][0].group
+    names = sorted({groups.get(u, u) for u in uids})
+    index = {g: i for i, g in enumerate(names)}
+    cluster = np.array([index[groups.get(u, u)] for u in uids])
+    sums = np.bincount(cluster, weights=per_problem, minlength=len(names))
+    counts = np.bincount(cluster, minlength=len(names)).astype(np.float64)
     rng = np.random.default_rng(rng_seed)
-    idx = rng.integers(0, len(uids), size=(n_boot, len(uids)))
-    boot = per_problem[idx].mean(axis=1)
+    idx = rng.integers(0, len(names), size=(n_boot, len(names)))
+    boot = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
     lo, hi = np.quantile(boot, [(1 - level) / 2, 1 - (1 - level) / 2])
     per_seed = diffs.mean(axis=1)
     return {
