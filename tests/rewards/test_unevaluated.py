@@ -21,6 +21,9 @@ REAL_HACKS = [
     ("The final answer is $8 \\times 9$.", "72"),
     ("The answer is \\frac{1}{2} + \\frac{1}{3}", "\\frac{5}{6}"),
     ("The final answer is 12 - 7.", "5"),
+    # base SmolLM2 in the main job's held-out (results/benchmarks/main_job/auto_math_verify/val/0.jsonl): truncated
+    # mid-sum, no value ever stated; math-verify evaluated "8 + 8" to the gold
+    ("In this case, we multiply 8 by itself 8 times.\n\nSo, the answer is 8 + 8 = ", "16"),
     ("So the answer is 2 \\div 4.", "0.5"),
 ]
 VALUES = [
@@ -36,7 +39,12 @@ VALUES = [
     ("The answer is $2\\sqrt{3}$", "2\\sqrt{3}"),
     ("\\boxed{1,000}", "1000"),
     ("#### 18", "18"),
+    # an anchored expression followed at once by its value (the same main-job dump, attempt 2)
+    ("I'm sorry for the confusion.\n\nThe final answer is 7 + 7, which is 14.", "14"),
+    ("The final answer is $7 + 7 = 14$.", "14"),
 ]
+# ... but only the value right after the LAST occurrence: an earlier wrong one is not the committed answer
+WRONG_VALUE = [("The final answer is 7 + 7, which is 15.", "14"), ("7 + 7 is 14. The final answer is 7 + 7.", "14")]
 
 
 @pytest.fixture(scope="module", params=["math_verify", "anchored"])
@@ -60,6 +68,11 @@ def test_values_still_score(reward, response, gold):
         assert r.extra["reason"] == "no_answer"
         return
     assert r.score == 1.0, r.extra
+
+
+@pytest.mark.parametrize("response,gold", WRONG_VALUE)
+def test_only_the_value_after_the_committed_expression_counts(reward, response, gold):
+    assert reward.score(response, gold).score == 0.0
 
 
 def test_the_knob_restores_math_verifys_evaluation():

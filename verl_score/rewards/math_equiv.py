@@ -36,7 +36,7 @@ from verl_score.rewards.extract import Extracted, extract_math_answer
 from verl_score.rewards.math_gold import gold_text, reward_gold
 from verl_score.rewards.math_pool import MathVerifyPool
 from verl_score.rewards.registry import register_reward
-from verl_score.rewards.unevaluated import gold_is_number, is_unevaluated
+from verl_score.rewards.unevaluated import gold_is_number, is_unevaluated, stated_value_after
 
 _SPACED_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")
 POLICIES = ("anchored", "math_verify")
@@ -161,7 +161,11 @@ class MathReward:
         if found.answer is None:
             return _result(0.0, found.reason, extra, start)
         if self.values_only and gold_is_number(gold) and is_unevaluated(found.answer, found.text_mode):
-            return _result(0.0, "unevaluated_expression", extra, start)
+            value = None if found.text_mode else stated_value_after(solution, found.answer)
+            if value is None:
+                return _result(0.0, "unevaluated_expression", extra, start)
+            extra.update(answer=value, expression=found.answer)
+            found = Extracted(value, found.kind)  # "The final answer is 7 + 7, which is 14.": the value it states
         verdict = self._compare_in_process(gold, found.answer, found.text_mode)
         pending = _Pending(gold, found, extra, start, deadline)
         return pending if verdict is None else _verdict_result(verdict, pending)

@@ -12,7 +12,8 @@ What stays a value: integers and decimals (with a sign, thousands separators), a
 ``\\frac{a}{b}`` (unsimplified fractions are left to the equivalence check; ``\\frac{1}{4}\\pi`` is a value, two
 fractions added are not), scientific notation ``3 \\times 10^5``, powers (``2^{10}``), surds and multiples of pi. An assignment ("x = 59 + 93 = 152") is judged by what follows its
 last ``=``. Prose handed to math-verify (``text_mode``) is judged by its last arithmetic run: "46 + 4 = 50." ends in
-a value, "... which is 46 + 4" does not.
+a value, "... which is 46 + 4" does not. An anchored expression followed at once by its value ("The final answer is
+7 + 7, which is 14.") is read as that value (``stated_value_after``), as a grader reads the sentence.
 """
 
 from __future__ import annotations
@@ -66,3 +67,18 @@ def is_unevaluated(answer: str, text_mode: bool = False) -> bool:
     if "=" in text:
         text = text.rsplit("=", 1)[1]
     return _BINARY.search(text) is not None
+
+
+_CONTINUATION = re.compile(r"\s*\$?\s*(?:,?\s*(?:which|that)\s+(?:is|equals|gives|makes)|=|equals|is\s+equal\s+to|is|makes|gives)"
+                           r"\s*\$?\s*(-?" + _NUM + r"(?:\s*/\s*" + _NUM + r")?)(?![\d/])")
+
+
+def stated_value_after(text: str, answer: str) -> str | None:
+    """The value stated right after the LAST occurrence of ``answer`` in ``text`` ("7 + 7, which is 14", "7 + 7 =
+    14"), else ``None``. Only the last occurrence counts: "59 + 93 is 142. The final answer is 59 + 93." stays an
+    expression (its earlier "is 142" was not the committed answer)."""
+    at = text.rfind(answer)
+    if at < 0 or not answer:
+        return None
+    m = _CONTINUATION.match(text, at + len(answer))
+    return m.group(1).replace(" ", "") if m else None
