@@ -23,7 +23,8 @@ import re
 from verl_score.rewards.dressed import plain_number
 from verl_score.rewards.exact_value import exact_value
 
-_NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
+# possessive: a number is read once, never re-split by backtracking (a 4,000-digit tail stays linear)
+_NUM = r"\d++(?:,\d{3})*+(?:\.\d++)?+"
 _LATEX_OPS = [
     (re.compile(r"\\(?:times|cdot|ast)(?![A-Za-z])|[×·∗]"), "*"),
     (re.compile(r"\\div(?![A-Za-z])"), "÷"),
@@ -32,7 +33,7 @@ _LATEX_OPS = [
 _FRAC = re.compile(r"\\[dt]?frac\s*\{\s*(" + _NUM + r")\s*\}\s*\{\s*(" + _NUM + r")\s*\}")
 _SPACING = re.compile(r"\\[,;:! ]|\\left|\\right|\$|\\\(|\\\)|\\\[|\\\]")
 # "3 * 10^5", "3 * 10^{5}": scientific notation is a value
-_SCIENTIFIC = re.compile(_NUM + r"\s*[*x]\s*10\s*\^\s*\{?\s*-?\d+\s*\}?")
+_SCIENTIFIC = re.compile(r"(?<![\w.^])" + _NUM + r"\s*[*x]\s*10\s*\^\s*\{?\s*-?\d+\s*\}?")
 # two numbers joined by a binary operator (the "x" of "8 x 9" only between numbers)
 _BINARY = re.compile(r"(?<![\w.^])" + _NUM + r"\s*(?:[-+*/÷]|\bx\b)\s*\(?\s*-?" + _NUM)
 _SLASH_FRACTION = re.compile(r"(?<![\w.^])" + _NUM + r"\s*/\s*" + _NUM + r"(?![\w.])")
