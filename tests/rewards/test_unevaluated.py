@@ -25,6 +25,11 @@ REAL_HACKS = [
     # mid-sum, no value ever stated; math-verify evaluated "8 + 8" to the gold
     ("In this case, we multiply 8 by itself 8 times.\n\nSo, the answer is 8 + 8 = ", "16"),
     ("So the answer is 2 \\div 4.", "0.5"),
+    # a second review's false positives: powers, wrapped operands, \quad spacing, dollars
+    ("The final answer is $3^2+4^2$.", "25"),
+    ("The final answer is (59)+(93).", "152"),
+    ("The final answer is 59 \\quad + \\quad 93.", "152"),
+    ("The answer is \\$3 + \\$2.", "5"),
 ]
 VALUES = [
     ("8 + 1 is 9.\n\nThe final answer is 9.\n\nI hope you have a good day.\n\nI hope you", "9"),
@@ -42,9 +47,19 @@ VALUES = [
     # an anchored expression followed at once by its value (the same main-job dump, attempt 2)
     ("I'm sorry for the confusion.\n\nThe final answer is 7 + 7, which is 14.", "14"),
     ("The final answer is $7 + 7 = 14$.", "14"),
+    # ... with markup or another connective between them, or the value first and its working after it
+    ("The final answer is **7 + 7**, which is 14.", "14"),
+    ("The final answer is \\(100-20\\), which is \\(80\\).", "80"),
+    ("The final answer is 7 + 7, i.e. 14.", "14"),
+    ("The final answer is 7 + 7, which is \\frac{28}{2}.", "14"),
+    ("The answer is 15 = 12 + 3.", "15"),
+    ("\\boxed{15 = 12 + 3}", "15"),
+    ("The final answer is $3^2$.", "9"),
+    ("\\boxed{(-7)}", "-7"),
 ]
 # ... but only the value right after the LAST occurrence: an earlier wrong one is not the committed answer
-WRONG_VALUE = [("The final answer is 7 + 7, which is 15.", "14"), ("7 + 7 is 14. The final answer is 7 + 7.", "14")]
+WRONG_VALUE = [("The final answer is 7 + 7, which is 15.", "14"), ("7 + 7 is 14. The final answer is 7 + 7.", "14"),
+               ("The final answer is 142 = 59 + 93.", "152")]
 
 
 @pytest.fixture(scope="module", params=["math_verify", "anchored"])
@@ -96,3 +111,12 @@ def test_only_a_numbers_gold_is_guarded():
 ])
 def test_is_unevaluated(text, text_mode, expected):
     assert is_unevaluated(text, text_mode) is expected
+
+
+@pytest.mark.parametrize("filler", [" " * 4000, "\n" * 20000 + "Done.", "1 + 1, " * 600])
+def test_long_whitespace_after_an_expression_is_read_once(filler):
+    """The continuation reader once backtracked cubically on a whitespace run (4,000 spaces: 78 s, inline on verl's
+    event loop, where the reward's timeout cannot stop it). Now it reads at most 200 characters, possessively: this
+    returns at once; a regression hangs the test until pytest's timeout (a behaviour check, not a timing one)."""
+    r = build_reward("math", workers=1).score("The final answer is 59 + 93" + filler, "152")
+    assert r.score == 0.0

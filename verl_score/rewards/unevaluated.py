@@ -31,7 +31,10 @@ _LATEX_OPS = [
     (re.compile(r"[−–]"), "-"),
 ]
 _FRAC = re.compile(r"\\[dt]?frac\s*\{\s*(" + _NUM + r")\s*\}\s*\{\s*(" + _NUM + r")\s*\}")
-_SPACING = re.compile(r"\\[,;:! ]|\\left|\\right|\$|\\\(|\\\)|\\\[|\\\]")
+_SPACING = re.compile(r"\\[,;:! ]|\\q?quad(?![A-Za-z])|\\left|\\right|\\?\$|\\\(|\\\)|\\\[|\\\]")
+# a power ("3^2", "2^{10}") is one value; a bare number in parentheses or braces ("(59)", "{93}") is that number
+_POWER = re.compile(r"(?<![\w.^])" + _NUM + r"\s*+\^\s*+(?:\{\s*+-?" + _NUM + r"\s*+\}|-?\d)")
+_WRAPPED = re.compile(r"(?<![A-Za-z^_])[({]\s*+(-?" + _NUM + r")\s*+[)}]")
 # "3 * 10^5", "3 * 10^{5}": scientific notation is a value
 _SCIENTIFIC = re.compile(r"(?<![\w.^])" + _NUM + r"\s*[*x]\s*10\s*\^\s*\{?\s*-?\d+\s*\}?")
 # two numbers joined by a binary operator (the "x" of "8 x 9" only between numbers)
@@ -49,6 +52,8 @@ def _normalise(text: str) -> str:
         text = pattern.sub(op, text)
     text = _FRAC.sub(" 1 ", text)
     text = _SCIENTIFIC.sub(" 1 ", text)
+    text = _POWER.sub(" 1 ", text)
+    text = _WRAPPED.sub(r" \1 ", text)
     return _SLASH_FRACTION.sub(" 1 ", text)
 
 
@@ -70,16 +75,39 @@ def is_unevaluated(answer: str, text_mode: bool = False) -> bool:
     return _BINARY.search(text) is not None
 
 
-_CONTINUATION = re.compile(r"\s*\$?\s*(?:,?\s*(?:which|that)\s+(?:is|equals|gives|makes)|=|equals|is\s+equal\s+to|is|makes|gives)"
-                           r"\s*\$?\s*(-?" + _NUM + r"(?:\s*/\s*" + _NUM + r")?)(?![\d/])")
+#: what may follow an anchored expression to state its value: closing markup, a connective, then the value. Every
+#: quantifier is possessive and the match looks at 200 characters at most (nested optional whitespace backtracked
+#: cubically: 4,000 spaces took 78 s, inline on verl's event loop)
+_CONTINUATION = re.compile(
+    r"(?:\s*+(?:\*\*|\\\)|\}|\$))*+\s*+(?:,?+\s*+(?:(?:which|that)\s++(?:is|equals|gives|makes)|i\.e\.,?+|that\s++is,?+"
+    r"|so|giving|gives|makes|equals|is\s++equal\s++to|is|=|→|\\Rightarrow|\\implies))\s*+(?:\\\(|\\?\$)?+\s*+"
+    r"(-?+" + _NUM + r"(?:\s*+/\s*+" + _NUM + r")?+|\\[dt]?frac\s*+\{\s*+-?" + _NUM + r"\s*+\}\s*+\{\s*+" + _NUM + r"\s*+\})"
+    r"(?![\d/])")
+_CONTINUATION_WINDOW = 200
 
 
 def stated_value_after(text: str, answer: str) -> str | None:
-    """The value stated right after the LAST occurrence of ``answer`` in ``text`` ("7 + 7, which is 14", "7 + 7 =
-    14"), else ``None``. Only the last occurrence counts: "59 + 93 is 142. The final answer is 59 + 93." stays an
+    """The value an unevaluated ``answer`` states: its left side when it reads "value = working" ("15 = 12 + 3"),
+    else the value stated right after the LAST occurrence of ``answer`` in ``text`` ("7 + 7, which is 14", "**7 +
+    7**, i.e. 14"), else ``None``. Only the last occurrence counts: "59 + 93 is 142. The final answer is 59 + 93." stays an
     expression (its earlier "is 142" was not the committed answer)."""
-    at = text.rfind(answer)
-    if at < 0 or not answer:
+    if not answer:
         return None
-    m = _CONTINUATION.match(text, at + len(answer))
-    return m.group(1).replace(" ", "") if m else None
+    head = answer.split("=", 1)[0].strip()
+    if "=" in answer and head and re.search(r"\d", head) and not is_unevaluated(head) and not _WORDS.search(head):
+        return head  # "15 = 12 + 3": the value comes first, its working after it
+    at = text.rfind(answer)
+    if at >= 0:
+        end = at + len(answer)
+        m = _CONTINUATION.match(text[end : end + _CONTINUATION_WINDOW])
+        if m:
+            return m.group(1).replace(" ", "")
+    # the extracted span carried its own continuation ("7 + 7, i.e. 14"): the last run of arithmetic inside it
+    for run in reversed([m for m in _RUN.finditer(answer) if _BINARY.search(m.group(0))]):
+        m = _CONTINUATION.match(answer[run.end() : run.end() + _CONTINUATION_WINDOW])
+        if m and not _BINARY.search(answer[run.end() + m.end() :]):
+            return m.group(1).replace(" ", "")
+    return None
+
+
+_WORDS = re.compile(r"[A-Za-z]{2,}")
