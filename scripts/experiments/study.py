@@ -143,33 +143,29 @@ def _run(cmd: list[str], env: dict | None = None, log: Path | None = None) -> No
 
 
 # ---------------------------------------------------------------------------------------------------- task
-def task_dir(study: Path) -> Path:
+def task_dir(args: argparse.Namespace) -> Path:
     """The study's task: ``<study>/task``, or the folder ``--task-dir`` names (a tuning study evaluates another
     study's task on its validation carving, ``--split validation``)."""
-    return _TASK_DIRS.get(study.resolve(), study / "task")
+    return getattr(args, "task_dir", None) or args.study / "task"
 
 
-#: --task-dir per study folder (set by ``main``)
-_TASK_DIRS: dict[Path, Path] = {}
-
-
-def load_manifest(study: Path) -> dict:
-    path = task_dir(study) / "manifest.json"
+def load_manifest(task: Path) -> dict:
+    path = task / "manifest.json"
     if not path.exists():
-        raise SystemExit(f"{path} missing: build the task first (study.py task --study {study})")
+        raise SystemExit(f"{path} missing: build the task first (study.py task --study <its study>)")
     manifest = json.loads(path.read_text())
     from verl_score.study.units import sha256_file
 
     for name, digest in manifest["files"].items():
-        if sha256_file(task_dir(study) / name) != digest:
-            raise SystemExit(f"{task_dir(study) / name} does not match its manifest sha256: the task changed")
+        if sha256_file(task / name) != digest:
+            raise SystemExit(f"{task / name} does not match its manifest sha256: the task changed")
     return manifest
 
 
 def cmd_task(args: argparse.Namespace) -> int:
     from data_preprocess import study_task
 
-    argv = ["--out-dir", str(args.out or task_dir(args.study)), "--families", args.families,
+    argv = ["--out-dir", str(args.out or task_dir(args)), "--families", args.families,
             "--seed", str(args.task_seed),
             "--test-frac", str(args.test_frac), "--val-frac", str(args.val_frac),
             "--probe-per-family", str(args.probe_per_family)]
@@ -229,14 +225,14 @@ def dump_metrics(records: list[dict]) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------- training
-def training_data(work: Path, study: Path) -> Path:
+def training_data(work: Path, task: Path) -> Path:
     """The launcher's DATA_DIR: the task's train split, and as its ``test.parquet`` (verl's end-of-run validation)
     the first problems of the validation carving, never the test split."""
     import pyarrow.parquet as pq
 
     d = work / "data"
     d.mkdir(parents=True, exist_ok=True)
-    src = task_dir(study)
+    src = task
     shutil.copyfile(src / "train.parquet", d / "train.parquet")
     t = pq.read_table(src / "validation.parquet")
     pq.write_table(t.slice(0, TRAIN_VAL_PROBLEMS), d / "test.parquet")
@@ -338,7 +334,7 @@ def run_unit(arm: Arm, seed: int, spec: UnitSpec, store: UnitStore, args: argpar
         timings = {}
         model = asset_path("smollm2")
         if arm.trains:
-            data = training_data(work, study)
+            data = training_data(work, task_dir(args))
             model_dir, timings["train_s"] = train(arm, seed, spec.config["train"], work, data, args.dry_run,
                                                   spec.fingerprint)
             if args.dry_run:
@@ -354,7 +350,7 @@ def run_unit(arm: Arm, seed: int, spec: UnitSpec, store: UnitStore, args: argpar
             raise _DryRun
         else:
             train_summary = None
-        test = task_dir(study) / f"{args.split}.parquet"
+        test = task_dir(args) / f"{args.split}.parquet"
         t1 = time.time()
         scratch = work / "eval" / spec.name
         samples = evaluate(model, test, scratch, seed, args, log=work / "logs" / f"{spec.name}.eval.log")
@@ -376,7 +372,7 @@ class _DryRun(Exception):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    manifest = load_manifest(args.study)
+    manifest = load_manifest(task_dir(args))
     if args.limit and not args.dry_run:
         raise SystemExit("--limit is for dry runs and smoke tests: a unit evaluates the whole test split")
     shared = shared_config(args, manifest)
@@ -411,7 +407,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     """The base model on the validation carving's probe (choosing the families; never the test split)."""
     from verl_score.assets import asset_path
 
-    data = args.data or task_dir(args.study) / "validation_probe.parquet"
+    data = args.data or task_dir(args) / "validation_probe.parquet"
     out = args.study / "probe"
     if (out / "heldout.jsonl.gz").exists():
         print(f"{out} exists; remove it to measure again")
@@ -494,8 +490,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.work_dir is None:
         args.work_dir = REPO / "runs" / "study" / args.study.resolve().name
     args.work_dir = args.work_dir.resolve()
-    if getattr(args, "task_dir", None) is not None:
-        _TASK_DIRS[args.study.resolve()] = args.task_dir
     if args.cmd == "task":
         return cmd_task(args)
     if args.cmd == "probe":
