@@ -9,12 +9,15 @@ attempt from its text** with both graders (``verl_score.study.grading``; stored 
 reported), and writes ``<study>/tables.md`` and ``<study>/tables.json``:
 
 1. per arm, greedy, the format-agnostic grader: Acc@t1, Acc@t2, Δ(t1,t2), Δi→c, Δc→i (mean over seeds ± seed SD);
-2. diagnostics per arm: no-answer and truncation rates per attempt, verbatim copies, right-but-unformatted rates,
+2. diagnostics per arm: no-answer and truncation rates per attempt, verbatim copies, kept answers (attempt 2 states
+   attempt 1's answer in other words), right-but-unformatted rates,
    format-only flips, the strict grader's accuracies, tokens;
 3. the same per family;
 4. paired differences against base and against naive: per seed, pooled, 95 % problem-bootstrap interval (pooled over
    seeds), seed SD; overall and per family;
-5. training (from each unit's ``metrics.json``): the training episodes' accuracy over the first and last steps;
+5. training (each unit's ``metrics.json`` and ``train_metrics.jsonl.gz``): the sampled training episodes' Acc@t1,
+   Acc@t2 and verbatim-copy rate per step, pooled over seeds, and whether they moved from the first two steps to the
+   last two (Welch interval on seed × step cells: a step's 16 episodes share 4 prompts and are not independent);
 6. the base model per family on the validation probe (``<study>/probe``), the measurement the families were chosen on.
 
 Units of different configurations are never pooled: the run refuses to write them into one study folder, and this
@@ -72,8 +75,52 @@ def load_units(study: Path, regrade: bool) -> tuple[list[A.Unit], int]:
             changed += n
         metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
         units.append(A.Unit.from_records(folder.name, meta["arm"], int(meta["seed"]), records,
-                                         {"metrics": metrics, "provenance": meta.get("provenance")}))
+                                         {"metrics": metrics, "provenance": meta.get("provenance"),
+                                          "steps": train_steps(folder)}))
     return units, changed
+
+
+TRAIN_KEYS = {"score/acc@t1": "Acc@t1", "score/acc@t2": "Acc@t2", "score/identical_attempts_rate": "t2 = t1"}
+EDGE = 2  # steps at each end compared by the trend
+
+
+def train_steps(folder: Path) -> list[dict]:
+    """The unit's per-step training metrics (verl's file logger, ``train_metrics.jsonl.gz``), in step order."""
+    path = folder / "train_metrics.jsonl.gz"
+    if not path.exists():
+        return []
+    by_step: dict[int, dict] = {}
+    for rec in read_dump(path):
+        by_step.setdefault(int(rec["step"]), {}).update(rec.get("data") or {})
+    return [by_step[k] for k in sorted(by_step) if k >= 1]
+
+
+def training_trend_table(arms: dict, order: list[str]) -> tuple[str, dict]:
+    """Per trained arm, pooled over seeds: each step's sampled rate (mean over seeds), and the first EDGE steps
+    against the last EDGE (:func:`verl_score.study.analysis.trend`: one observation per seed and step)."""
+    lines, out = [], {}
+    for arm in order:
+        runs = [u.meta.get("steps") or [] for u in arms[arm]]
+        runs = [r for r in runs if len(r) >= 2 * EDGE]
+        if not runs:
+            continue
+        n = min(map(len, runs))
+        out[arm] = {}
+        for key, title in TRAIN_KEYS.items():
+            if any(key not in s for r in runs for s in r[:n]):
+                continue
+            per_step = [sum(r[i][key] for r in runs) / len(runs) for i in range(n)]
+            t = A.trend([r[i][key] for r in runs for i in range(EDGE)],
+                        [r[i][key] for r in runs for i in range(n - EDGE, n)])
+            out[arm][key] = {"per_step": per_step, "trend": t}
+            ci = f"[{A.pct(t['ci'][0], True)}, {A.pct(t['ci'][1], True)}]" if "ci" in t else "–"
+            lines.append(f"| {arm} | {len(runs)} | {title} | " + " ".join(A.pct(x) for x in per_step)
+                         + f" | {A.pct(t['mean'], True)} {ci} |")
+    if not lines:
+        return "(no trained unit yet)", out
+    head = ["| arm | seeds | rate | per step (mean over seeds) | last − first " + str(EDGE) + " steps (95 %, Welch on "
+            "seed × step cells) |", "|---|---|---|---|---|"]
+    return "\n".join(head + lines), out
 
 
 def training_table(units: list[A.Unit]) -> str:
@@ -198,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         for fam in families:
             md += [f"#### {fam}, against {ref}", "",
                    A.difference_table(arms, A.common_uids(units, family=fam), ref, order, n_boot=args.n_boot), ""]
+    trend_md, out["training"] = training_trend_table(arms, order)
     md += ["## 5. Training episodes (sampled at the launcher's temperature)", "", training_table(units), "",
+           trend_md, "",
            "## 6. Base model per family on the validation probe (how the families were chosen)", "",
            probe_table(args.study), ""]
     written = plots(args.study, arms, uids, order, out["differences"])

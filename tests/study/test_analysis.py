@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from verl_score.study.analysis import (Unit, arm_summary, by_arm, common_uids, difference_table, pair_seeds,
-                                       paired_difference, problem_indicators, summary_table)
+                                       paired_difference, problem_indicators, summary_table, trend)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +23,12 @@ def _att(correct: bool, strict: bool | None = None, text: str = "x", finish: str
     return {"text": text, "num_tokens": 10, "finish_reason": finish,
             "graders": {"math_verify": {"correct": correct, "reason": reason or ("ok" if correct else "wrong")},
                         "anchored": {"correct": strict, "reason": "ok" if strict else "no_answer"}}}
+
+
+def _ans(correct: bool, answer: str | None, text: str) -> dict:
+    att = _att(correct, text=text, reason=None if answer is not None else "no_answer")
+    att["graders"]["math_verify"]["answer"] = answer
+    return att
 
 
 def _rec(uid: str, a1: dict, a2: dict, family: str = "f") -> dict:
@@ -41,6 +47,11 @@ def test_indicators_count_format_only_flips_and_diagnostics():
     ind = problem_indicators(_rec("c", _att(False, text=" same ", finish="length", reason="no_answer"),
                                   _att(False, text="same")))
     assert ind["copy"] == 1 and ind["trunc@t1"] == 1 and ind["trunc@t2"] == 0 and ind["no_answer@t1"] == 1
+    # the same answer, reworded (not verbatim), and a changed answer; an attempt without an answer never "keeps" it
+    same = problem_indicators(_rec("s", _ans(False, "$12$", "So it is 12."), _ans(False, "3 + 9 = 12.", "3 + 9 = 12.")))
+    assert same["copy"] == 0 and same["same_answer"] == 1
+    assert problem_indicators(_rec("t", _ans(False, "12", "12"), _ans(True, "13", "13")))["same_answer"] == 0
+    assert problem_indicators(_rec("u", _ans(False, None, "hmm"), _ans(False, None, "hmm")))["same_answer"] == 0
     # unscorable episodes are left out (counted by Unit), never scored 0
     assert problem_indicators({"uid": "d", "status": "generation_failed", "attempts": []}) is None
     bad = _att(True)
@@ -139,6 +150,10 @@ def test_analysis_command_regrades_from_the_text(tmp_path):
         with store.staging(spec) as staged:
             with gzip.open(staged / "heldout.jsonl.gz", "wt") as f:
                 f.write("".join(json.dumps(r) + "\n" for r in recs))
+            if arm == "naive":  # verl's file-logger lines, as a trained unit keeps them
+                with gzip.open(staged / "train_metrics.jsonl.gz", "wt") as f:
+                    f.write("".join(json.dumps({"step": k, "data": {"score/acc@t1": 0.1 * k, "score/acc@t2": 0.5}})
+                                    + "\n" for k in (1, 2, 3, 4)))
             store.commit(spec, staged, {})
     cli = _load_cli()
     assert cli.main([str(tmp_path), "--n-boot", "200"]) == 0
@@ -146,7 +161,15 @@ def test_analysis_command_regrades_from_the_text(tmp_path):
     base = report["arms"]["base"]
     assert base["acc@t1"]["mean"] == pytest.approx(2 / 3) and base["acc@t2"]["mean"] == pytest.approx(1.0)
     assert base["format_flip"]["mean"] == pytest.approx(1 / 3) and base["copy"]["mean"] == pytest.approx(1 / 3)
+    # the answers extracted from the texts: 7 / 7 (reworded), 8 / 7, 7 / 7 (verbatim)
+    assert base["same_answer"]["mean"] == pytest.approx(2 / 3)
     assert report["regrade_changed"] > 0
+    # the training trend: steps 1-2 against 3-4 of the one seed; a rate missing from the log is left out
+    trained = report["training"]["naive"]
+    assert trained["score/acc@t1"]["per_step"] == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    assert trained["score/acc@t1"]["trend"]["mean"] == pytest.approx(0.2)
+    assert trained["score/acc@t2"]["trend"]["mean"] == 0 and "score/identical_attempts_rate" not in trained
+    assert "base" not in report["training"]
     md = (tmp_path / "tables.md").read_text()
     assert "format-only flips" in md and "### add" in md and "against base" in md
     assert (tmp_path / "plots" / "accuracy.png").exists() and (tmp_path / "plots" / "differences.png").exists()
@@ -170,3 +193,15 @@ def test_the_bootstrap_resamples_groups_not_problems():
             for u, rs in ((base, recs(lambda g: False)), (arm[0], recs(lambda g: g < 5)))]
     d_flat = paired_difference(pair_seeds([flat[1]], [flat[0]]), uids, "acc@t1", n_boot=2000)
     assert d_flat["ci"][1] - d_flat["ci"][0] < 0.25
+
+
+def test_training_trend_is_welch_on_step_cells():
+    """Per-(seed, step) rates, not episodes: a clear move is found, no move gives an interval around 0, and the
+    interval widens with the cells' spread (values checked by hand: Welch df = 10, t = 2.228)."""
+    up = trend([0.1, 0.2, 0.1, 0.2, 0.1, 0.2], [0.5, 0.6, 0.5, 0.6, 0.5, 0.6])
+    assert up["mean"] == pytest.approx(0.4) and up["cells"] == [6, 6]
+    se = np.sqrt(2 * np.var([0.1, 0.2] * 3, ddof=1) / 6)
+    assert up["ci"] == pytest.approx([0.4 - 2.228 * se, 0.4 + 2.228 * se])
+    flat = trend([0.1, 0.3, 0.2, 0.2], [0.3, 0.1, 0.2, 0.2])
+    assert flat["ci"][0] < 0 < flat["ci"][1]
+    assert "ci" not in trend([0.1], [0.2])  # one cell: no interval, never a fake one

@@ -14,6 +14,9 @@ Per problem and unit (one greedy episode, two attempts) the indicators are:
 * ``no_answer@tk``: the grader found no answer it could read (reason ``no_answer`` / ``answer_unparseable``);
 * ``trunc@tk``: the attempt hit its token budget (finish reason ``length``);
 * ``copy``: attempt 2 is attempt 1 verbatim (whitespace-trimmed);
+* ``same_answer``: both attempts state an answer (``math_verify``'s extraction) and the two answers are the same
+  string once whitespace, ``$`` and a final period are dropped (an equation read after its last ``=``): a second attempt that rewords attempt 1 but keeps its
+  answer is no correction either, and a verbatim-copy rate alone would miss it (a lower bound on "same value");
 * ``unformatted@tk``: right by value (``math_verify``) but wrong under ``anchored``: right, wrong only by format;
 * ``format_flip``: a strict-grader i→c flip whose attempt 1 was already right by value (``anchored`` wrong at t1,
   ``math_verify`` right at t1, ``anchored`` right at t2): what the old miniature's "self-correction" mostly was;
@@ -26,6 +29,7 @@ all means of per-problem vectors.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -33,14 +37,16 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 HEADLINE = ("acc@t1", "acc@t2", "delta", "i2c", "c2i")
-DIAGNOSTIC = ("no_answer@t1", "no_answer@t2", "trunc@t1", "trunc@t2", "copy", "unformatted@t1", "unformatted@t2",
+DIAGNOSTIC = ("no_answer@t1", "no_answer@t2", "trunc@t1", "trunc@t2", "copy", "same_answer", "unformatted@t1",
+              "unformatted@t2",
               "format_flip", "strict_acc@t1", "strict_acc@t2", "strict_delta")
 TOKENS = ("tokens@t1", "tokens@t2")
 METRICS = HEADLINE + DIAGNOSTIC + TOKENS
 TITLES = {
     "acc@t1": "Acc@t1", "acc@t2": "Acc@t2", "delta": "Δ(t1,t2)", "i2c": "Δi→c", "c2i": "Δc→i",
     "no_answer@t1": "no answer t1", "no_answer@t2": "no answer t2", "trunc@t1": "truncated t1",
-    "trunc@t2": "truncated t2", "copy": "t2 = t1 verbatim", "unformatted@t1": "right, unformatted t1",
+    "trunc@t2": "truncated t2", "copy": "t2 = t1 verbatim",
+    "same_answer": "t2 keeps t1's answer", "unformatted@t1": "right, unformatted t1",
     "unformatted@t2": "right, unformatted t2", "format_flip": "format-only flips", "strict_acc@t1": "strict Acc@t1",
     "strict_acc@t2": "strict Acc@t2", "strict_delta": "strict Δ", "tokens@t1": "tokens t1", "tokens@t2": "tokens t2",
 }
@@ -62,6 +68,7 @@ def problem_indicators(rec: Mapping[str, Any]) -> dict[str, float] | None:
     out = {
         "acc@t1": c1, "acc@t2": c2, "delta": c2 - c1, "i2c": (1 - c1) * c2, "c2i": c1 * (1 - c2),
         "copy": float(t1 == t2),
+        "same_answer": float(_same_answer(g[0]["math_verify"].get("answer"), g[1]["math_verify"].get("answer"))),
         "format_flip": float(s1 == 0 and c1 == 1 and s2 == 1),
         "strict_acc@t1": s1, "strict_acc@t2": s2, "strict_delta": s2 - s1,
     }
@@ -71,6 +78,14 @@ def problem_indicators(rec: Mapping[str, Any]) -> dict[str, float] | None:
         out[f"unformatted@t{k}"] = float(c == 1 and s == 0)
         out[f"tokens@t{k}"] = float(a.get("num_tokens")) if a.get("num_tokens") is not None else np.nan
     return out
+
+
+def _same_answer(a1: Any, a2: Any) -> bool:
+    """Both answers found and equal as strings after dropping whitespace, ``$`` and a final period; an extraction
+    that is an equation (free-form text, "6 + 1 = 7") is read after its last ``=``, as the reward reads it."""
+    norm = [re.sub(r"[\s$]+", "", str(a).rsplit("=", 1)[-1]).rstrip(".") if a not in (None, "") else ""
+            for a in (a1, a2)]
+    return bool(norm[0]) and norm[0] == norm[1]
 
 
 @dataclass
@@ -225,3 +240,29 @@ def difference_table(arms: Mapping[str, Sequence[Unit]], uids: Sequence[str], re
             lines.append(f"| {arm} | {TITLES[m]} | {pct(d['mean'], True)} | [{pct(d['ci'][0], True)}, "
                          f"{pct(d['ci'][1], True)}] | {seeds} | {sd} |")
     return "\n".join(lines)
+
+
+# two-sided 95 % quantiles of Student's t by degrees of freedom (1-30); beyond 30 the normal's 1.96 is within 4 %
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def trend(early: Sequence[float], late: Sequence[float]) -> dict[str, Any]:
+    """Did the training episodes' rate move from the first steps to the last? ``early`` / ``late`` are per
+    (seed, step) rates, each over one step's episodes. The cell, not the episode, is the observation: a step's
+    episodes share 4 prompts (4 samples each) and one policy, so counting episodes as independent would overstate
+    the evidence. Welch's interval on the difference of cell means (95 %, Welch–Satterthwaite degrees of freedom)."""
+    lo, hi = np.asarray(early, dtype=np.float64), np.asarray(late, dtype=np.float64)
+    out: dict[str, Any] = {"early": float(lo.mean()), "late": float(hi.mean()), "mean": float(hi.mean() - lo.mean()),
+                           "cells": [len(lo), len(hi)]}
+    if len(lo) < 2 or len(hi) < 2:
+        return out
+    ve, vl = lo.var(ddof=1) / len(lo), hi.var(ddof=1) / len(hi)
+    se = float(np.sqrt(ve + vl))
+    if se == 0:
+        out["ci"] = [out["mean"], out["mean"]]
+        return out
+    df = (ve + vl) ** 2 / (ve ** 2 / (len(lo) - 1) + vl ** 2 / (len(hi) - 1))
+    q = _T975[int(df) - 1] if int(df) <= len(_T975) else 1.96  # int(df) rounds down: the wider interval
+    out["ci"] = [out["mean"] - q * se, out["mean"] + q * se]
+    return out
