@@ -33,5 +33,19 @@ def read_metrics(run_dir: pathlib.Path, project: str, experiment: str) -> list[d
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def short_attempt_loops(tmp: pathlib.Path, attempt_tokens: int) -> pathlib.Path:
+    """``configs/agent_loops.yaml`` with ``score_two_attempt``'s attempts capped at ``attempt_tokens`` (and no
+    minimum), written under ``tmp``: behaviour tests whose attempts are a few tokens keep a step cheap this way."""
+    import yaml
+
+    loops = yaml.safe_load((REPO / "configs/agent_loops.yaml").read_text())
+    for loop in loops:
+        if loop["name"] == "score_two_attempt":
+            loop.update(attempt_max_tokens=attempt_tokens, min_attempt_tokens=1)
+    path = tmp / "agent_loops.yaml"
+    path.write_text(yaml.safe_dump(loops))
+    return path
+
+
 def tail(log: str, n: int = 4000) -> str:
     return log[-n:]

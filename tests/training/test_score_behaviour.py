@@ -40,9 +40,8 @@ from __future__ import annotations
 import pathlib
 
 import pytest
-import yaml
 
-from tests.cpu.run_utils import REPO, read_metrics, run_launcher, tail
+from tests.cpu.run_utils import REPO, read_metrics, run_launcher, short_attempt_loops, tail
 from testkit import tiny_chat_model
 
 pytestmark = pytest.mark.integration
@@ -58,17 +57,6 @@ LR = 3e-3  # the tiny model's first-token distribution moves within 2-3 steps at
 @pytest.fixture(scope="module")
 def chat_model(tmp_path_factory) -> pathlib.Path:
     return tiny_chat_model.build(tmp_path_factory.mktemp("tiny_chat_model"))
-
-
-def _agent_loops(tmp: pathlib.Path) -> pathlib.Path:
-    """configs/agent_loops.yaml with one-token attempts (the stand-in reads only the first token)."""
-    loops = yaml.safe_load((REPO / "configs/agent_loops.yaml").read_text())
-    for loop in loops:
-        if loop["name"] == "score_two_attempt":
-            loop.update(attempt_max_tokens=ATTEMPT_TOKENS, min_attempt_tokens=1)
-    path = tmp / "agent_loops.yaml"
-    path.write_text(yaml.safe_dump(loops))
-    return path
 
 
 def _run(tmp: pathlib.Path, model: pathlib.Path, name: str, stage1: int, stage2: int, *overrides: str) -> list[dict]:
@@ -93,7 +81,7 @@ def _run(tmp: pathlib.Path, model: pathlib.Path, name: str, stage1: int, stage2:
         "data.max_response_length=96",
         "actor_rollout_ref.rollout.top_k=20",
         f"actor_rollout_ref.actor.optim.lr={LR}",
-        f"actor_rollout_ref.rollout.agent.agent_loop_config_path={_agent_loops(tmp)}",
+        f"actor_rollout_ref.rollout.agent.agent_loop_config_path={short_attempt_loops(tmp, ATTEMPT_TOKENS)}",
         "data.seed=7",
         *overrides,
         env=env,
