@@ -17,7 +17,7 @@ reported), and writes ``<study>/tables.md`` and ``<study>/tables.json``:
    seeds), seed SD; overall and per family;
 5. training (each unit's ``metrics.json`` and ``train_metrics.jsonl.gz``): the sampled training episodes' Acc@t1,
    Acc@t2 and verbatim-copy rate per step, pooled over seeds, and whether they moved from the first two steps to the
-   last two (Welch interval on seed × step cells: a step's 16 episodes share 4 prompts and are not independent);
+   last two (a paired t-interval over seeds: a step's 16 episodes share 4 prompts, and a seed's steps its history);
 6. the base model per family on the validation probe (``<study>/probe``), the measurement the families were chosen on.
 
 Units of different configurations are never pooled: the run refuses to write them into one study folder, and this
@@ -96,31 +96,35 @@ def train_steps(folder: Path) -> list[dict]:
 
 
 def training_trend_table(arms: dict, order: list[str]) -> tuple[str, dict]:
-    """Per trained arm, pooled over seeds: each step's sampled rate (mean over seeds), and the first EDGE steps
-    against the last EDGE (:func:`verl_score.study.analysis.trend`: one observation per seed and step)."""
-    lines, out = [], {}
+    """Per trained arm, pooled over seeds: each step's sampled rate (mean over seeds), and each seed's last EDGE steps
+    against its first EDGE (:func:`verl_score.study.analysis.trend`: paired over seeds). Seeds of unequal length are
+    reported, never truncated to a common length (a shorter run's "last steps" are other steps)."""
+    lines, notes, out = [], [], {}
     for arm in order:
         runs = [u.meta.get("steps") or [] for u in arms[arm]]
-        runs = [r for r in runs if len(r) >= 2 * EDGE]
+        runs = [r for r in runs if r]
         if not runs:
             continue
-        n = min(map(len, runs))
+        if len({len(r) for r in runs}) > 1 or len(runs[0]) < 2 * EDGE:
+            notes.append(f"{arm}: runs of {sorted(len(r) for r in runs)} steps, no trend")
+            continue
+        n = len(runs[0])
         out[arm] = {}
         for key, title in TRAIN_KEYS.items():
-            if any(key not in s for r in runs for s in r[:n]):
+            if any(key not in s for r in runs for s in r):
                 continue
             per_step = [sum(r[i][key] for r in runs) / len(runs) for i in range(n)]
-            t = A.trend([r[i][key] for r in runs for i in range(EDGE)],
-                        [r[i][key] for r in runs for i in range(n - EDGE, n)])
+            t = A.trend([sum(r[i][key] for i in range(EDGE)) / EDGE for r in runs],
+                        [sum(r[i][key] for i in range(n - EDGE, n)) / EDGE for r in runs])
             out[arm][key] = {"per_step": per_step, "trend": t}
-            ci = f"[{A.pct(t['ci'][0], True)}, {A.pct(t['ci'][1], True)}]" if "ci" in t else "–"
+            ci = f"[{A.pct(t['ci'][0], True)}, {A.pct(t['ci'][1], True)}]" if "ci" in t else "(one seed: no interval)"
             lines.append(f"| {arm} | {len(runs)} | {title} | " + " ".join(A.pct(x) for x in per_step)
                          + f" | {A.pct(t['mean'], True)} {ci} |")
     if not lines:
-        return "(no trained unit yet)", out
-    head = ["| arm | seeds | rate | per step (mean over seeds) | last − first " + str(EDGE) + " steps (95 %, Welch on "
-            "seed × step cells) |", "|---|---|---|---|---|"]
-    return "\n".join(head + lines), out
+        return "\n".join(["(no trained unit with a full training log)", *notes]), out
+    head = ["| arm | seeds | rate | per step (mean over seeds) | last − first " + str(EDGE) + " steps (95 %, paired t "
+            "over seeds) |", "|---|---|---|---|---|"]
+    return "\n".join(head + lines + ([""] + notes if notes else [])), out
 
 
 def training_table(units: list[A.Unit]) -> str:

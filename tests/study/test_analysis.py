@@ -52,6 +52,12 @@ def test_indicators_count_format_only_flips_and_diagnostics():
     assert same["copy"] == 0 and same["same_answer"] == 1
     assert problem_indicators(_rec("t", _ans(False, "12", "12"), _ans(True, "13", "13")))["same_answer"] == 0
     assert problem_indicators(_rec("u", _ans(False, None, "hmm"), _ans(False, None, "hmm")))["same_answer"] == 0
+    # same value in other notation (both wrong); not the same value; both right is the same (one gold)
+    for a1, a2, same in (("-2", "\u22122", 1), ("5.0", "5", 1), ("1/2", "0.5", 1), ("$x \\leq 5$", "$x \\geq 5$", 0),
+                         ("So it is 6.", "The answer is 6.", 1), ("6", "8", 0)):
+        ind = problem_indicators(_rec("v", _ans(False, a1, a1), _ans(False, a2, a2)))
+        assert ind["same_answer"] == same, (a1, a2)
+    assert problem_indicators(_rec("w", _ans(True, "7", "7"), _ans(True, "7.0", "it is 7.0")))["same_answer"] == 1
     # unscorable episodes are left out (counted by Unit), never scored 0
     assert problem_indicators({"uid": "d", "status": "generation_failed", "attempts": []}) is None
     bad = _att(True)
@@ -195,13 +201,14 @@ def test_the_bootstrap_resamples_groups_not_problems():
     assert d_flat["ci"][1] - d_flat["ci"][0] < 0.25
 
 
-def test_training_trend_is_welch_on_step_cells():
-    """Per-(seed, step) rates, not episodes: a clear move is found, no move gives an interval around 0, and the
-    interval widens with the cells' spread (values checked by hand: Welch df = 10, t = 2.228)."""
-    up = trend([0.1, 0.2, 0.1, 0.2, 0.1, 0.2], [0.5, 0.6, 0.5, 0.6, 0.5, 0.6])
-    assert up["mean"] == pytest.approx(0.4) and up["cells"] == [6, 6]
-    se = np.sqrt(2 * np.var([0.1, 0.2] * 3, ddof=1) / 6)
-    assert up["ci"] == pytest.approx([0.4 - 2.228 * se, 0.4 + 2.228 * se])
-    flat = trend([0.1, 0.3, 0.2, 0.2], [0.3, 0.1, 0.2, 0.2])
+def test_training_trend_is_paired_over_seeds():
+    """One observation per seed (its last steps minus its first): a clear move is found, no move gives an interval
+    around 0, one seed gives no interval at all (values by hand: 3 seeds, t(2) = 4.303)."""
+    up = trend([0.1, 0.2, 0.15], [0.5, 0.7, 0.55])
+    d = np.array([0.4, 0.5, 0.4])
+    assert up["mean"] == pytest.approx(d.mean()) and up["per_seed"] == pytest.approx(d)
+    half = 4.303 * d.std(ddof=1) / np.sqrt(3)
+    assert up["ci"] == pytest.approx([d.mean() - half, d.mean() + half])
+    flat = trend([0.1, 0.3, 0.2], [0.3, 0.1, 0.2])
     assert flat["ci"][0] < 0 < flat["ci"][1]
-    assert "ci" not in trend([0.1], [0.2])  # one cell: no interval, never a fake one
+    assert "ci" not in trend([0.1], [0.2])  # one seed: no interval, never a fake one

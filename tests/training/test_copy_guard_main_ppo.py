@@ -12,7 +12,7 @@ reaching the route ``score_math.yaml`` gives this data source (``anchored``), or
 the value (then every group ties, no advantage, and the value's rate does not move); the value not credited.
 
 Rollouts are not bit-reproducible (the CPU engine draws each request's sampling seed from the global RNG while requests
-run concurrently), so the threshold on the rate's move leaves > 3 SE of the observed effect.
+run concurrently); the threshold on the rate's move is stated with the runs it rests on.
 """
 
 from __future__ import annotations
@@ -83,13 +83,14 @@ def run(tmp_path_factory, model):
 
 
 def _attempts(record: dict) -> list[str]:
-    """The two attempts of a dumped episode, classified by which of the fixture's strings each one is."""
+    """The two attempts of a dumped episode ("<attempt 1>\\nuser\\n<instruction>\\nassistant\\n<attempt 2>"), each
+    classified as exactly the fixture's value string, exactly its copy string, or "other" (anything else: a longer or
+    cut-off answer, which the assertions leave alone)."""
     value, copy = copy_or_value_model.value_answer(), copy_or_value_model.copy_answer()
     out = record["output"]
-    kinds = []
-    for part in (out[: out.find("\nuser\n")] if "\nuser\n" in out else out, out[out.rfind("\nassistant\n"):]):
-        kinds.append("copy" if copy in part else "value" if value in part else "other")
-    return kinds
+    assert out.count("\nuser\n") == 1 and out.count("\nassistant\n") == 1, out
+    parts = (out.split("\nuser\n")[0], out.split("\nassistant\n")[1])
+    return ["copy" if p.strip() == copy else "value" if p.strip() == value else "other" for p in parts]
 
 
 def test_copies_earn_zero_and_values_one_during_training(run):
@@ -99,6 +100,7 @@ def test_copies_earn_zero_and_values_one_during_training(run):
     assert len(dumps) == STEPS * PROMPTS * SAMPLES
     copies = 0
     for step, metrics in enumerate(steps, start=1):
+        assert metrics["score/reward_failed_rate"] == 0.0  # acc@t1's denominator is every episode of the step
         recs = [r for r in dumps if r["step"] == step]
         assert len(recs) == PROMPTS * SAMPLES
         kinds = [_attempts(r) for r in recs]

@@ -14,9 +14,9 @@ Per problem and unit (one greedy episode, two attempts) the indicators are:
 * ``no_answer@tk``: the grader found no answer it could read (reason ``no_answer`` / ``answer_unparseable``);
 * ``trunc@tk``: the attempt hit its token budget (finish reason ``length``);
 * ``copy``: attempt 2 is attempt 1 verbatim (whitespace-trimmed);
-* ``same_answer``: both attempts state an answer (``math_verify``'s extraction) and the two answers are the same
-  string once whitespace, ``$`` and a final period are dropped (an equation read after its last ``=``): a second attempt that rewords attempt 1 but keeps its
-  answer is no correction either, and a verbatim-copy rate alone would miss it (a lower bound on "same value");
+* ``same_answer``: attempt 2 states attempt 1's answer, in whatever words (``verl_score.study.grading.same_value``:
+  both right, or both wrong with answers math-verify finds equal); an attempt with no answer keeps nothing, so a
+  verbatim copy of an answerless attempt counts in ``copy`` but not here;
 * ``unformatted@tk``: right by value (``math_verify``) but wrong under ``anchored``: right, wrong only by format;
 * ``format_flip``: a strict-grader i→c flip whose attempt 1 was already right by value (``anchored`` wrong at t1,
   ``math_verify`` right at t1, ``anchored`` right at t2): what the old miniature's "self-correction" mostly was;
@@ -29,12 +29,13 @@ all means of per-problem vectors.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from verl_score.study.grading import same_value
 
 HEADLINE = ("acc@t1", "acc@t2", "delta", "i2c", "c2i")
 DIAGNOSTIC = ("no_answer@t1", "no_answer@t2", "trunc@t1", "trunc@t2", "copy", "same_answer", "unformatted@t1",
@@ -68,7 +69,7 @@ def problem_indicators(rec: Mapping[str, Any]) -> dict[str, float] | None:
     out = {
         "acc@t1": c1, "acc@t2": c2, "delta": c2 - c1, "i2c": (1 - c1) * c2, "c2i": c1 * (1 - c2),
         "copy": float(t1 == t2),
-        "same_answer": float(_same_answer(g[0]["math_verify"].get("answer"), g[1]["math_verify"].get("answer"))),
+        "same_answer": float(same_value(g[0]["math_verify"], g[1]["math_verify"])),
         "format_flip": float(s1 == 0 and c1 == 1 and s2 == 1),
         "strict_acc@t1": s1, "strict_acc@t2": s2, "strict_delta": s2 - s1,
     }
@@ -78,14 +79,6 @@ def problem_indicators(rec: Mapping[str, Any]) -> dict[str, float] | None:
         out[f"unformatted@t{k}"] = float(c == 1 and s == 0)
         out[f"tokens@t{k}"] = float(a.get("num_tokens")) if a.get("num_tokens") is not None else np.nan
     return out
-
-
-def _same_answer(a1: Any, a2: Any) -> bool:
-    """Both answers found and equal as strings after dropping whitespace, ``$`` and a final period; an extraction
-    that is an equation (free-form text, "6 + 1 = 7") is read after its last ``=``, as the reward reads it."""
-    norm = [re.sub(r"[\s$]+", "", str(a).rsplit("=", 1)[-1]).rstrip(".") if a not in (None, "") else ""
-            for a in (a1, a2)]
-    return bool(norm[0]) and norm[0] == norm[1]
 
 
 @dataclass
@@ -242,27 +235,20 @@ def difference_table(arms: Mapping[str, Sequence[Unit]], uids: Sequence[str], re
     return "\n".join(lines)
 
 
-# two-sided 95 % quantiles of Student's t by degrees of freedom (1-30); beyond 30 the normal's 1.96 is within 4 %
+# two-sided 95 % quantiles of Student's t by degrees of freedom (1-30)
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 
 
 def trend(early: Sequence[float], late: Sequence[float]) -> dict[str, Any]:
-    """Did the training episodes' rate move from the first steps to the last? ``early`` / ``late`` are per
-    (seed, step) rates, each over one step's episodes. The cell, not the episode, is the observation: a step's
-    episodes share 4 prompts (4 samples each) and one policy, so counting episodes as independent would overstate
-    the evidence. Welch's interval on the difference of cell means (95 %, Welch–Satterthwaite degrees of freedom)."""
-    lo, hi = np.asarray(early, dtype=np.float64), np.asarray(late, dtype=np.float64)
-    out: dict[str, Any] = {"early": float(lo.mean()), "late": float(hi.mean()), "mean": float(hi.mean() - lo.mean()),
-                           "cells": [len(lo), len(hi)]}
-    if len(lo) < 2 or len(hi) < 2:
-        return out
-    ve, vl = lo.var(ddof=1) / len(lo), hi.var(ddof=1) / len(hi)
-    se = float(np.sqrt(ve + vl))
-    if se == 0:
-        out["ci"] = [out["mean"], out["mean"]]
-        return out
-    df = (ve + vl) ** 2 / (ve ** 2 / (len(lo) - 1) + vl ** 2 / (len(hi) - 1))
-    q = _T975[int(df) - 1] if int(df) <= len(_T975) else 1.96  # int(df) rounds down: the wider interval
-    out["ci"] = [out["mean"] - q * se, out["mean"] + q * se]
+    """Did the training episodes' rate move from the first steps to the last? ``early[s]`` / ``late[s]``: seed s's
+    rate over its first / last steps. The seed is the observation: a step's episodes share 4 prompts and one policy,
+    and a seed's steps share its policy's history, so neither episodes nor steps are independent. The interval is a
+    paired t-interval on the per-seed differences (95 %, S - 1 degrees of freedom); none with fewer than 2 seeds."""
+    d = np.asarray(late, dtype=np.float64) - np.asarray(early, dtype=np.float64)
+    out: dict[str, Any] = {"early": float(np.mean(early)), "late": float(np.mean(late)), "mean": float(d.mean()),
+                           "per_seed": d.tolist()}
+    if len(d) >= 2:
+        half = (_T975[len(d) - 2] if len(d) - 1 <= len(_T975) else 1.96) * float(d.std(ddof=1)) / np.sqrt(len(d))
+        out["ci"] = [out["mean"] - half, out["mean"] + half]
     return out

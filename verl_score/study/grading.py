@@ -34,6 +34,27 @@ def verdict(text: str, ground_truth: Any, policy: str) -> dict[str, Any]:
             "failed": bool(r.failed)}
 
 
+def same_value(v1: Mapping[str, Any], v2: Mapping[str, Any]) -> bool:
+    """Do two attempts state the same answer? ``v1``/``v2``: their ``math_verify`` verdicts (:func:`verdict`).
+
+    Both right -> the same (the gold is one value); one right -> not; neither has an answer -> not. Both wrong: the
+    answers the reward read (an anchored answer, else the whole free-form text) are compared by math-verify's own
+    parse and verify, so "5.0" keeps "5", "1/2" keeps "0.5" and "So it is 6." keeps "The answer is 6.". Why not the
+    text: a second attempt that rewords attempt 1 but keeps its answer is no correction either, and a verbatim-copy
+    rate alone misses it."""
+    if any(v.get("reason") in ("no_answer", "answer_unparseable") or v.get("answer") in (None, "") for v in (v1, v2)):
+        return False
+    if v1.get("correct") or v2.get("correct"):
+        return bool(v1.get("correct") and v2.get("correct"))
+    from math_verify import parse, verify
+
+    try:
+        p1, p2 = (parse(str(v["answer"]).replace("\u2212", "-")) for v in (v1, v2))
+        return bool(p1 and p2 and verify(p1, p2))
+    except Exception:  # noqa: BLE001  math-verify on odd text: "not shown to be the same", never a crash
+        return False
+
+
 def verdicts(text: str, ground_truth: Any) -> dict[str, dict[str, Any]]:
     return {p: verdict(text, ground_truth, p) for p in GRADERS}
 
