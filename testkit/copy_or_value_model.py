@@ -26,7 +26,7 @@ import pathlib
 import random
 import sys
 
-from testkit.tiny_chat_model import instruction_turn, next_token_step, prompt_ids, save
+from testkit.tiny_chat_model import instruction_turn, next_token_step, prompt_ids, save, seeded_tiny_qwen
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TASK = REPO / "results/study/task/train.parquet"
@@ -66,39 +66,24 @@ def copy_answer() -> str:
 
 def build(out: pathlib.Path) -> pathlib.Path:
     """Train, save to ``out`` and check the result (:func:`check`); ~1 min on one thread."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from verl_score.assets import asset_path
-
-    src = asset_path("tiny_qwen")
-    tok = AutoTokenizer.from_pretrained(str(src))
     rng = random.Random(SEED)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng():
-            torch.manual_seed(SEED)
-            model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32)
-            end = tok.convert_tokens_to_ids("<|im_end|>")
-            prompt = prompt_ids(tok, problem()["prompt"])
-            instr = instruction_turn(tok)
-            answers = [tok(a, add_special_tokens=False)["input_ids"] + [end] for a in (value_answer(), copy_answer())]
-            opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.0, foreach=False, fused=True)
-            for _ in range(STEPS):
-                seqs, trained = [], []
-                for _ in range(BATCH):
-                    a1, a2 = rng.choice(answers), rng.choice(answers)
-                    ctx2 = prompt + a1 + instr
-                    seqs.append(ctx2 + a2)
-                    # position t predicts token t+1: every token of both attempts (their <|im_end|> included)
-                    trained.append([*range(len(prompt) - 1, len(prompt) + len(a1) - 1),
-                                    *range(len(ctx2) - 1, len(ctx2) + len(a2) - 1)])
-                loss = next_token_step(model, opt, seqs, trained, pad=end)
+    with seeded_tiny_qwen(SEED, LR) as (src, tok, model, opt):
+        end = tok.convert_tokens_to_ids("<|im_end|>")
+        prompt = prompt_ids(tok, problem()["prompt"])
+        instr = instruction_turn(tok)
+        answers = [tok(a, add_special_tokens=False)["input_ids"] + [end] for a in (value_answer(), copy_answer())]
+        for _ in range(STEPS):
+            seqs, trained = [], []
+            for _ in range(BATCH):
+                a1, a2 = rng.choice(answers), rng.choice(answers)
+                ctx2 = prompt + a1 + instr
+                seqs.append(ctx2 + a2)
+                # position t predicts token t+1: every token of both attempts (their <|im_end|> included)
+                trained.append([*range(len(prompt) - 1, len(prompt) + len(a1) - 1),
+                                *range(len(ctx2) - 1, len(ctx2) + len(a2) - 1)])
+            loss = next_token_step(model, opt, seqs, trained, pad=end)
         save(model, tok, src, out)
         start = check(out)
-    finally:
-        torch.set_num_threads(threads)
     print(f"[copy_or_value_model] {STEPS} steps, final loss {loss:.3f}; {start} -> {out}", flush=True)
     return out
 

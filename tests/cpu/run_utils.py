@@ -47,5 +47,22 @@ def short_attempt_loops(tmp: pathlib.Path, attempt_tokens: int) -> pathlib.Path:
     return path
 
 
+def tiny_score_overrides(tmp: pathlib.Path, prompts: int, samples: int, lr: float, attempt_tokens: int,
+                         max_response: int) -> list[str]:
+    """The overrides the tiny SCoRe behaviour tests share: ``prompts`` x ``samples`` episodes a step in one update,
+    top-k 20 sampling, short attempts (:func:`short_attempt_loops`), prompts up to 192 tokens, a fixed data order."""
+    return [
+        f"data.train_batch_size={prompts}",
+        f"actor_rollout_ref.rollout.n={samples}",
+        f"actor_rollout_ref.actor.ppo_mini_batch_size={prompts}",
+        "data.max_prompt_length=192",
+        f"data.max_response_length={max_response}",
+        "actor_rollout_ref.rollout.top_k=20",
+        f"actor_rollout_ref.actor.optim.lr={lr}",
+        f"actor_rollout_ref.rollout.agent.agent_loop_config_path={short_attempt_loops(tmp, attempt_tokens)}",
+        "data.seed=7",
+    ]
+
+
 def tail(log: str, n: int = 4000) -> str:
     return log[-n:]

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from testkit import copy_or_value_model
-from tests.cpu.run_utils import read_metrics, run_launcher, short_attempt_loops, tail
+from tests.cpu.run_utils import read_metrics, run_launcher, tail, tiny_score_overrides
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]  # model build + a 5-step run
 
@@ -59,17 +59,10 @@ def run(tmp_path_factory, model):
     proc, log = run_launcher(
         "run_tiny_score_cpu.sh",
         tmp,
-        f"data.train_batch_size={PROMPTS}",
-        f"actor_rollout_ref.rollout.n={SAMPLES}",
-        f"actor_rollout_ref.actor.ppo_mini_batch_size={PROMPTS}",
-        "data.max_prompt_length=192",
-        "data.max_response_length=128",  # two 16-token attempts and the 83-token instruction turn
-        "actor_rollout_ref.rollout.top_k=20",
-        f"actor_rollout_ref.actor.optim.lr={LR}",
-        f"actor_rollout_ref.rollout.agent.agent_loop_config_path={short_attempt_loops(tmp, ATTEMPT_TOKENS)}",
+        # two 16-token attempts and the 83-token instruction turn
+        *tiny_score_overrides(tmp, PROMPTS, SAMPLES, LR, ATTEMPT_TOKENS, max_response=128),
         f"trainer.rollout_data_dir={tmp / 'rollouts'}",
         "trainer.test_freq=-1",
-        "data.seed=7",
         env=env,
         timeout=1500,
     )

@@ -41,7 +41,7 @@ import pathlib
 
 import pytest
 
-from tests.cpu.run_utils import REPO, read_metrics, run_launcher, short_attempt_loops, tail
+from tests.cpu.run_utils import REPO, read_metrics, run_launcher, tail, tiny_score_overrides
 from testkit import tiny_chat_model
 
 pytestmark = pytest.mark.integration
@@ -73,16 +73,8 @@ def _run(tmp: pathlib.Path, model: pathlib.Path, name: str, stage1: int, stage2:
     proc, log = run_launcher(
         "run_tiny_score_cpu.sh",
         tmp,
-        f"data.train_batch_size={PROMPTS}",
-        f"actor_rollout_ref.rollout.n={SAMPLES}",
-        f"actor_rollout_ref.actor.ppo_mini_batch_size={PROMPTS}",
         # prompts are 100-179 tokens; a response is attempt 1, the 83-token instruction turn and attempt 2
-        "data.max_prompt_length=192",
-        "data.max_response_length=96",
-        "actor_rollout_ref.rollout.top_k=20",
-        f"actor_rollout_ref.actor.optim.lr={LR}",
-        f"actor_rollout_ref.rollout.agent.agent_loop_config_path={short_attempt_loops(tmp, ATTEMPT_TOKENS)}",
-        "data.seed=7",
+        *tiny_score_overrides(tmp, PROMPTS, SAMPLES, LR, ATTEMPT_TOKENS, max_response=96),
         *overrides,
         env=env,
         timeout=1500,
