@@ -239,8 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     for ref in ("base", "naive"):
         if ref not in arms or len(arms) < 2:
             continue
-        md += [f"### against {ref}", "", A.difference_table(arms, uids, ref, order, n_boot=args.n_boot), ""]
-        for arm in order:
+        # against naive: the trained arms only (base − naive is naive − base negated, and would pair one seed)
+        cmp = [a for a in order if ref == "base" or a != "base"]
+        md += [f"### against {ref}", "", A.difference_table(arms, uids, ref, cmp, n_boot=args.n_boot), ""]
+        for arm in cmp:
             if arm == ref:
                 continue
             pairs = A.pair_seeds(arms[arm], arms[ref])
@@ -248,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                                                   for m in A.HEADLINE}
         for fam in families:
             md += [f"#### {fam}, against {ref}", "",
-                   A.difference_table(arms, A.common_uids(units, family=fam), ref, order, n_boot=args.n_boot), ""]
+                   A.difference_table(arms, A.common_uids(units, family=fam), ref, cmp, n_boot=args.n_boot), ""]
     trend_md, out["training"] = training_trend_table(arms, order)
     md += ["## 5. Training episodes (sampled at the launcher's temperature)", "", training_table(units), "",
            trend_md, "",
