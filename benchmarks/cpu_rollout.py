@@ -186,18 +186,54 @@ def _tree(root: int) -> list[int]:
     return out
 
 
-def _pss_bytes(pids: list[int]) -> int:
-    total = 0
+def _process_label(pid: int) -> str:
+    """A readable name: Ray's actor/task title (``ray::WorkerDict``), else the program (``main_ppo``, ``raylet``)."""
+    try:
+        argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    first = argv[0].decode(errors="replace").strip()
+    if first.startswith("ray::"):
+        return first.split()[0].split(".")[0]
+    if "-m" in (a.decode(errors="replace") for a in argv):
+        return argv[[a.decode(errors="replace") for a in argv].index("-m") + 1].decode(errors="replace").split(".")[-1]
+    prog = next((a.decode(errors="replace") for a in argv[1:2] if a.endswith(b".py")), first)
+    return pathlib.Path(prog).name or "?"
+
+
+def _pss_by_process(pids: list[int]) -> list[tuple[str, int]]:
+    """(label, PSS bytes) of each process that is still there."""
+    out = []
     for pid in pids:
         try:
             with open(f"/proc/{pid}/smaps_rollup") as f:
                 for line in f:
                     if line.startswith("Pss:"):
-                        total += int(line.split()[1]) * 1024
+                        out.append((_process_label(pid), int(line.split()[1]) * 1024))
                         break
         except OSError:
             continue
-    return total
+    return out
+
+
+def _pss_bytes(pids: list[int]) -> int:
+    return sum(b for _, b in _pss_by_process(pids))
+
+
+def track_peak(peak: dict, pids: list[int]) -> None:
+    """Keep in ``peak`` the largest PSS sum seen and, for that sample, where it was (``peak["parts"]``): the memory
+    target is met or missed by the process mix at one instant, so the breakdown must come from the same sample."""
+    parts = _pss_by_process(pids)
+    total = sum(b for _, b in parts)
+    if total > peak.get("pss", 0):
+        peak["pss"], peak["parts"] = total, sorted(parts, key=lambda x: -x[1])
+
+
+def format_parts(parts: list[tuple[str, int]], top: int = 9) -> str:
+    """``WorkerDict 4.61, HFCpuServer 1.20, ... (+12 more 0.61)`` in GB."""
+    head = ", ".join(f"{name} {b / 2**30:.2f}" for name, b in parts[:top])
+    rest = parts[top:]
+    return head + (f" (+{len(rest)} more {sum(b for _, b in rest) / 2**30:.2f})" if rest else "")
 
 
 def main_ppo_run(model_name: str, steps: int, prompts: int, samples: int, extra: list[str],
@@ -216,7 +252,7 @@ def main_ppo_run(model_name: str, steps: int, prompts: int, samples: int, extra:
         while not done.is_set():
             if proc_holder:
                 pids = _tree(proc_holder[0].pid)
-                peak["pss"] = max(peak["pss"], _pss_bytes(pids))
+                track_peak(peak, pids)
                 peak["procs"] = max(peak["procs"], sum(1 for p in pids if _is_python(p)))
             peak["system"] = max(peak["system"], _used_memory_bytes())
             time.sleep(0.5)
@@ -256,6 +292,7 @@ def main_ppo_run(model_name: str, steps: int, prompts: int, samples: int, extra:
         "steps": breakdown,
         "response_length": [round(m["data"].get("response_length/mean", 0), 1) for m in lines],
         "peak_pss_gb": round(peak["pss"] / 2**30, 2),
+        "peak_parts": format_parts(peak.get("parts", [])),
         "peak_system_delta_gb": round((peak["system"] - baseline) / 2**30, 2),
         "python_processes": peak["procs"],
         "log": str(log_path),
@@ -337,6 +374,7 @@ def main() -> None:
                 print(f"peak memory: {run['peak_pss_gb']} GB (sum of PSS over the run's processes, sampled; target <= 8 GB "
                       f"with SmolLM2); system used - baseline {run['peak_system_delta_gb']} GB (shared machine)")
                 print(f"python/ray processes at peak: {run['python_processes']}; log: {run['log']} ({run['log_lines']} lines)")
+                print(f"PSS at the peak, GB: {run['peak_parts']}")
             if "fp32" in runs and len(runs) > 1:
                 print(f"\n## {name}: ratio to fp32, mean over steps 2..{args.steps} (step 1 includes warm-up)")
                 print("| run | " + " | ".join(PHASES) + " | peak PSS |\n|" + "---|" * (len(PHASES) + 2))

@@ -28,7 +28,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.cpu_rollout import _pss_bytes, _tree, _used_memory_bytes, load_avg  # noqa: E402
+from benchmarks.cpu_rollout import _tree, _used_memory_bytes, format_parts, load_avg, track_peak  # noqa: E402
 
 
 def run_main_job(repo: pathlib.Path, precision: str, log_path: pathlib.Path,
@@ -42,7 +42,7 @@ def run_main_job(repo: pathlib.Path, precision: str, log_path: pathlib.Path,
     def sample() -> None:
         while not done.is_set():
             if holder:
-                peak["pss"] = max(peak["pss"], _pss_bytes(_tree(holder[0].pid)))
+                track_peak(peak, _tree(holder[0].pid))
             peak["system"] = max(peak["system"], _used_memory_bytes())
             time.sleep(1.0)
 
@@ -60,7 +60,7 @@ def run_main_job(repo: pathlib.Path, precision: str, log_path: pathlib.Path,
     sampler.join()
     lines = log_path.read_text().splitlines()
     return {"rc": rc, "wall_s": round(wall, 1), "lines": len(lines), "peak_pss_gb": round(peak["pss"] / 2**30, 2),
-            "peak_system_delta_gb": round((peak["system"] - baseline) / 2**30, 2)}
+            "peak_parts": format_parts(peak.get("parts", [])), "peak_system_delta_gb": round((peak["system"] - baseline) / 2**30, 2)}
 
 
 #: per-step curves compared side by side (reward per attempt, KL to the reference per attempt, step time)
@@ -131,6 +131,7 @@ def main() -> None:
     print(f"main job: bash scripts/quickstart.sh {' '.join(args.overrides)} in {args.repo} (commit {commit}); "
           f"load at start {load_avg()}")
     runs: dict[str, list[dict]] = {}
+    parts: list[str] = []
     print("| precision | exit | wall | output lines | peak PSS sum | peak system used - idle |\n|---|---|---|---|---|---|")
     for i, precision in enumerate(args.precisions.split(",")):
         # a precision named twice is a second run of it: sampling is not seeded, so two runs of one precision show
@@ -141,7 +142,9 @@ def main() -> None:
         chosen = next((x for x in log.read_text().splitlines() if x.startswith("[cpu] precision")), "?")
         print(f"| {name}: {chosen} | {r['rc']} | {r['wall_s'] // 60:.0f} min {r['wall_s'] % 60:.0f} s | {r['lines']} | "
               f"{r['peak_pss_gb']} GB | {r['peak_system_delta_gb']} GB |", flush=True)
+        parts.append(f"{name}: {r['peak_parts']}")
         runs[name] = keep_run(args.repo, name, args.out)
+    print("\nPSS at each run's peak, GB:\n" + "\n".join(parts))
     print()
     print(side_by_side(runs))
     print(f"load at end {load_avg()}; logs in {args.out}")

@@ -61,6 +61,10 @@ EVAL_CONCURRENCY = 32
 EVAL_THREADS = 2
 
 
+#: the agent loop of the task's rows (data_preprocess.core.AGENT_FOR_TARGET["score"]) and verl's stock single-turn one
+TWO_ATTEMPT_AGENT = "score_two_attempt"
+SINGLE_TURN_AGENT = "single_turn_agent"
+
 @dataclass(frozen=True)
 class Arm:
     """Launcher environment and hydra overrides of one arm, on top of the shared ones."""
@@ -70,6 +74,8 @@ class Arm:
     env: dict = field(default_factory=dict)
     overrides: tuple = ()
     trains: bool = True
+    #: the agent loop its training rows name (``agent_name``); the eval is two attempts for every arm
+    agent: str = TWO_ATTEMPT_AGENT
 
 
 #: the "none" shaping takes no parameters: drop the base config's progress kwargs (alpha) before switching
@@ -90,6 +96,12 @@ def arms(steps: int, stage1: int, alpha: float) -> dict[str, Arm]:
         "score_noshaping": Arm("score_noshaping", "SCoRe without shaping (Stage I → II)",
                                {"STAGE1_STEPS": str(stage1), "STAGE2_STEPS": str(steps - stage1)},
                                NO_SHAPING),
+        # the paper's "w/o multi-turn training" baseline: one-attempt episodes (verl's single_turn_agent) on the same
+        # train problems, verl's stock sync trainer, the same RLOO estimator, KL and budget as naive; evaluated with
+        # two attempts like every arm, so its attempt 2 shows what RL on attempt 1 alone does to a second try
+        "single": Arm("single", "single-turn RL (w/o multi-turn training)",
+                      {"STAGE1_STEPS": "0", "STAGE2_STEPS": str(steps)},
+                      ("trainer.v1.trainer_mode=sync", *NO_SHAPING), agent=SINGLE_TURN_AGENT),
     }  # fmt: skip
 
 
@@ -111,6 +123,8 @@ def shared_config(args: argparse.Namespace, task_manifest: dict) -> dict:
 
 def unit_spec(arm: Arm, seed: int, shared: dict) -> UnitSpec:
     arm_cfg = {"env": arm.env, "overrides": list(arm.overrides), "trains": arm.trains}
+    if arm.agent != TWO_ATTEMPT_AGENT:  # only where it differs: the units run before this key existed keep their print
+        arm_cfg["agent"] = arm.agent
     cfg = {"eval": shared["eval"], "task": shared["task"], "model": shared["model"], "arm": arm_cfg}
     if arm.trains:
         cfg["train"] = shared["train"]
@@ -225,16 +239,21 @@ def dump_metrics(records: list[dict]) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------- training
-def training_data(work: Path, task: Path) -> Path:
-    """The launcher's DATA_DIR: the task's train split, and as its ``test.parquet`` (verl's end-of-run validation)
-    the first problems of the validation carving, never the test split."""
+def training_data(work: Path, task: Path, agent: str = TWO_ATTEMPT_AGENT) -> Path:
+    """The launcher's DATA_DIR: the task's train split with its rows naming ``agent``, and as its ``test.parquet``
+    (verl's end-of-run validation, two attempts for every arm) the first problems of the validation carving, never
+    the test split."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    d = work / "data"
+    d = work / ("data" if agent == TWO_ATTEMPT_AGENT else f"data-{agent}")
     d.mkdir(parents=True, exist_ok=True)
-    src = task
-    shutil.copyfile(src / "train.parquet", d / "train.parquet")
-    t = pq.read_table(src / "validation.parquet")
+    train = pq.read_table(task / "train.parquet")
+    if agent != TWO_ATTEMPT_AGENT:
+        column = train.schema.get_field_index("agent_name")
+        train = train.set_column(column, "agent_name", pa.array([agent] * train.num_rows, pa.string()))
+    pq.write_table(train, d / "train.parquet")
+    t = pq.read_table(task / "validation.parquet")
     pq.write_table(t.slice(0, TRAIN_VAL_PROBLEMS), d / "test.parquet")
     return d
 
@@ -334,7 +353,7 @@ def run_unit(arm: Arm, seed: int, spec: UnitSpec, store: UnitStore, args: argpar
         timings = {}
         model = asset_path("smollm2")
         if arm.trains:
-            data = training_data(work, task_dir(args))
+            data = training_data(work, task_dir(args), arm.agent)
             model_dir, timings["train_s"] = train(arm, seed, spec.config["train"], work, data, args.dry_run,
                                                   spec.fingerprint)
             if args.dry_run:

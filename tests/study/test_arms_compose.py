@@ -33,6 +33,12 @@ def test_trained_arm_composes_through_the_launcher(name, tmp_path):
     out = subprocess.run(["bash", "scripts/run_smollm2_score_cpu.sh", *overrides], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert '"score.adv_estimator+score.shaping"' in out.stdout  # the shaping check ran and passed
+    if arm.agent == study.SINGLE_TURN_AGENT:
+        # one-attempt rows go through verl's stock sync trainer (score_sync assumes two-attempt episodes); its KL
+        # (actor.use_kl_loss, beta1) and estimator are the ones the multi-turn arms use
+        assert '"trainer_mode": "sync"' in out.stdout and '"use_kl_loss": true' in out.stdout
+        assert '"adv_estimator": "rloo"' in out.stdout
+    else:
+        assert '"score.adv_estimator+score.shaping"' in out.stdout  # the shaping check ran and passed
     routes = out.stdout.split('"reward_kwargs"', 1)[1][:400]
     assert '"routes"' not in routes and '"policy": "math_verify"' in routes  # the format-agnostic grader
