@@ -187,18 +187,20 @@ def _tree(root: int) -> list[int]:
 
 
 def _process_label(pid: int) -> str:
-    """A readable name: Ray's actor/task title (``ray::WorkerDict``), else the program (``main_ppo``, ``raylet``)."""
+    """A readable name: Ray's actor/task title (``ray::WorkerDict``), else the module (``-m verl.trainer.main_ppo``
+    → ``main_ppo``), the script (``python -u x.py`` → ``x.py``) or the program (``raylet``)."""
     try:
-        argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        argv = [a.decode(errors="replace") for a in pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
     except OSError:
         return "?"
-    first = argv[0].decode(errors="replace").strip()
-    if first.startswith("ray::"):
-        return first.split()[0].split(".")[0]
-    if "-m" in (a.decode(errors="replace") for a in argv):
-        return argv[[a.decode(errors="replace") for a in argv].index("-m") + 1].decode(errors="replace").split(".")[-1]
-    prog = next((a.decode(errors="replace") for a in argv[1:2] if a.endswith(b".py")), first)
-    return pathlib.Path(prog).name or "?"
+    if not argv:
+        return "?"
+    if argv[0].startswith("ray::"):
+        return argv[0].split()[0].split(".")[0]
+    if "-m" in argv[:-1]:
+        return argv[argv.index("-m") + 1].split(".")[-1]
+    script = next((a for a in argv[1:] if a.endswith(".py")), argv[0])
+    return pathlib.Path(script).name or "?"
 
 
 def _pss_by_process(pids: list[int]) -> list[tuple[str, int]]:
@@ -230,7 +232,7 @@ def track_peak(peak: dict, pids: list[int]) -> None:
 
 
 def format_parts(parts: list[tuple[str, int]], top: int = 9) -> str:
-    """``WorkerDict 4.61, HFCpuServer 1.20, ... (+12 more 0.61)`` in GB."""
+    """``ray::WorkerDict 4.61, ray::HFCpuServer 1.20, ... (+12 more 0.61)`` in GB."""
     head = ", ".join(f"{name} {b / 2**30:.2f}" for name, b in parts[:top])
     rest = parts[top:]
     return head + (f" (+{len(rest)} more {sum(b for _, b in rest) / 2**30:.2f})" if rest else "")

@@ -144,8 +144,9 @@ def test_cpu_engine_takes_log_probs_from_fp32_logits_under_bf16_autocast(assets)
     assert float(rounding.mean()) > 1e-3, float(rounding.mean())  # what the hook removes
 
 
+
 _REF_STORAGE_PROBE = r"""
-import os, sys, tempfile
+import sys, tempfile
 import torch, torch.distributed as dist
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
@@ -154,45 +155,41 @@ from transformers import AutoModelForCausalLM
 torch.set_num_threads(1)
 dist.init_process_group("gloo", init_method=f"file://{tempfile.mkdtemp()}/pg", rank=0, world_size=1)
 mesh = init_device_mesh("cpu", (1,))
-ids = torch.randint(200, 40000, (2, 64), generator=torch.Generator().manual_seed(0))
+ids = torch.randint(200, 40000, (2, 256), generator=torch.Generator().manual_seed(0))
 out = {}
 for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+    # verl's FSDP engine (transformer_impl.py): from_pretrained in model_dtype, then module.to(model_dtype) (which
+    # casts buffers too), each decoder layer then the root under the mixed-precision policy, forward under autocast
     model = AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=dtype, attn_implementation="sdpa").eval()
-    stored = {p.dtype for p in model.parameters()}
-    nbytes = sum(p.numel() * p.element_size() for p in model.parameters())
-    # verl's FSDP2 engine: each decoder layer, then the root, under the launchers' mixed-precision policy, and the
-    # forward under autocast to param_dtype (transformer_impl.py, _build_fsdp_module / _autocast_dtype)
+    model.to(dtype)
+    buffers = sorted({str(b.dtype) for n, b in model.named_buffers() if n.endswith("inv_freq")})
     mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32, cast_forward_inputs=True)
     for layer in model.model.layers:
         fully_shard(layer, mesh=mesh, mp_policy=mp)
     fully_shard(model, mesh=mesh, mp_policy=mp)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        out[name] = (model(input_ids=ids).logits.float(), stored, nbytes)
-(a, sa, na), (b, sb, nb) = out["fp32"], out["bf16"]
-print("stored", sorted(map(str, sa)), sorted(map(str, sb)), "bytes", na, nb)
-print("max_abs_diff", float((a - b).abs().max()), "equal", bool(torch.equal(a, b)))
-# the control: the same fp32 weights computing in fp32 (the fp32 path) give other numbers, so "equal" is not vacuous
-plain = AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32, attn_implementation="sdpa").eval()
-with torch.no_grad():
-    print("fp32_compute_diff", float((plain(input_ids=ids).logits.float() - a).abs().max()))
+        logp = torch.log_softmax(model(input_ids=ids).logits.float(), -1)[:, :-1].gather(-1, ids[:, 1:, None])
+    out[name] = (logp, buffers)
+(a, ba), (b, bb) = out["fp32"], out["bf16"]
+print("inv_freq", ba, bb)
+print("mean_abs_logp_diff", float((a - b).abs().mean()))
 dist.destroy_process_group()
 """
 
 
-def test_reference_stored_in_bf16_computes_exactly_what_fp32_storage_computes(assets, tmp_path):
-    """Under bf16 mixed precision the reference is stored in bf16 (``hydra_overrides``): FSDP2 casts fp32 weights to
-    bf16 for every forward anyway, so the stored bf16 weights are the same numbers and its log-probs do not move, bit
-    for bit, while its weights take half the memory. (fp32 runs keep fp32 storage.)"""
-    assert "actor_rollout_ref.ref.fsdp_config.model_dtype=bf16" in hydra_overrides("bf16")
+def test_the_reference_stays_fp32_storage_because_bf16_storage_moves_its_log_probs(assets, tmp_path):
+    """Why ``ref.fsdp_config.model_dtype`` stays fp32 in bf16 runs although the reference computes in bf16: verl
+    casts the whole module to ``model_dtype``, buffers included, and FSDP2's mixed-precision policy never casts
+    buffers back, so a bf16-stored reference computes RoPE from a rounded ``inv_freq``. Measured here on SmolLM2:
+    its log-probs move by 0.04-0.06 a token on average against the fp32-stored one (the actor's numbers at step 0),
+    far above the ~1e-3 KL Stage I constrains. (Saving its 0.27 GB would need the buffers restored by hand.)"""
+    assert "actor_rollout_ref.ref.fsdp_config.model_dtype=fp32" in hydra_overrides("bf16")
     assert "actor_rollout_ref.ref.fsdp_config.model_dtype=fp32" in hydra_overrides("fp32")
     script = tmp_path / "probe.py"
     script.write_text(_REF_STORAGE_PROBE)
     run = subprocess.run([sys.executable, str(script), str(assets["smollm2"])], capture_output=True, text=True,
                          timeout=600, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
     assert run.returncode == 0, run.stderr[-3000:]
-    stored, diff, control = run.stdout.splitlines()[-3:]
-    assert float(control.split()[1]) > 1e-2, control
-    assert stored.startswith("stored ['torch.float32'] ['torch.bfloat16']"), stored
-    na, nb = (int(x) for x in stored.split("bytes")[1].split())
-    assert nb * 2 == na  # half the memory: every parameter really is bf16
-    assert diff.endswith("equal True"), diff
+    buffers, diff = run.stdout.splitlines()[-2:]
+    assert buffers == "inv_freq ['torch.float32'] ['torch.bfloat16']", buffers
+    assert float(diff.split()[1]) > 5e-3, diff

@@ -8,11 +8,13 @@ Without the flag torch emulates bf16 and it is slower than fp32, so the choice d
 
 What "bf16" means here (the same on every module, so the rollout and the actor agree on what the policy is):
 * actor and reference: FSDP2 mixed precision, ``param_dtype`` bf16 for the forward/backward, fp32 gradient
-  reduction and buffers (``fsdp_config.mixed_precision``);
-* the actor keeps fp32 master weights: Adam runs on them, so small updates are not lost to bf16 rounding;
-* the reference never trains, and under ``param_dtype`` bf16 its forward runs on the bf16 cast of its weights
-  whatever they are stored in, so it is stored in bf16 (``ref.fsdp_config.model_dtype``): the same log-probs, bit for
-  bit (``tests/cpu/test_precision.py``), with half the memory (SmolLM2: 0.27 GB less in the actor worker);
+  reduction (``fsdp_config.mixed_precision``);
+* both are stored in fp32 (``fsdp_config.model_dtype``): the actor so that Adam updates full-precision weights and
+  small updates are not lost to bf16 rounding; the frozen reference because its storage dtype is not only its
+  weights' — verl's engine casts the whole module to ``model_dtype`` (``module.to(torch_dtype)``), buffers included,
+  so a bf16-stored reference would compute RoPE from a bf16-rounded ``inv_freq`` (FSDP2's policy casts parameters,
+  never buffers) and its log-probs would differ from the actor's at step 0 by 0.04-0.06 a token, forty times the KL
+  Stage I constrains (``tests/cpu/test_precision.py`` keeps that measured);
 * rollout (``hfcpu``): the weights synced from the actor are held in bf16 (``rollout.dtype``), like the actor's
   forward sees them.
 
@@ -74,10 +76,9 @@ def hydra_overrides(precision: str) -> list[str]:
     param = {"bf16": "bf16", "fp32": "fp32"}[precision]
     mp = f"{{param_dtype:{param},reduce_dtype:fp32,buffer_dtype:fp32}}"
     return [
-        # fp32 master weights in both modes: the optimiser updates full-precision weights
+        # fp32 storage in both modes: the optimiser's master weights; the reference's buffers (module docstring)
         "actor_rollout_ref.actor.fsdp_config.model_dtype=fp32",
-        # the frozen reference is stored in the precision it computes in (see the module docstring)
-        f"actor_rollout_ref.ref.fsdp_config.model_dtype={param}",
+        "actor_rollout_ref.ref.fsdp_config.model_dtype=fp32",
         f"+actor_rollout_ref.actor.fsdp_config.mixed_precision={mp}",
         f"+actor_rollout_ref.ref.fsdp_config.mixed_precision={mp}",
         f"actor_rollout_ref.rollout.dtype={'bfloat16' if precision == 'bf16' else 'float32'}",
