@@ -59,6 +59,8 @@ TRAIN_VAL_PROBLEMS = 8
 #: the reduction order of a matmul can move a greedy argmax), recorded in its ``eval`` block
 EVAL_CONCURRENCY = 32
 EVAL_THREADS = 2
+#: tokens an attempt in the eval (``--max-tokens``' default)
+EVAL_ATTEMPT_TOKENS = 128
 
 
 #: the agent loop of the task's rows (data_preprocess.core.AGENT_FOR_TARGET["score"]) and verl's stock single-turn one
@@ -82,7 +84,7 @@ class Arm:
 NO_SHAPING = ("~score.shaping.kwargs", "score.shaping.name=none")
 
 
-def arms(steps: int, stage1: int, alpha: float) -> dict[str, Arm]:
+def arms(steps: int, stage1: int, alpha: float, attempt_tokens: int = EVAL_ATTEMPT_TOKENS) -> dict[str, Arm]:
     """base, naive, score (the issue's three) and the paper's ablations, registered by name."""
     return {
         "base": Arm("base", "base model (no training)", trains=False),
@@ -97,11 +99,14 @@ def arms(steps: int, stage1: int, alpha: float) -> dict[str, Arm]:
                                {"STAGE1_STEPS": str(stage1), "STAGE2_STEPS": str(steps - stage1)},
                                NO_SHAPING),
         # the paper's "w/o multi-turn training" baseline: one-attempt episodes (verl's single_turn_agent) on the same
-        # train problems, verl's stock sync trainer, the same RLOO estimator, KL and budget as naive; evaluated with
-        # two attempts like every arm, so its attempt 2 shows what RL on attempt 1 alone does to a second try
+        # train problems, verl's stock sync trainer, the same RLOO estimator, KL (actor.use_kl_loss, beta1) and steps
+        # as naive; an attempt may take the eval's tokens an attempt (128) (naive's attempt 1 gets about that much of its 320, the
+        # rest is the instruction and attempt 2). Evaluated with two attempts like every arm, so its attempt 2 shows
+        # what RL on attempt 1 alone does to a second try.
         "single": Arm("single", "single-turn RL (w/o multi-turn training)",
                       {"STAGE1_STEPS": "0", "STAGE2_STEPS": str(steps)},
-                      ("trainer.v1.trainer_mode=sync", *NO_SHAPING), agent=SINGLE_TURN_AGENT),
+                      ("trainer.v1.trainer_mode=sync", *NO_SHAPING, f"data.max_response_length={attempt_tokens}"),
+                      agent=SINGLE_TURN_AGENT),
     }  # fmt: skip
 
 
@@ -395,7 +400,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.limit and not args.dry_run:
         raise SystemExit("--limit is for dry runs and smoke tests: a unit evaluates the whole test split")
     shared = shared_config(args, manifest)
-    registry = arms(args.steps, args.stage1, args.alpha)
+    registry = arms(args.steps, args.stage1, args.alpha, args.max_tokens)
     chosen = [a.strip() for a in args.arms.split(",") if a.strip()]
     unknown = sorted(set(chosen) - set(registry))
     if unknown:
@@ -471,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name)
         s.add_argument("--study", type=Path, required=True, help="the study folder (results/<study>)")
         s.add_argument("--work-dir", type=Path, default=None, help="checkpoints, logs (default runs/study/<name>)")
-        s.add_argument("--max-tokens", type=int, default=128, help="tokens an attempt in the eval")
+        s.add_argument("--max-tokens", type=int, default=EVAL_ATTEMPT_TOKENS, help="tokens an attempt in the eval")
         s.add_argument("--limit", type=int, default=None, help="(dry runs / smoke tests) first N test problems")
     t = sub.choices["task"]
     t.add_argument("--families", default="add_sub_1d,chain_1d,mul_1d,add_2d,add_1d_3t,add_sub_12d")

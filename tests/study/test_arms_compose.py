@@ -38,6 +38,7 @@ def test_trained_arm_composes_through_the_launcher(name, tmp_path):
         # (actor.use_kl_loss, beta1) and estimator are the ones the multi-turn arms use
         assert '"trainer_mode": "sync"' in out.stdout and '"use_kl_loss": true' in out.stdout
         assert '"adv_estimator": "rloo"' in out.stdout
+        assert '"max_response_length": 128' in out.stdout  # an attempt's tokens in the eval, not the episode's 320
     else:
         assert '"score.adv_estimator+score.shaping"' in out.stdout  # the shaping check ran and passed
     routes = out.stdout.split('"reward_kwargs"', 1)[1][:400]
