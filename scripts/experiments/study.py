@@ -104,7 +104,7 @@ def arms(steps: int, stage1: int, alpha: float, attempt_tokens: int = EVAL_ATTEM
         # rest is the instruction and attempt 2). Evaluated with two attempts like every arm, so its attempt 2 shows
         # what RL on attempt 1 alone does to a second try.
         "single": Arm("single", "single-turn RL (w/o multi-turn training)",
-                      {"STAGE1_STEPS": "0", "STAGE2_STEPS": str(steps)},
+                      {"STAGE1_STEPS": "0", "STAGE2_STEPS": str(steps), "HELDOUT_REPORT": "0"},
                       ("trainer.v1.trainer_mode=sync", *NO_SHAPING, f"data.max_response_length={attempt_tokens}"),
                       agent=SINGLE_TURN_AGENT),
     }  # fmt: skip
@@ -246,20 +246,22 @@ def dump_metrics(records: list[dict]) -> dict:
 # ---------------------------------------------------------------------------------------------------- training
 def training_data(work: Path, task: Path, agent: str = TWO_ATTEMPT_AGENT) -> Path:
     """The launcher's DATA_DIR: the task's train split with its rows naming ``agent``, and as its ``test.parquet``
-    (verl's end-of-run validation, two attempts for every arm) the first problems of the validation carving, never
-    the test split."""
+    (verl's end-of-run validation, not the study's eval) the first problems of the validation carving, never the
+    test split, naming the same agent: a single-turn run's 128-token responses cannot hold a two-attempt episode."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     d = work / ("data" if agent == TWO_ATTEMPT_AGENT else f"data-{agent}")
     d.mkdir(parents=True, exist_ok=True)
-    train = pq.read_table(task / "train.parquet")
-    if agent != TWO_ATTEMPT_AGENT:
-        column = train.schema.get_field_index("agent_name")
-        train = train.set_column(column, "agent_name", pa.array([agent] * train.num_rows, pa.string()))
-    pq.write_table(train, d / "train.parquet")
-    t = pq.read_table(task / "validation.parquet")
-    pq.write_table(t.slice(0, TRAIN_VAL_PROBLEMS), d / "test.parquet")
+    def with_agent(table: pa.Table) -> pa.Table:
+        if agent == TWO_ATTEMPT_AGENT:
+            return table
+        column = table.schema.get_field_index("agent_name")
+        return table.set_column(column, "agent_name", pa.array([agent] * table.num_rows, pa.string()))
+
+    pq.write_table(with_agent(pq.read_table(task / "train.parquet")), d / "train.parquet")
+    val = pq.read_table(task / "validation.parquet").slice(0, TRAIN_VAL_PROBLEMS)
+    pq.write_table(with_agent(val), d / "test.parquet")
     return d
 
 

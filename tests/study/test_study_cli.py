@@ -143,7 +143,8 @@ def test_a_tuning_study_evaluates_another_studys_validation_carving(cli, tmp_pat
 
 def test_single_turn_arm_trains_on_the_same_problems_as_one_attempt_rows(cli, tmp_path):
     """The single-turn arm's DATA_DIR holds the task's train rows naming verl's single_turn_agent, nothing else
-    changed; its end-of-run validation stays two-attempt, and the two-attempt arms' rows are untouched. Its unit
+    changed (its end-of-run validation too: 128 tokens cannot hold a two-attempt episode), and the two-attempt arms'
+    rows are untouched. Its unit
     fingerprint differs from naive's (another agent), while naive's print is what it was before the key existed."""
     import pyarrow.parquet as pq
 
@@ -155,8 +156,8 @@ def test_single_turn_arm_trains_on_the_same_problems_as_one_attempt_rows(cli, tm
     assert len(src) == len(a) == len(b) > 1000
     assert {r["agent_name"] for r in a} == {"single_turn_agent"} and b == src
     assert [{**r, "agent_name": None} for r in a] == [{**r, "agent_name": None} for r in src]
-    for d in (one, two):
-        assert {r["agent_name"] for r in pq.read_table(d / "test.parquet").to_pylist()} == {"score_two_attempt"}
+    for d, agent in ((one, "single_turn_agent"), (two, "score_two_attempt")):  # verl's end-of-run validation
+        assert {r["agent_name"] for r in pq.read_table(d / "test.parquet").to_pylist()} == {agent}
     arms = cli.arms(8, 3, 10.0)
     shared = {"eval": {}, "task": {}, "model": "m", "train": {}}
     single, naive = cli.unit_spec(arms["single"], 0, shared), cli.unit_spec(arms["naive"], 0, shared)
