@@ -218,10 +218,6 @@ def _pss_by_process(pids: list[int]) -> list[tuple[str, int]]:
     return out
 
 
-def _pss_bytes(pids: list[int]) -> int:
-    return sum(b for _, b in _pss_by_process(pids))
-
-
 def track_peak(peak: dict, pids: list[int]) -> None:
     """Keep in ``peak`` the largest PSS sum seen and, for that sample, where it was (``peak["parts"]``): the memory
     target is met or missed by the process mix at one instant, so the breakdown must come from the same sample."""

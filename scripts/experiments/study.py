@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from data_preprocess.core import AGENT_FOR_TARGET  # noqa: E402
 from verl_score.study.units import ConfigConflict, UnitSpec, UnitStore, diff_keys, write_atomic  # noqa: E402
 
 LAUNCHER = REPO / "scripts" / "run_smollm2_score_cpu.sh"
@@ -62,10 +63,10 @@ EVAL_THREADS = 2
 #: tokens an attempt in the eval (``--max-tokens``' default)
 EVAL_ATTEMPT_TOKENS = 128
 
+#: the agent loop the task's rows name (the converter's --target score) and verl's stock single-turn one (plain)
+TWO_ATTEMPT_AGENT = AGENT_FOR_TARGET["score"]
+SINGLE_TURN_AGENT = AGENT_FOR_TARGET["plain"]
 
-#: the agent loop of the task's rows (data_preprocess.core.AGENT_FOR_TARGET["score"]) and verl's stock single-turn one
-TWO_ATTEMPT_AGENT = "score_two_attempt"
-SINGLE_TURN_AGENT = "single_turn_agent"
 
 @dataclass(frozen=True)
 class Arm:
@@ -100,9 +101,9 @@ def arms(steps: int, stage1: int, alpha: float, attempt_tokens: int = EVAL_ATTEM
                                NO_SHAPING),
         # the paper's "w/o multi-turn training" baseline: one-attempt episodes (verl's single_turn_agent) on the same
         # train problems, verl's stock sync trainer, the same RLOO estimator, KL (actor.use_kl_loss, beta1) and steps
-        # as naive; an attempt may take the eval's tokens an attempt (128) (naive's attempt 1 gets about that much of its 320, the
-        # rest is the instruction and attempt 2). Evaluated with two attempts like every arm, so its attempt 2 shows
-        # what RL on attempt 1 alone does to a second try.
+        # as naive; an attempt may take the eval's tokens an attempt (128: naive's attempt 1 gets about that much of
+        # its 320, the rest is the instruction and attempt 2). Evaluated with two attempts like every arm, so its
+        # attempt 2 shows what RL on attempt 1 alone does to a second try.
         "single": Arm("single", "single-turn RL (w/o multi-turn training)",
                       {"STAGE1_STEPS": "0", "STAGE2_STEPS": str(steps), "HELDOUT_REPORT": "0"},
                       ("trainer.v1.trainer_mode=sync", *NO_SHAPING, f"data.max_response_length={attempt_tokens}"),
@@ -253,6 +254,7 @@ def training_data(work: Path, task: Path, agent: str = TWO_ATTEMPT_AGENT) -> Pat
 
     d = work / ("data" if agent == TWO_ATTEMPT_AGENT else f"data-{agent}")
     d.mkdir(parents=True, exist_ok=True)
+
     def with_agent(table: pa.Table) -> pa.Table:
         if agent == TWO_ATTEMPT_AGENT:
             return table

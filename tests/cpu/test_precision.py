@@ -4,6 +4,7 @@ log-probs within the documented tolerance of the actor's bf16 forward (docs/cpu.
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 
@@ -144,7 +145,6 @@ def test_cpu_engine_takes_log_probs_from_fp32_logits_under_bf16_autocast(assets)
     assert float(rounding.mean()) > 1e-3, float(rounding.mean())  # what the hook removes
 
 
-
 _REF_STORAGE_PROBE = r"""
 import sys, tempfile
 import torch, torch.distributed as dist
@@ -188,7 +188,7 @@ def test_the_reference_stays_fp32_storage_because_bf16_storage_moves_its_log_pro
     script = tmp_path / "probe.py"
     script.write_text(_REF_STORAGE_PROBE)
     run = subprocess.run([sys.executable, str(script), str(assets["smollm2"])], capture_output=True, text=True,
-                         timeout=600, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+                         timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert run.returncode == 0, run.stderr[-3000:]
     buffers, diff = run.stdout.splitlines()[-2:]
     assert buffers == "inv_freq ['torch.float32'] ['torch.bfloat16']", buffers

@@ -144,8 +144,8 @@ def test_a_tuning_study_evaluates_another_studys_validation_carving(cli, tmp_pat
 def test_single_turn_arm_trains_on_the_same_problems_as_one_attempt_rows(cli, tmp_path):
     """The single-turn arm's DATA_DIR holds the task's train rows naming verl's single_turn_agent, nothing else
     changed (its end-of-run validation too: 128 tokens cannot hold a two-attempt episode), and the two-attempt arms'
-    rows are untouched. Its unit
-    fingerprint differs from naive's (another agent), while naive's print is what it was before the key existed."""
+    rows are untouched. Its unit fingerprint differs from naive's (another agent), while naive's print is what it was
+    before the key existed."""
     import pyarrow.parquet as pq
 
     task = ROOT / "results/study/task"
