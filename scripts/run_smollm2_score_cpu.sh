@@ -8,7 +8,7 @@
 #   STAGE1_STEPS=1 STAGE2_STEPS=1 HELDOUT_SIZE=8 bash scripts/run_smollm2_score_cpu.sh   # a short run
 #   GRADER=anchored ...  the strict, format-sensitive grader instead of the default format-agnostic math_verify
 #   VERBOSE=1 ...  streams verl's log; extra hydra overrides pass through ("$@").
-#   HELDOUT_REPORT=0 ...  skip the closing two-attempt held-out summary (a run whose validation rows are single-turn)
+#   HELDOUT_ATTEMPTS=1 ...  a run whose validation rows are single-turn: the closing summary reports Acc@t1 only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/cpu_env.sh
@@ -140,8 +140,6 @@ export PYTHONWARNINGS=ignore  # verl's "engine not available" import warnings ar
 # training table only: the held-out before/after table below is the validation summary
 python -m verl_score.training.report --no-validation "$METRICS" 2> >(grep -v "Platform override" >&2)
 echo
-# The two-attempt before/after summary; HELDOUT_REPORT=0 skips it for a run whose validation rows are single-turn
-# (the #25 study's single-turn RL arm: no attempt 2 to report).
-if [[ "${HELDOUT_REPORT:-1}" == 1 ]]; then
-  python -m verl_score.eval.heldout "$RUN_DIR/val" --json "$RUN_DIR/heldout.json"
-fi
+# The before/after summary. HELDOUT_ATTEMPTS=1 for a run whose validation rows are single-turn (the #25 study's
+# single-turn RL arm): Acc@t1 only, there is no attempt 2 to report.
+python -m verl_score.eval.heldout "$RUN_DIR/val" --attempts "${HELDOUT_ATTEMPTS:-2}" --json "$RUN_DIR/heldout.json"

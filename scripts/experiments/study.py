@@ -105,7 +105,7 @@ def arms(steps: int, stage1: int, alpha: float, attempt_tokens: int = EVAL_ATTEM
         # its 320, the rest is the instruction and attempt 2). Evaluated with two attempts like every arm, so its
         # attempt 2 shows what RL on attempt 1 alone does to a second try.
         "single": Arm("single", "single-turn RL (w/o multi-turn training)",
-                      {"STAGE1_STEPS": "0", "STAGE2_STEPS": str(steps), "HELDOUT_REPORT": "0"},
+                      {"STAGE1_STEPS": "0", "STAGE2_STEPS": str(steps), "HELDOUT_ATTEMPTS": "1"},
                       ("trainer.v1.trainer_mode=sync", *NO_SHAPING, f"data.max_response_length={attempt_tokens}"),
                       agent=SINGLE_TURN_AGENT),
     }  # fmt: skip

@@ -79,3 +79,40 @@ def test_failed_reward_checks_are_left_out_and_counted(tmp_path, capsys):
     assert "left out, reward check failed: 1 before, 1 after" in capsys.readouterr().out
     with pytest.raises(ValueError, match="failed reward check"):
         heldout.heldout_metrics([recs[0]])
+
+
+def _single_turn_dump(path, scores, failed=None):
+    """What verl writes for a single_turn_agent run: the reward's summary keys, no per-attempt ones."""
+    with open(path, "w") as f:
+        for i, s in enumerate(scores):
+            rec = {"input": "q", "output": "a", "score": s, "acc": float(s >= 1), "answer_found": 1.0, "step": 0,
+                   "reward_failed": float(failed[i]) if failed else 0.0}
+            f.write(json.dumps(rec) + "\n")
+
+
+def test_a_single_turn_run_reports_acc_at_t1_only_when_told(tmp_path, capsys):
+    """The study's single-turn arm: Acc@t1 before/after with its standard error, no attempt-2 rows invented."""
+    _single_turn_dump(tmp_path / "0.jsonl", [0, 0, 1, 0], failed=[0, 0, 0, 1])
+    _single_turn_dump(tmp_path / "8.jsonl", [1, 0, 1, 1])
+    assert heldout.main([str(tmp_path), "--attempts", "1", "--json", str(tmp_path / "h.json")]) == 0
+    out = capsys.readouterr().out
+    # before: 3 kept (one failed check left out), 1 right -> 33.3 ± sqrt(1/3*2/3 * 3/2)/sqrt(3) = 33.3
+    assert "| Acc@t1 | 33.3 ± 33.3 | 75.0 ± 25.0 | +41.7 |" in out
+    assert "reward check failed: 1 before, 0 after" in out
+    assert "Acc@t2" not in out and "Δ" not in out
+    saved = json.loads((tmp_path / "h.json").read_text())
+    assert saved["after"]["num_attempts"] == 1 and "acc@t2" not in saved["after"]
+
+
+def test_the_attempt_count_is_said_never_inferred(tmp_path):
+    """Without --attempts 1 a single-turn dump is refused (its 'score' could be a two-attempt run's attempt 2), and
+    --attempts 1 refuses a dump that carries per-attempt scores."""
+    _single_turn_dump(tmp_path / "0.jsonl", [1, 0])
+    with pytest.raises(ValueError, match="--attempts 1"):
+        heldout.main([str(tmp_path)])
+    with pytest.raises(ValueError, match="multi-attempt"):
+        heldout.heldout_metrics([{"score": 1.0, "score_t1": 0.0, "score_t2": 1.0}], attempts=1)
+    with pytest.raises(ValueError, match="no 'score'"):
+        heldout.heldout_metrics([{"acc": 1.0}], attempts=1)
+    with pytest.raises(ValueError, match="must be 1"):
+        heldout.heldout_metrics([{"score_t1": 1.0, "score_t2": 1.0}], attempts=3)

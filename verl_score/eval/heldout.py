@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from verl_score.contracts.keys import ANSWER_FOUND, SCORE_T_PREFIX, failed_t, score_t
+from verl_score.contracts.keys import ANSWER_FOUND, REWARD_FAILED, SCORE, SCORE_T_PREFIX, failed_t, score_t
 from verl_score.metrics import CORRECT_THRESHOLD, is_correct, scored_episodes
 
 #: (row title, key of :func:`heldout_metrics`)
@@ -60,37 +60,62 @@ def _mean_se(x: np.ndarray) -> tuple[float, float]:
     return float(np.mean(x)), sd / math.sqrt(n)
 
 
-def heldout_metrics(records: Sequence[Mapping[str, Any]], threshold: float = CORRECT_THRESHOLD) -> dict[str, Any]:
+def _attempt_keys(records: Sequence[Mapping[str, Any]]) -> list[int]:
+    return sorted(int(k[len(SCORE_T_PREFIX) :]) for k in records[0] if re.fullmatch(rf"{SCORE_T_PREFIX}\d+", k))
+
+
+def heldout_metrics(
+    records: Sequence[Mapping[str, Any]], threshold: float = CORRECT_THRESHOLD, attempts: int = 2
+) -> dict[str, Any]:
     """``{key: (mean, standard error)}`` plus ``n`` and ``n_reward_failed`` for one validation dump.
 
     Attempt 2 is ``score_t2`` whatever K is; with K > 2 the last attempt is reported beside it (``acc@tK``,
     ``delta_t1_tK``). Episodes with a failed reward check (``failed_t{k}``) are left out of every rate and counted
-    (:func:`verl_score.metrics.scored_episodes`, the rule training and evaluation use)."""
+    (:func:`verl_score.metrics.scored_episodes`, the rule training and evaluation use).
+
+    ``attempts=1`` reads a single-turn run's dump (verl's ``single_turn_agent``: one response, scored as ``score`` /
+    ``reward_failed``), whose only rows are Acc@t1 and the no-answer rate. It is said, never inferred: a two-attempt
+    dump whose per-attempt keys went missing also carries ``score``, and that score is attempt 2's."""
     if not records:
         raise ValueError("no validation records")
-    ks = sorted(int(k[len(SCORE_T_PREFIX) :]) for k in records[0] if re.fullmatch(rf"{SCORE_T_PREFIX}\d+", k))
-    if len(ks) < 2 or ks[:2] != [1, 2]:
-        raise ValueError(
-            "validation records carry no score_t1, score_t2, ... (the two-attempt reward fills them: "
-            "reward.custom_reward_function.path=verl_score/rewards/score_fn.py)"
-        )
-    scores = np.array([[float(r[score_t(k)]) for k in ks] for r in records], dtype=np.float64)
-    failed = np.array([[float(r.get(failed_t(k)) or 0.0) > 0 for k in ks] for r in records], dtype=bool)
+    ks = _attempt_keys(records)
+    if attempts == 1:
+        if ks:
+            raise ValueError(f"attempts=1, but the validation records carry per-attempt scores (score_t{ks}): "
+                             "they are a multi-attempt run's")
+        if any(SCORE not in r for r in records):
+            raise ValueError("attempts=1: a validation record has no 'score'")
+        scores = np.array([[float(r[SCORE])] for r in records], dtype=np.float64)
+        failed = np.array([[float(r.get(REWARD_FAILED) or 0.0) > 0] for r in records], dtype=bool)
+        ks = [1]
+    elif attempts == 2:
+        if len(ks) < 2 or ks[:2] != [1, 2]:
+            raise ValueError(
+                "validation records carry no score_t1, score_t2, ... (the two-attempt reward fills them: "
+                "reward.custom_reward_function.path=verl_score/rewards/score_fn.py; a single-turn run's dump "
+                "is read with attempts=1 / --attempts 1)"
+            )
+        scores = np.array([[float(r[score_t(k)]) for k in ks] for r in records], dtype=np.float64)
+        failed = np.array([[float(r.get(failed_t(k)) or 0.0) > 0 for k in ks] for r in records], dtype=bool)
+    else:
+        raise ValueError(f"attempts must be 1 (single-turn run) or 2 (two or more attempts), got {attempts}")
     kept, keep = scored_episodes(scores, failed)
     if not len(kept):
         raise ValueError(f"all {len(records)} validation records had a failed reward check (failed_t1..failed_tK)")
     correct = is_correct(kept.ravel(), threshold).reshape(kept.shape).astype(np.float64)
-    c1, c2, ck = correct[:, 0], correct[:, 1], correct[:, -1]
+    c1, ck = correct[:, 0], correct[:, -1]
     out: dict[str, Any] = {
         "n": len(kept),
         "n_reward_failed": int((~keep).sum()),
         "num_attempts": len(ks),
         "acc@t1": _mean_se(c1),
-        "acc@t2": _mean_se(c2),
-        "delta_t1_t2": _mean_se(c2 - c1),
-        "delta_i2c": _mean_se((1 - c1) * c2),
-        "delta_c2i": _mean_se(c1 * (1 - c2)),
     }
+    if len(ks) >= 2:
+        c2 = correct[:, 1]
+        out["acc@t2"] = _mean_se(c2)
+        out["delta_t1_t2"] = _mean_se(c2 - c1)
+        out["delta_i2c"] = _mean_se((1 - c1) * c2)
+        out["delta_c2i"] = _mean_se(c1 * (1 - c2))
     if len(ks) > 2:
         out["acc@tK"] = _mean_se(ck)
         out["delta_t1_tK"] = _mean_se(ck - c1)
@@ -134,12 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", help="trainer.validation_data_dir of the run")
     parser.add_argument("--threshold", type=float, default=CORRECT_THRESHOLD)
+    parser.add_argument("--attempts", type=int, choices=(1, 2), default=2,
+                        help="1 for a single-turn run (verl's single_turn_agent); 2 (default) for two or more")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args(argv)
     files = dump_files(args.folder)
     (s0, p0), (s1, p1) = files[0], files[-1]
-    before = heldout_metrics(read_dump(p0), args.threshold)
-    after = heldout_metrics(read_dump(p1), args.threshold)
+    before = heldout_metrics(read_dump(p0), args.threshold, args.attempts)
+    after = heldout_metrics(read_dump(p1), args.threshold, args.attempts)
     if len(files) == 1:
         print(f"note: one validation dump only (step {s0}); before and after are the same")
     print(render(before, after, s0, s1))
