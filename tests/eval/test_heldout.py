@@ -98,7 +98,8 @@ def test_a_single_turn_run_reports_acc_at_t1_only_when_told(tmp_path, capsys):
     out = capsys.readouterr().out
     # before: 3 kept (one failed check left out), 1 right -> 33.3 ± sqrt(1/3*2/3 * 3/2)/sqrt(3) = 33.3
     assert "| Acc@t1 | 33.3 ± 33.3 | 75.0 ± 25.0 | +41.7 |" in out
-    assert "reward check failed: 1 before, 0 after" in out
+    assert "reward check failed: 1 before, 0 after" in out and "N = 3 problems before, 4 after" in out
+    assert "| no answer (last attempt) | 0.0 ± 0.0 | 0.0 ± 0.0 | +0.0 |" in out
     assert "Acc@t2" not in out and "Δ" not in out
     saved = json.loads((tmp_path / "h.json").read_text())
     assert saved["after"]["num_attempts"] == 1 and "acc@t2" not in saved["after"]

@@ -90,6 +90,12 @@ def test_known_paired_difference_is_recovered_and_covered():
     assert len(d["per_seed"]) == 3 and d["seed_sd"] is not None
     # the pooled estimate is the mean of the per-seed differences
     assert d["mean"] == pytest.approx(np.mean(d["per_seed"]))
+    # each seed's own interval holds its own difference and is wider than the pooled one (a third of the data)
+    for x, (lo, hi) in zip(d["per_seed"], d["per_seed_ci"], strict=True):
+        assert lo < x < hi and hi - lo > d["ci"][1] - d["ci"][0]
+    # one seed alone: its own interval is the pooled interval (the same resamples)
+    one = paired_difference(pair_seeds(trained[:1], base), uids, "acc@t2", n_boot=1000)
+    assert one["per_seed_ci"][0] == pytest.approx(one["ci"])
     # no difference where there is none: acc@t1 interval covers 0
     d1 = paired_difference(pair_seeds(trained, base), uids, "acc@t1", n_boot=1000)
     assert d1["ci"][0] < 0 < d1["ci"][1]

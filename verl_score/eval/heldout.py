@@ -7,7 +7,8 @@ episode with the reward's extra info (``score_t1`` … ``score_tK`` from ``verl_
 ``trainer.val_before_train=True`` the first file is the untrained model, the last the trained one; both come from
 the same engine, prompts and greedy decoding, so the difference is the training. The point estimates are those of
 ``verl_score.metrics.self_correction_metrics`` (what training and validation log); the standard errors are of a
-mean over N held-out problems: ``sqrt(p(1-p)/N)`` for a rate and the paired ``sd(c2 - c1)/sqrt(N)`` for Δ.
+mean over N held-out problems: ``sd/sqrt(N)`` with the sample sd (``ddof=1``; ``sqrt(p(1-p) N/(N-1))`` for a rate), and
+the paired ``sd(c2 - c1)/sqrt(N)`` for Δ.
 """
 
 from __future__ import annotations
@@ -135,7 +136,9 @@ def _cell(v: tuple[float, float] | None, signed: bool = False) -> str:
 def render(before: Mapping[str, Any], after: Mapping[str, Any], step_before: int, step_after: int) -> str:
     """Markdown table in percent: before, after, after − before."""
     rows = [
-        f"Held-out, greedy: N = {after['n']} problems; mean ± standard error, in %"
+        (f"Held-out, greedy: N = {after['n']} problems" if before["n"] == after["n"]
+         else f"Held-out, greedy: N = {before['n']} problems before, {after['n']} after")
+        + "; mean ± standard error, in %"
         + (
             f" (left out, reward check failed: {before['n_reward_failed']} before, {after['n_reward_failed']} after)"
             if before.get("n_reward_failed") or after.get("n_reward_failed")

@@ -161,7 +161,8 @@ def paired_difference(pairs: Sequence[tuple[Unit, Unit]], uids: Sequence[str], m
     Why groups, not problems: the problems of one group (6 + 1 and 1 + 6; the same sum from two generators) are
     answered alike, so resampling them independently would count correlated outcomes as independent evidence and
     narrow the interval (the test split has 228 problems in 172 groups). The interval covers problem sampling
-    only; the seeds it pools are the ones run, so read it beside the per-seed differences and their SD."""
+    only; the seeds it pools are the ones run, so read it beside the per-seed differences and their SD.
+    ``per_seed_ci``: each seed's own interval from the same resamples (a rule that must hold "in every seed")."""
     if not pairs or not uids:
         return {"n_pairs": len(pairs), "n_problems": len(uids)}
     diffs = np.stack([a.matrix(uids, metric) - r.matrix(uids, metric) for a, r in pairs])  # [S, N]
@@ -174,13 +175,17 @@ def paired_difference(pairs: Sequence[tuple[Unit, Unit]], uids: Sequence[str], m
     counts = np.bincount(cluster, minlength=len(names)).astype(np.float64)
     rng = np.random.default_rng(rng_seed)
     idx = rng.integers(0, len(names), size=(n_boot, len(names)))
-    boot = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
-    lo, hi = np.quantile(boot, [(1 - level) / 2, 1 - (1 - level) / 2])
+    q = [(1 - level) / 2, 1 - (1 - level) / 2]
+    lo, hi = np.quantile(sums[idx].sum(axis=1) / counts[idx].sum(axis=1), q)
+    # each seed alone, on the same resamples: a decision "in every seed" reads these
+    seed_sums = np.stack([np.bincount(cluster, weights=row, minlength=len(names)) for row in diffs])  # [S, G]
+    seed_boot = seed_sums[:, idx].sum(axis=2) / counts[idx].sum(axis=1)  # [S, n_boot]
     per_seed = diffs.mean(axis=1)
     return {
         "n_pairs": len(pairs), "n_problems": len(uids), "seeds": [a.seed for a, _ in pairs],
         "per_seed": [float(x) for x in per_seed], "mean": float(per_problem.mean()),
         "ci": [float(lo), float(hi)], "seed_sd": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None,
+        "per_seed_ci": [[float(a), float(b)] for a, b in np.quantile(seed_boot, q, axis=1).T],
     }
 
 
@@ -216,7 +221,7 @@ def summary_table(arms: Mapping[str, Sequence[Unit]], uids: Sequence[str], metri
 def difference_table(arms: Mapping[str, Sequence[Unit]], uids: Sequence[str], ref: str, order: Sequence[str],
                      metrics: Sequence[str] = HEADLINE, n_boot: int = 2000) -> str:
     """Markdown: each arm minus ``ref``, per metric: pooled mean [95 % problem-bootstrap interval], the per-seed
-    differences and their SD, in percentage points."""
+    differences with their own intervals (that seed alone, same resamples), and their SD, in percentage points."""
     lines = [f"| arm − {ref} | metric | pooled | 95 % interval | per seed | seed SD |", "|---|---|---|---|---|---|"]
     if ref not in arms:
         return "\n".join(lines + [f"| (no {ref} unit) | | | | | |"])
@@ -228,7 +233,8 @@ def difference_table(arms: Mapping[str, Sequence[Unit]], uids: Sequence[str], re
             d = paired_difference(pairs, uids, m, n_boot=n_boot)
             if "mean" not in d:
                 continue
-            seeds = ", ".join(f"s{s}: {pct(x, True)}" for s, x in zip(d["seeds"], d["per_seed"]))
+            seeds = ", ".join(f"s{s}: {pct(x, True)} [{pct(c[0], True)}, {pct(c[1], True)}]"
+                              for s, x, c in zip(d["seeds"], d["per_seed"], d["per_seed_ci"], strict=True))
             sd = "–" if d["seed_sd"] is None else f"{100 * d['seed_sd']:.1f}"
             lines.append(f"| {arm} | {TITLES[m]} | {pct(d['mean'], True)} | [{pct(d['ci'][0], True)}, "
                          f"{pct(d['ci'][1], True)}] | {seeds} | {sd} |")
