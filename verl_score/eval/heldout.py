@@ -61,10 +61,6 @@ def _mean_se(x: np.ndarray) -> tuple[float, float]:
     return float(np.mean(x)), sd / math.sqrt(n)
 
 
-def _attempt_keys(records: Sequence[Mapping[str, Any]]) -> list[int]:
-    return sorted(int(k[len(SCORE_T_PREFIX) :]) for k in records[0] if re.fullmatch(rf"{SCORE_T_PREFIX}\d+", k))
-
-
 def heldout_metrics(
     records: Sequence[Mapping[str, Any]], threshold: float = CORRECT_THRESHOLD, attempts: int = 2
 ) -> dict[str, Any]:
@@ -79,7 +75,7 @@ def heldout_metrics(
     dump whose per-attempt keys went missing also carries ``score``, and that score is attempt 2's."""
     if not records:
         raise ValueError("no validation records")
-    ks = _attempt_keys(records)
+    ks = sorted(int(k[len(SCORE_T_PREFIX) :]) for k in records[0] if re.fullmatch(rf"{SCORE_T_PREFIX}\d+", k))
     if attempts == 1:
         if ks:
             raise ValueError(f"attempts=1, but the validation records carry per-attempt scores (score_t{ks}): "

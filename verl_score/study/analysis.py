@@ -171,15 +171,13 @@ def paired_difference(pairs: Sequence[tuple[Unit, Unit]], uids: Sequence[str], m
     names = sorted({groups.get(u, u) for u in uids})
     index = {g: i for i, g in enumerate(names)}
     cluster = np.array([index[groups.get(u, u)] for u in uids])
-    sums = np.bincount(cluster, weights=per_problem, minlength=len(names))
+    seed_sums = np.stack([np.bincount(cluster, weights=row, minlength=len(names)) for row in diffs])  # [S, G]
     counts = np.bincount(cluster, minlength=len(names)).astype(np.float64)
     rng = np.random.default_rng(rng_seed)
     idx = rng.integers(0, len(names), size=(n_boot, len(names)))
+    seed_boot = seed_sums[:, idx].sum(axis=2) / counts[idx].sum(axis=1)  # [S, n_boot]: each seed, same resamples
     q = [(1 - level) / 2, 1 - (1 - level) / 2]
-    lo, hi = np.quantile(sums[idx].sum(axis=1) / counts[idx].sum(axis=1), q)
-    # each seed alone, on the same resamples: a decision "in every seed" reads these
-    seed_sums = np.stack([np.bincount(cluster, weights=row, minlength=len(names)) for row in diffs])  # [S, G]
-    seed_boot = seed_sums[:, idx].sum(axis=2) / counts[idx].sum(axis=1)  # [S, n_boot]
+    lo, hi = np.quantile(seed_boot.mean(axis=0), q)  # pooled: the mean over seeds of each resample
     per_seed = diffs.mean(axis=1)
     return {
         "n_pairs": len(pairs), "n_problems": len(uids), "seeds": [a.seed for a, _ in pairs],
