@@ -78,8 +78,8 @@ def heldout_metrics(
     ks = sorted(int(k[len(SCORE_T_PREFIX) :]) for k in records[0] if re.fullmatch(rf"{SCORE_T_PREFIX}\d+", k))
     if attempts == 1:
         if ks:
-            raise ValueError(f"attempts=1, but the validation records carry per-attempt scores (score_t{ks}): "
-                             "they are a multi-attempt run's")
+            raise ValueError(f"attempts=1, but the validation records carry per-attempt scores "
+                             f"({', '.join(score_t(k) for k in ks)}): they are a multi-attempt run's")
         if any(SCORE not in r for r in records):
             raise ValueError("attempts=1: a validation record has no 'score'")
         scores = np.array([[float(r[SCORE])] for r in records], dtype=np.float64)
