@@ -27,12 +27,16 @@ import pytest
 from testkit import copy_or_value_model
 from tests.cpu.run_utils import read_metrics, run_launcher, tail, tiny_score_overrides
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]  # model build + a 5-step run
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]  # model build + a 6-step run
 
 PROMPTS, SAMPLES = 8, 4  # 32 episodes a step
-STEPS = 5
+STEPS = 6
 ATTEMPT_TOKENS = 16  # "The final answer is 66 + 22." is 13 tokens with its <|im_end|>
-LR = 5e-4  # 3e-3 (the Stage I test's rate, for one-token attempts) broke the 13-token answers in one step
+# 3e-3 (the Stage I test's rate, for one-token attempts) broke the 13-token answers in one step; 5e-4 broke them at
+# step 5 of a CI run (session 13: attempt 2 went "The final answer is 888." in 24 of 32 episodes after a step whose
+# gradient norm was 9.1 under alpha = 10's advantages of up to +-17, acc@t2 0.81 0.53 0.03): Adam moves every weight
+# by about lr a step whatever the gradient's size, which this tiny model does not survive for long
+LR = 3e-4
 
 
 @pytest.fixture(scope="module")
@@ -133,11 +137,11 @@ def test_the_policy_moves_from_the_copy_to_the_value(run, model):
     assert all(r["score/reward_failed_rate"] == 0.0 for r in steps), report
     for k, v0, c0 in ((1, start.value_t1, start.copy_t1), (2, start.value_t2, start.copy_t2)):
         rate = sum(r[f"score/acc@t{k}"] for r in late) / len(late)
-        # Observed at lr 5e-4 from an exact start of ~0.54 at both attempts: a full run (quiet machine, 4.5 min) went
-        # t1 0.66 0.69 0.75 0.72 0.94, t2 0.47 0.69 0.75 0.84 0.94 (steps 4-5: 0.83 / 0.89, gains 0.28 / 0.34); a run
-        # cut off by the machine at step 3 went t1 0.47 0.56 0.88, t2 0.41 0.72 0.84. SE of a 64-episode rate <=
-        # 0.0625: 0.15 is 2.4 SE above no move and about 2 SE below the smaller gain seen. A copy paid like the value
-        # ties every group: no advantage, no move.
+        # Observed at lr 3e-4, 6 steps, from an exact start of ~0.53 at both attempts (session 13, quiet machine, 6 min
+        # a run): t1 0.50 0.56 0.78 0.59 0.75 0.78, t2 0.31 0.59 0.69 0.66 0.75 0.91 (late gains 0.24 / 0.31); t1 0.53
+        # 0.66 0.69 0.72 0.88 0.91, t2 0.44 0.66 0.59 0.69 0.75 0.94 (0.36 / 0.31); gradient norms 1.1-4.3. SE of a
+        # 64-episode rate <= 0.0625: 0.15 is 2.4 SE above no move and 1.5 SE below the smallest gain seen. A copy paid
+        # like the value ties every group: no advantage, no move.
         assert rate - v0 / (v0 + c0) > 0.15, (k, rate, report)
     # and the copies disappear from the samples
     late_copies = sum(k == "copy" for rec in dumps if rec["step"] > STEPS - 2 for k in _attempts(rec)) / 2
