@@ -11,7 +11,8 @@ reported), and writes ``<study>/tables.md`` and ``<study>/tables.json``:
 1. per arm, greedy, the format-agnostic grader: Acc@t1, Acc@t2, Δ(t1,t2), Δi→c, Δc→i (mean over seeds ± seed SD);
 2. diagnostics per arm: no-answer and truncation rates per attempt, verbatim copies, kept answers (attempt 2 states
    attempt 1's answer in other words), right-but-unformatted rates,
-   format-only flips, the strict grader's accuracies, tokens;
+   format-only flips, the strict grader's accuracies, bare-equation attempts, changed answers, tokens; and per unit,
+   what the changed answers did (wrong -> fixed, right -> broken);
 3. the same per family;
 4. paired differences against base and against naive: per seed, pooled, 95 % problem-bootstrap interval (pooled over
    seeds), seed SD; overall and per family;
@@ -228,7 +229,10 @@ def main(argv: list[str] | None = None) -> int:
               if not args.no_regrade else "as stored") + ". Values in %, mean over seeds ± seed-to-seed SD.", "",
           "## 1. Self-correction (format-agnostic grader)", "", A.summary_table(arms, uids, A.HEADLINE, order), "",
           "## 2. Diagnostics", "", A.summary_table(arms, uids, A.DIAGNOSTIC[:7], order), "",
-          A.summary_table(arms, uids, A.DIAGNOSTIC[7:] + A.TOKENS, order), "",
+          A.summary_table(arms, uids, A.DIAGNOSTIC[7:12], order), "",
+          A.summary_table(arms, uids, A.DIAGNOSTIC[12:] + A.TOKENS, order), "",
+          "Changed answers, per unit (both attempts answer, and attempt 2's answer is another one):", "",
+          A.changed_answer_table(units, uids), "",
           "## 3. Per family", ""]
     for fam in families:
         fu = A.common_uids(units, family=fam)

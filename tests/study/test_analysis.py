@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from verl_score.study.analysis import (Unit, arm_summary, by_arm, common_uids, difference_table, pair_seeds,
-                                       paired_difference, problem_indicators, summary_table, trend)
+from verl_score.study.analysis import (Unit, arm_summary, by_arm, changed_answer_table, common_uids, difference_table,
+                                       is_bare_equation, pair_seeds, paired_difference, problem_indicators,
+                                       summary_table, trend)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,6 +64,38 @@ def test_indicators_count_format_only_flips_and_diagnostics():
     bad = _att(True)
     bad["graders"]["math_verify"]["failed"] = True
     assert problem_indicators(_rec("e", bad, _att(True))) is None
+
+
+def test_bare_equations_are_attempts_without_working():
+    # the shapes the trained units' first attempts take (results/study/b64): one equation, maybe an answer line
+    for text in ("7 + 5 = 12.", "7+5=12", "-3 + 5 = 2", "3 * 4 - 2 = 10", "10 + 0 = 10\n\nThe final answer is 10.",
+                 "4 + 4 = 12\nThe final answer is 12.", " 9 - 4 = 5 \n"):
+        assert is_bare_equation(text), text
+    # working, prose, a bare number, two equations, an equation inside a sentence: not bare
+    for text in ("12", "The answer is 12.", "To add 7 and 5, count on: 7 + 5 = 12.", "7 + 5 = 12\n12 + 1 = 13",
+                 "So, 9 - 4 = 5.", "7 + 5 = 12. So 12.", "12 + 38 = 50\n50 is correct.", ""):
+        assert not is_bare_equation(text), text
+    ind = problem_indicators(_rec("b", _att(True, text="7 + 5 = 12\n\nThe final answer is 12."),
+                                  _att(True, text="First, 7 + 5 = 12.\nThe answer is 12.")))
+    assert ind["bare_eq@t1"] == 1 and ind["bare_eq@t2"] == 0
+
+
+def test_changed_answers_count_fixes_and_breaks():
+    recs = [
+        _rec("fix", _ans(False, "11", "11"), _ans(True, "12", "12")),        # wrong -> another answer, right
+        _rec("miss", _ans(False, "11", "11"), _ans(False, "13", "13")),      # wrong -> another wrong answer
+        _rec("break", _ans(True, "12", "12"), _ans(False, "13", "13")),      # right -> another answer, wrong
+        _rec("keep", _ans(False, "11", "11"), _ans(False, "11.0", "it is 11.0")),  # the same value: not changed
+        _rec("mute", _ans(False, "11", "11"), _ans(False, None, "sorry")),   # no answer at t2: nothing changed to
+        _rec("found", _ans(False, None, "hmm"), _ans(True, "12", "12")),     # no answer at t1: i->c, not "changed"
+    ]
+    ind = {r["uid"]: problem_indicators(r) for r in recs}
+    assert [ind[k]["changed"] for k in ("fix", "miss", "break", "keep", "mute", "found")] == [1, 1, 1, 0, 0, 0]
+    assert ind["fix"]["changed_fix"] == 1 and ind["break"]["changed_break"] == 1 and ind["found"]["changed_fix"] == 0
+    assert ind["found"]["i2c"] == 1
+    unit = Unit.from_records("score-s0", "score", 0, recs)
+    table = changed_answer_table([unit], common_uids([unit]))
+    assert "| score-s0 | 6 | 3 | 1 of 2 | 1 of 1 |" in table, table
 
 
 def _synthetic(rng: np.random.Generator, n: int, p1: float, p2: float, seeds: list[int], arm: str) -> list[Unit]:

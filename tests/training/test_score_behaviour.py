@@ -49,8 +49,10 @@ pytestmark = pytest.mark.integration
 STAND_IN = REPO / "testkit/first_token_reward.py"
 PROMPTS, SAMPLES = 8, 4  # 32 episodes a step: a per-step rate has SE <= 0.09, a 3-step mean <= 0.05
 ATTEMPT_TOKENS = 1
-STAGE1_STEPS = 5
-LATE = slice(2, 5)  # Stage I steps 3-5: after attempt 2 has had two updates to move
+STAGE1_STEPS = 6
+# Stage I steps 4-6: after attempt 2 has had three updates to move, and a step to recover from an overshoot (Adam at
+# this lr sometimes sends attempt 2 to a few tokens for a step: its KL to the reference jumps to 3-4)
+LATE = slice(3, 6)
 LR = 3e-3  # the tiny model's first-token distribution moves within 2-3 steps at this rate
 
 
@@ -97,7 +99,7 @@ def stage1_dir(tmp_path_factory) -> pathlib.Path:
 
 @pytest.fixture(scope="module")
 def stage1_run(stage1_dir, chat_model):
-    """Stage I for 5 steps, then one Stage II step, then validation (greedy, the 4 held-out problems)."""
+    """Stage I for 6 steps, then one Stage II step, then validation (greedy, the 4 held-out problems)."""
     return _run(stage1_dir, chat_model, "stage1", STAGE1_STEPS, 1, f"trainer.test_freq={STAGE1_STEPS + 1}")
 
 
@@ -120,16 +122,19 @@ def test_stage1_raises_attempt2_and_holds_attempt1(stage1_run, stage2_alpha0_run
     # where the update's credit goes: never to attempt 1 in Stage I; to attempt 2 whenever a group disagreed
     assert all(r["score/advantage_abs_t1/mean"] == 0.0 for r in stage1), report
     assert all(r["score/advantage_abs_t2/mean"] > 0.0 for r in stage1[:2]), report  # all 8 groups tie: p < 1e-6
-    # attempt 2 is trained: its rate rises well above its start. Observed 0.91-0.94 (steps 3-5) from 0.47; the late
-    # mean's SE is ~0.05 (96 episodes), so 0.25 is > 3 SE below what we see.
-    assert r2 - start.t2 > 0.25, report
+    # attempt 2 is trained: its rate rises well above its start. The threshold is set against the null, an attempt 2
+    # that is NOT trained and stays at its exact start: the late mean's SE is <= 0.05 (96 episodes), so 0.15 is 3 SE.
+    # Observed gains (steps 3-5, 5 Stage I steps): +0.44 to +0.47 in three runs; +0.22 in session 13's CI run, where
+    # attempt 2 overshot at steps 4-5 (KL to the reference 3.0 and 3.9, rate 0.66-0.69) and was back at 0.91 a step
+    # later. The old threshold, 0.25, was set 3 SE below the typical run, not above the null, and failed that run.
+    assert r2 - start.t2 > 0.15, report
     # attempt 1 is NOT trained, only held by the KL: its rate stays near the untrained model's. The late mean's SE is
     # 0.05 (96 episodes); the tolerance, 0.2, is < half of the move a trained attempt makes here (the control's
     # attempts gain ~0.45), and leaves room for the drift observed in one of four runs (+0.10; others -0.01).
     assert abs(r1 - start.t1) < 0.2, report
-    # hence the gap Stage I exists for: Δ(t1, t2) > 0 over the late steps. Observed +0.47 to +0.52 in three runs and
-    # +0.26 in a fourth, where one step overshot (Adam at this lr: attempt 2's KL to the reference jumped to 3.5 and
-    # its rate to 0.5 for one step, then recovered). SE of a difference of two 96-episode rates ~0.07; 0.15 is > 2 SE
+    # hence the gap Stage I exists for: Δ(t1, t2) > 0 over the late steps. Observed (steps 3-5 of 5) +0.47 to +0.52 in
+    # three runs, +0.26 and +0.23 in two where attempt 2 overshot (Adam at this lr: its KL to the reference jumped to
+    # 3-4 and its rate fell back for a step or two, then recovered). SE of a difference of two 96-episode rates ~0.07; 0.15 is > 2 SE
     # above 0 and above the control's Δ (0.03-0.06).
     assert r2 - r1 > 0.15, report
     # the attempt-1 KL stays small: a fraction of the same metric in the control, where attempt 1 IS trained, at the

@@ -20,6 +20,12 @@ Per problem and unit (one greedy episode, two attempts) the indicators are:
 * ``unformatted@tk``: right by value (``math_verify``) but wrong under ``anchored``: right, wrong only by format;
 * ``format_flip``: a strict-grader i→c flip whose attempt 1 was already right by value (``anchored`` wrong at t1,
   ``math_verify`` right at t1, ``anchored`` right at t2): what the old miniature's "self-correction" mostly was;
+* ``changed``: both attempts state an answer and attempt 2's is another one (not ``same_answer``): the only episodes
+  where a correction can happen; ``changed_fix`` / ``changed_break``: those that went wrong -> right / right -> wrong
+  (:func:`changed_answer_table` turns them into "fixes k of the n wrong answers it changed");
+* ``bare_eq@tk``: the attempt shows no working: one bare equation ("7 + 5 = 12"), at most followed by a line that
+  states the answer, the shape a policy trained on these tasks collapses to; a gain that comes with it is a format
+  change before it is anything else (issue #25);
 * ``strict_acc@tk``, ``strict_delta``: the ``anchored`` grader's accuracies, for comparison only;
 * ``tokens@tk``: tokens of the attempt.
 
@@ -29,6 +35,7 @@ all means of per-problem vectors.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -40,7 +47,7 @@ from verl_score.study.grading import same_value
 HEADLINE = ("acc@t1", "acc@t2", "delta", "i2c", "c2i")
 DIAGNOSTIC = ("no_answer@t1", "no_answer@t2", "trunc@t1", "trunc@t2", "copy", "same_answer", "unformatted@t1",
               "unformatted@t2",
-              "format_flip", "strict_acc@t1", "strict_acc@t2", "strict_delta")
+              "format_flip", "strict_acc@t1", "strict_acc@t2", "strict_delta", "bare_eq@t1", "bare_eq@t2", "changed")
 TOKENS = ("tokens@t1", "tokens@t2")
 METRICS = HEADLINE + DIAGNOSTIC + TOKENS
 TITLES = {
@@ -50,8 +57,20 @@ TITLES = {
     "same_answer": "t2 keeps t1's answer", "unformatted@t1": "right, unformatted t1",
     "unformatted@t2": "right, unformatted t2", "format_flip": "format-only flips", "strict_acc@t1": "strict Acc@t1",
     "strict_acc@t2": "strict Acc@t2", "strict_delta": "strict Δ", "tokens@t1": "tokens t1", "tokens@t2": "tokens t2",
+    "bare_eq@t1": "bare equation t1", "bare_eq@t2": "bare equation t2", "changed": "t2 changes t1's answer",
 }
 NO_ANSWER = ("no_answer", "answer_unparseable")
+#: one line that is one equation of integers, "a op b (op c ...) = d", optionally with a full stop
+BARE_EQUATION = re.compile(r"-?\d+(?:\s*[-+*/×÷]\s*-?\d+)+\s*=\s*-?\d+\.?")
+#: a line that only states the answer ("The final answer is 12.", "Answer: 12")
+ANSWER_LINE = re.compile(r"(?i)(?:so,?\s+)?(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)\s*:?\s*\S+")
+
+
+def is_bare_equation(text: str) -> bool:
+    """No working: the attempt's lines, less those that only state the answer, are one bare equation."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    body = [line for line in lines if not ANSWER_LINE.fullmatch(line)]
+    return len(body) == 1 and BARE_EQUATION.fullmatch(body[0]) is not None
 
 
 def problem_indicators(rec: Mapping[str, Any]) -> dict[str, float] | None:
@@ -66,10 +85,16 @@ def problem_indicators(rec: Mapping[str, Any]) -> dict[str, float] | None:
     c1, c2 = (float(gk["math_verify"]["correct"]) for gk in g)
     s1, s2 = (float(gk["anchored"]["correct"]) for gk in g)
     t1, t2 = ((a.get("text") or "").strip() for a in atts[:2])
+    answered = all(gk["math_verify"].get("reason") not in NO_ANSWER and gk["math_verify"].get("answer") not in (None, "")
+                   for gk in g)
+    same = float(same_value(g[0]["math_verify"], g[1]["math_verify"]))
+    changed = float(answered and not same)
     out = {
         "acc@t1": c1, "acc@t2": c2, "delta": c2 - c1, "i2c": (1 - c1) * c2, "c2i": c1 * (1 - c2),
         "copy": float(t1 == t2),
-        "same_answer": float(same_value(g[0]["math_verify"], g[1]["math_verify"])),
+        "same_answer": same, "changed": changed, "changed_fix": changed * (1 - c1) * c2,
+        "changed_break": changed * c1 * (1 - c2), "bare_eq@t1": float(is_bare_equation(t1)),
+        "bare_eq@t2": float(is_bare_equation(t2)),
         "format_flip": float(s1 == 0 and c1 == 1 and s2 == 1),
         "strict_acc@t1": s1, "strict_acc@t2": s2, "strict_delta": s2 - s1,
     }
@@ -236,6 +261,20 @@ def difference_table(arms: Mapping[str, Sequence[Unit]], uids: Sequence[str], re
             sd = "–" if d["seed_sd"] is None else f"{100 * d['seed_sd']:.1f}"
             lines.append(f"| {arm} | {TITLES[m]} | {pct(d['mean'], True)} | [{pct(d['ci'][0], True)}, "
                          f"{pct(d['ci'][1], True)}] | {seeds} | {sd} |")
+    return "\n".join(lines)
+
+
+def changed_answer_table(units: Sequence[Unit], uids: Sequence[str]) -> str:
+    """Markdown, one row per unit: how many second attempts state another answer than the first, and what that did:
+    of the changed answers that were wrong at t1, how many became right; of those that were right, how many became
+    wrong. A counted form of Δi→c / Δc→i that says whether a policy that changes its answer knows when to."""
+    lines = ["| unit | N | t2 changes t1's answer | wrong at t1 → fixed | right at t1 → broken |",
+             "|---|---|---|---|---|"]
+    for u in units:
+        ch, fix, brk, c1 = (u.matrix(uids, m) for m in ("changed", "changed_fix", "changed_break", "acc@t1"))
+        wrong, right = int((ch * (1 - c1)).sum()), int((ch * c1).sum())
+        lines.append(f"| {u.name} | {len(uids)} | {int(ch.sum())} | {int(fix.sum())} of {wrong} | "
+                     f"{int(brk.sum())} of {right} |")
     return "\n".join(lines)
 
 
