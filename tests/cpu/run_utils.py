@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import subprocess
+import sys
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -62,6 +63,22 @@ def tiny_score_overrides(tmp: pathlib.Path, prompts: int, samples: int, lr: floa
         f"actor_rollout_ref.rollout.agent.agent_loop_config_path={short_attempt_loops(tmp, attempt_tokens)}",
         "data.seed=7",
     ]
+
+
+#: save the actor's weights (only) at every step and keep them all, for :func:`merge_actor`
+EVERY_STEP_WEIGHTS = ("trainer.save_freq=1", "trainer.max_actor_ckpt_to_keep=null",
+                      "actor_rollout_ref.actor.checkpoint.save_contents=[model]")
+
+
+def merge_actor(run_dir: pathlib.Path, step: int, target: pathlib.Path) -> pathlib.Path:
+    """The actor of ``run_dir/checkpoints/global_step_<step>`` merged into a Hugging Face folder at ``target`` (verl's
+    own ``model_merger``, as the study merges its units): behaviour tests read the trained policy's exact
+    probabilities from it instead of sampling it."""
+    proc = subprocess.run([sys.executable, "-m", "verl.model_merger", "merge", "--backend", "fsdp", "--local_dir",
+                           str(run_dir / "checkpoints" / f"global_step_{step}" / "actor"), "--target_dir", str(target)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, tail(proc.stdout + proc.stderr)
+    return target
 
 
 def tail(log: str, n: int = 4000) -> str:

@@ -61,9 +61,9 @@ def test_the_reference_is_the_actor_with_its_adapter_disabled(lora_run):
     assert s1["actor/kl_loss"] == 0 and s1["score/kl_ref_t2/mean"] == 0
     assert s1["actor/grad_norm"] > 0
     # after it the adapter is on in the actor and off in the reference. actor/kl_loss is verl's low-variance (k3)
-    # estimate, >= 0 by construction; score/kl_ref_t2/mean is the k1 mean log-ratio on the sampled tokens, which is
-    # an unbiased KL estimate but can be negative on a handful of samples (CI saw -0.015), so its size is checked
-    assert s2["actor/kl_loss"] > 1e-4 and abs(s2["score/kl_ref_t2/mean"]) > 1e-3
+    # estimate, >= 0 by construction and 0 only when the two agree on every sampled token. (score/kl_ref_t2/mean, the
+    # k1 mean log-ratio, is no test of this: on 4 episodes it can sit anywhere near 0, either sign; CI saw -0.015.)
+    assert s2["actor/kl_loss"] > 1e-4
 
 
 def test_the_rollout_serves_the_updated_adapter(lora_run):
@@ -73,7 +73,6 @@ def test_the_rollout_serves_the_updated_adapter(lora_run):
         assert d["rollout_corr/log_ppl_diff_max"] < 1e-4, (step, d["rollout_corr/log_ppl_diff_max"])
         assert abs(d["rollout_corr/kl"]) < 1e-5
         assert d["training/rollout_probs_diff_max"] < 1e-4
-    # the agreement is not vacuous: the policy moved far more than the rollout/actor gap (sizes: the k1 mean can be < 0)
+    # the agreement is not vacuous: the policy moved from the reference far more than the rollout/actor gap
     gap = by_step[2]["rollout_corr/log_ppl_diff_max"]
     assert by_step[2]["actor/kl_loss"] > 10 * gap
-    assert abs(by_step[2]["score/kl_ref_t2/mean"]) > 100 * gap

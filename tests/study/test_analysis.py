@@ -95,7 +95,7 @@ def test_changed_answers_count_fixes_and_breaks():
     assert ind["found"]["i2c"] == 1
     unit = Unit.from_records("score-s0", "score", 0, recs)
     table = changed_answer_table([unit], common_uids([unit]))
-    assert "| score-s0 | 6 | 3 | 1 of 2 | 1 of 1 |" in table, table
+    assert "| score-s0 | 6 | 3 | 1 of 2 | 1 |" in table, table
 
 
 def _synthetic(rng: np.random.Generator, n: int, p1: float, p2: float, seeds: list[int], arm: str) -> list[Unit]:

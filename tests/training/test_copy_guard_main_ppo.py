@@ -12,7 +12,12 @@ reaching the route ``score_math.yaml`` gives this data source (``anchored``), or
 the value (then every group ties, no advantage, and the value's rate does not move); the value not credited.
 
 Rollouts are not bit-reproducible (the CPU engine draws each request's sampling seed from the global RNG while requests
-run concurrently); the threshold on the rate's move is stated with the runs it rests on.
+run concurrently). So the move is measured on the trained weights, not on samples: the run saves its weights at every
+step, the FSDP shards of the last two are merged as the study merges them, and ``copy_or_value_model.start_rates``
+gives those policies' EXACT probabilities of each attempt string (averaged over the two, as one update can overshoot).
+Under the null (the copy paid like the value) the value and the copy tie in every group; only samples that are
+neither (paid 0 either way) can carry an advantage, and moving mass from them to both strings alike leaves the
+value's probability at or below its start share of value + copy, and the copy's at or above its start.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import pandas as pd
 import pytest
 
 from testkit import copy_or_value_model
-from tests.cpu.run_utils import read_metrics, run_launcher, tail, tiny_score_overrides
+from tests.cpu.run_utils import EVERY_STEP_WEIGHTS, merge_actor, read_metrics, run_launcher, tail, tiny_score_overrides
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]  # model build + a 6-step run
 
@@ -67,16 +72,18 @@ def run(tmp_path_factory, model):
         *tiny_score_overrides(tmp, PROMPTS, SAMPLES, LR, ATTEMPT_TOKENS, max_response=128),
         f"trainer.rollout_data_dir={tmp / 'rollouts'}",
         "trainer.test_freq=-1",
+        *EVERY_STEP_WEIGHTS,  # for the exact rates of the last two steps' policies
         env=env,
         timeout=1500,
     )
     assert proc.returncode == 0, tail(log)
+    trained = [merge_actor(tmp, k, tmp / f"hf_step{k}") for k in (STEPS - 1, STEPS)]
     by_step: dict[int, dict] = {}
     for rec in read_metrics(tmp, "verl_score", "copy_guard"):
         by_step.setdefault(rec["step"], {}).update(rec["data"])
     dumps = [json.loads(x) for f in sorted((tmp / "rollouts").glob("*.jsonl"), key=lambda p: int(p.stem))
              for x in f.read_text().splitlines()]
-    return [by_step[k] for k in sorted(by_step) if k >= 1], dumps
+    return [by_step[k] for k in sorted(by_step) if k >= 1], dumps, trained
 
 
 def _attempts(record: dict) -> list[str]:
@@ -93,7 +100,7 @@ def _attempts(record: dict) -> list[str]:
 def test_copies_earn_zero_and_values_one_during_training(run):
     """verl's rollout dump records each episode's text and its last attempt's reward (``score``); the first attempt's
     verdicts are read from the step's ``score/acc@t1`` (every episode of a step is in both)."""
-    steps, dumps = run
+    steps, dumps, _ = run
     assert len(dumps) == STEPS * PROMPTS * SAMPLES
     copies = 0
     for step, metrics in enumerate(steps, start=1):
@@ -128,22 +135,23 @@ def test_the_unguarded_reward_would_have_paid_the_same_copies():
 
 
 def test_the_policy_moves_from_the_copy_to_the_value(run, model):
-    steps, dumps = run
+    steps, _, trained = run
     assert [r["score/stage"] for r in steps] == [2.0] * STEPS
     start = copy_or_value_model.start_rates(model)
-    late = steps[-2:]  # 64 episodes
-    report = {"start": str(start), **{k: [round(r[k], 3) for r in steps]
-                                      for k in ("score/acc@t1", "score/acc@t2", "score/reward_failed_rate")}}
+    late = [copy_or_value_model.start_rates(d) for d in trained]  # after updates 5 and 6
+    report = {"start": str(start), "after updates 5, 6": [str(r) for r in late],
+              **{k: [round(r[k], 3) for r in steps] for k in ("score/acc@t1", "score/acc@t2", "actor/grad_norm")}}
     assert all(r["score/reward_failed_rate"] == 0.0 for r in steps), report
-    for k, v0, c0 in ((1, start.value_t1, start.copy_t1), (2, start.value_t2, start.copy_t2)):
-        rate = sum(r[f"score/acc@t{k}"] for r in late) / len(late)
-        # Observed at lr 3e-4, 6 steps, from an exact start of ~0.53 at both attempts (session 13, quiet machine, 6 min
-        # a run): t1 0.50 0.56 0.78 0.59 0.75 0.78, t2 0.31 0.59 0.69 0.66 0.75 0.91 (late gains 0.24 / 0.31); t1 0.53
-        # 0.66 0.69 0.72 0.88 0.91, t2 0.44 0.66 0.59 0.69 0.75 0.94 (0.36 / 0.31); gradient norms 1.1-4.3. SE of a
-        # 64-episode rate <= 0.0625: 0.15 is 2.4 SE above no move and 1.5 SE below the smallest gain seen. A copy paid
-        # like the value ties every group: no advantage, no move.
-        assert rate - v0 / (v0 + c0) > 0.15, (k, rate, report)
-    # and the copies disappear from the samples
-    late_copies = sum(k == "copy" for rec in dumps if rec["step"] > STEPS - 2 for k in _attempts(rec)) / 2
-    first_copies = sum(k == "copy" for rec in dumps if rec["step"] == 1 for k in _attempts(rec))
-    assert late_copies < first_copies, (first_copies, late_copies, report)
+    for k in (1, 2):
+        v0, c0 = getattr(start, f"value_t{k}"), getattr(start, f"copy_t{k}")
+        v = sum(getattr(r, f"value_t{k}") for r in late) / len(late)
+        c = sum(getattr(r, f"copy_t{k}") for r in late) / len(late)
+        # Exact probabilities, so the only noise is the training run's own; the thresholds are set against the null
+        # (module docstring: value at or below its start share, copy at or above its start), not against a typical
+        # run. Strings other than the two count against the value, so a policy that left both for a third (the
+        # collapse at lr 5e-4) fails. Sampled late rates at this setting (session 13): 0.77-0.89, from ~0.53. Exact,
+        # session 14's run: value t1 0.527 -> 0.823 0.856 (start share 0.547), t2 0.522 -> 0.866 0.904 (0.542);
+        # copy t1 0.437 -> 0.127 0.099, t2 0.442 -> 0.052 0.024.
+        assert v - v0 / (v0 + c0) > 0.15, (k, report)
+        # ... and the copy, paid 0, lost probability
+        assert c < c0 - 0.1, (k, report)

@@ -22,7 +22,7 @@ Per problem and unit (one greedy episode, two attempts) the indicators are:
   ``math_verify`` right at t1, ``anchored`` right at t2): what the old miniature's "self-correction" mostly was;
 * ``changed``: both attempts state an answer and attempt 2's is another one (not ``same_answer``): the only episodes
   where a correction can happen; ``changed_fix`` / ``changed_break``: those that went wrong -> right / right -> wrong
-  (:func:`changed_answer_table` turns them into "fixes k of the n wrong answers it changed");
+  (every changed right answer is a break: the gold is one value; :func:`changed_answer_table` counts them);
 * ``bare_eq@tk``: the attempt shows no working: one bare equation ("7 + 5 = 12"), at most followed by a line that
   states the answer, the shape a policy trained on these tasks collapses to; a gain that comes with it is a format
   change before it is anything else (issue #25);
@@ -85,8 +85,8 @@ def problem_indicators(rec: Mapping[str, Any]) -> dict[str, float] | None:
     c1, c2 = (float(gk["math_verify"]["correct"]) for gk in g)
     s1, s2 = (float(gk["anchored"]["correct"]) for gk in g)
     t1, t2 = ((a.get("text") or "").strip() for a in atts[:2])
-    answered = all(gk["math_verify"].get("reason") not in NO_ANSWER and gk["math_verify"].get("answer") not in (None, "")
-                   for gk in g)
+    answered = all(v.get("reason") not in NO_ANSWER and v.get("answer") not in (None, "")
+                   for v in (g[0]["math_verify"], g[1]["math_verify"]))
     same = float(same_value(g[0]["math_verify"], g[1]["math_verify"]))
     changed = float(answered and not same)
     out = {
@@ -266,15 +266,18 @@ def difference_table(arms: Mapping[str, Sequence[Unit]], uids: Sequence[str], re
 
 def changed_answer_table(units: Sequence[Unit], uids: Sequence[str]) -> str:
     """Markdown, one row per unit: how many second attempts state another answer than the first, and what that did:
-    of the changed answers that were wrong at t1, how many became right; of those that were right, how many became
-    wrong. A counted form of Δi→c / Δc→i that says whether a policy that changes its answer knows when to."""
-    lines = ["| unit | N | t2 changes t1's answer | wrong at t1 → fixed | right at t1 → broken |",
+    of the changed answers that were wrong at t1, how many became right; how many changed a right answer. (A changed
+    right answer is wrong by definition: the gold is one value. So the question is how often a policy changes from
+    wrong, how often that lands right, and how often it changes from right instead.) A counted form of Δi→c / Δc→i
+    that says whether a policy that changes its answer knows when to."""
+    lines = ["| unit | N | t2 changes t1's answer | from a wrong answer: fixed | from a right answer (each a break) |",
              "|---|---|---|---|---|"]
     for u in units:
         ch, fix, brk, c1 = (u.matrix(uids, m) for m in ("changed", "changed_fix", "changed_break", "acc@t1"))
         wrong, right = int((ch * (1 - c1)).sum()), int((ch * c1).sum())
-        lines.append(f"| {u.name} | {len(uids)} | {int(ch.sum())} | {int(fix.sum())} of {wrong} | "
-                     f"{int(brk.sum())} of {right} |")
+        if int(brk.sum()) != right:  # the definition above: only a grader at odds with same_value gets here
+            raise ValueError(f"{u.name}: {right} changed right answers but {int(brk.sum())} breaks")
+        lines.append(f"| {u.name} | {len(uids)} | {int(ch.sum())} | {int(fix.sum())} of {wrong} | {right} |")
     return "\n".join(lines)
 
 
