@@ -42,7 +42,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from verl_score.study.grading import same_value
+from verl_score.study.grading import has_answer, same_value
 
 HEADLINE = ("acc@t1", "acc@t2", "delta", "i2c", "c2i")
 DIAGNOSTIC = ("no_answer@t1", "no_answer@t2", "trunc@t1", "trunc@t2", "copy", "same_answer", "unformatted@t1",
@@ -85,8 +85,7 @@ def problem_indicators(rec: Mapping[str, Any]) -> dict[str, float] | None:
     c1, c2 = (float(gk["math_verify"]["correct"]) for gk in g)
     s1, s2 = (float(gk["anchored"]["correct"]) for gk in g)
     t1, t2 = ((a.get("text") or "").strip() for a in atts[:2])
-    answered = all(v.get("reason") not in NO_ANSWER and v.get("answer") not in (None, "")
-                   for v in (g[0]["math_verify"], g[1]["math_verify"]))
+    answered = has_answer(g[0]["math_verify"]) and has_answer(g[1]["math_verify"])
     same = float(same_value(g[0]["math_verify"], g[1]["math_verify"]))
     changed = float(answered and not same)
     out = {

@@ -34,6 +34,11 @@ def verdict(text: str, ground_truth: Any, policy: str) -> dict[str, Any]:
             "failed": bool(r.failed)}
 
 
+def has_answer(v: Mapping[str, Any]) -> bool:
+    """Did the grader read an answer from the attempt? ``v``: its ``math_verify`` verdict (:func:`verdict`)."""
+    return v.get("reason") not in ("no_answer", "answer_unparseable") and v.get("answer") not in (None, "")
+
+
 def same_value(v1: Mapping[str, Any], v2: Mapping[str, Any]) -> bool:
     """Do two attempts state the same answer? ``v1``/``v2``: their ``math_verify`` verdicts (:func:`verdict`).
 
@@ -42,7 +47,7 @@ def same_value(v1: Mapping[str, Any], v2: Mapping[str, Any]) -> bool:
     parse and verify, so "5.0" keeps "5", "1/2" keeps "0.5" and "So it is 6." keeps "The answer is 6.". Why not the
     text: a second attempt that rewords attempt 1 but keeps its answer is no correction either, and a verbatim-copy
     rate alone misses it."""
-    if any(v.get("reason") in ("no_answer", "answer_unparseable") or v.get("answer") in (None, "") for v in (v1, v2)):
+    if not (has_answer(v1) and has_answer(v2)):
         return False
     if v1.get("correct") or v2.get("correct"):
         return bool(v1.get("correct") and v2.get("correct"))
